@@ -1,0 +1,114 @@
+"""Staff roles and the permissions each one holds.
+
+Roles are Django groups; this table is their single source. The data migration
+(and ``manage.py sync_roles``) makes the groups match it. Permissions are
+named as "app_label.codename" strings so that accounts depends on no other app.
+"""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    COMPLAINTS_OFFICER = "complaints officer"
+    OPERATIONS = "operations"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+_VIEW_BOOK = {
+    "accounts.view_customer",
+    "accounts.view_card",
+    "accounts.view_passwordchange",
+    "accounts.view_passwordresetrequest",
+    "debits.view_loan",
+    "debits.view_instalment",
+    "debits.view_mandate",
+    "debits.view_mandatesync",
+    "debits.view_debitattempt",
+    "debits.view_latefee",
+}
+_VIEW_OPERATIONS = {
+    "debits.view_debitrun",
+    "debits.view_skippedinstalment",
+    "debits.view_collectionpause",
+    "debits.view_alert",
+    "accounts.view_outboxevent",
+    "django_celery_beat.view_periodictask",
+    "django_celery_beat.view_crontabschedule",
+}
+
+ROLE_PERMISSIONS: dict[Role, set[str]] = {
+    Role.AGENT: _VIEW_BOOK | {"accounts.start_password_reset"},
+    Role.COMPLAINTS_OFFICER: _VIEW_BOOK
+    | {"accounts.reveal_customer_phone", "debits.waive_late_fee"},
+    Role.OPERATIONS: _VIEW_BOOK
+    | _VIEW_OPERATIONS
+    | {
+        "debits.resync_mandate",
+        "debits.pause_collection",
+        "debits.start_debit_run",
+        "debits.retry_debit_attempt",
+        "debits.export_debitattempt",
+        "debits.change_alert",
+        "django_celery_beat.change_periodictask",
+        "django_celery_beat.change_crontabschedule",
+        "django_celery_beat.add_crontabschedule",
+    },
+    Role.SUPERVISOR: _VIEW_BOOK
+    | _VIEW_OPERATIONS
+    | {
+        "accounts.start_password_reset",
+        "accounts.approve_locked_card_reset",
+        "accounts.reveal_customer_phone",
+        "accounts.unlock_staff",
+        "accounts.view_auditevent",
+        "debits.resync_mandate",
+        "debits.pause_collection",
+        "debits.start_debit_run",
+        "debits.retry_debit_attempt",
+        "debits.export_debitattempt",
+        "debits.change_alert",
+        "debits.waive_late_fee",
+        "debits.approve_fee_waiver",
+    },
+    Role.AUDITOR: _VIEW_BOOK
+    | _VIEW_OPERATIONS
+    | {"accounts.view_auditevent", "accounts.export_auditevent", "accounts.view_staffuser"},
+    Role.ADMIN: _VIEW_OPERATIONS
+    | {
+        "accounts.view_staffuser",
+        "accounts.add_staffuser",
+        "accounts.change_staffuser",
+        "accounts.unlock_staff",
+        "accounts.reset_staff_second_factor",
+        "accounts.view_auditevent",
+        "auth.view_group",
+        "django_celery_beat.change_periodictask",
+        "django_celery_beat.change_crontabschedule",
+        "django_celery_beat.add_crontabschedule",
+    },
+}
+
+
+def sync_role_groups(apps=None) -> None:
+    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS."""
+    if apps is None:
+        from django.apps import apps as live_apps
+
+        apps = live_apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        wanted = []
+        for name in sorted(names):
+            app_label, codename = name.split(".", 1)
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is None:
+                raise LookupError(f"Permission {name} of role {role} does not exist")
+            wanted.append(permission)
+        group.permissions.set(wanted)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DebitsConfig(AppConfig):
+    name = "debits"
+    verbose_name = "Loans, mandates and debits"

@@ -1,0 +1,34 @@
+"""Payment gateway adapters. ``get_gateway()`` returns the one the settings name."""
+
+from functools import cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from debits.gateways.base import (
+    AgreementBinding,
+    CollectionResult,
+    GatewayError,
+    GatewayTimeout,
+    GatewayUnavailable,
+    PaymentGateway,
+)
+
+__all__ = [
+    "AgreementBinding",
+    "CollectionResult",
+    "GatewayError",
+    "GatewayTimeout",
+    "GatewayUnavailable",
+    "PaymentGateway",
+    "get_gateway",
+]
+
+
+@cache
+def _gateway_for(path: str) -> PaymentGateway:
+    return import_string(path)()
+
+
+def get_gateway() -> PaymentGateway:
+    return _gateway_for(settings.PAYMENT_GATEWAY)

@@ -1,0 +1,92 @@
+"""The payment gateway interface the debit engine and re-sync talk to.
+
+Amounts cross this boundary as integer minor units (fen), never floats.
+Every call may raise ``GatewayTimeout`` (outcome unknown: ask ``get_status``
+by idempotency key, never collect again blindly) or ``GatewayUnavailable``
+(5xx / connection refused: nothing happened, safe to retry).
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class GatewayError(Exception):
+    """A gateway call that did not return a business answer."""
+
+    code = "gateway_error"
+
+
+class GatewayTimeout(GatewayError):
+    """No answer in time: the request may or may not have been carried out."""
+
+    code = "timeout"
+
+
+class GatewayUnavailable(GatewayError):
+    """The gateway refused or failed (5xx, connection error): nothing was carried out."""
+
+    code = "gateway_unavailable"
+
+
+class IdempotencyConflict(GatewayError):
+    """The same idempotency key was presented with different parameters."""
+
+    code = "idempotency_conflict"
+
+
+@dataclass(frozen=True)
+class AgreementBinding:
+    """A mandate's agreement, bound to one credential version of the card."""
+
+    mandate_reference: str
+    agreement_token: str
+    credential_version: int
+
+
+@dataclass(frozen=True)
+class CollectionResult:
+    """The gateway's answer to a collect (or to get_status for the same key).
+
+    ``outcome`` is the gateway's raw code: "succeeded", or a failure such as
+    "insufficient_funds", "agreement_stale", "agreement_revoked",
+    "account_closed", "authorisation_withdrawn", "limit_exceeded".
+    ``found`` is False only from get_status when the gateway never saw the key.
+    """
+
+    idempotency_key: str
+    outcome: str
+    gateway_reference: str = ""
+    message: str = ""
+    found: bool = True
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome == "succeeded"
+
+
+class PaymentGateway(Protocol):
+    def bind_agreement(
+        self, *, mandate_reference: str, account_fingerprint: str, credential_version: int
+    ) -> AgreementBinding:
+        """Bind (or re-bind) the mandate's agreement to this credential version.
+
+        Idempotent: binding the version already bound returns the same token.
+        """
+        ...
+
+    def collect(
+        self,
+        *,
+        idempotency_key: str,
+        mandate_reference: str,
+        agreement_token: str,
+        amount_minor: int,
+        currency: str = "CNY",
+    ) -> CollectionResult:
+        """Collect an amount under an agreement. Same key + same parameters returns
+        the first result; same key + different parameters raises IdempotencyConflict."""
+        ...
+
+    def get_status(self, *, idempotency_key: str) -> CollectionResult:
+        """What happened to the collect sent with this key (found=False if never seen)."""
+        ...

@@ -1,0 +1,525 @@
+"""Loans and instalments, mandates and their re-syncs, debit runs and attempts.
+
+The invariants that keep money right live here as database constraints:
+one succeeded attempt per instalment, one in-flight attempt per instalment,
+unique idempotency keys, one live mandate per loan, one late fee per instalment.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Card
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Loan(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SETTLED = "settled", "Settled"
+        WRITTEN_OFF = "written_off", "Written off"
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="loans")
+    reference = models.CharField(max_length=24, unique=True)
+    vehicle = models.CharField(max_length=80, blank=True)
+    principal = models.DecimalField(**MONEY)
+    # Nominal annual rate as a fraction: 0.0480 is 4.80 % a year.
+    annual_rate = models.DecimalField(max_digits=7, decimal_places=6)
+    term_months = models.PositiveSmallIntegerField()
+    start_date = models.DateField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(
+                condition=Q(annual_rate__gte=0) & Q(annual_rate__lt=1),
+                name="loan_rate_is_a_fraction",
+            ),
+            models.CheckConstraint(
+                condition=Q(term_months__gte=1) & Q(term_months__lte=360),
+                name="loan_term_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Instalment(models.Model):
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        DUE = "due", "Due"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+        SETTLED_LATE = "settled_late", "Settled late"
+
+    OPEN_STATES = (State.SCHEDULED, State.DUE, State.OVERDUE)
+
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="instalments")
+    sequence = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    principal_part = models.DecimalField(**MONEY)
+    interest_part = models.DecimalField(**MONEY)
+    amount_due = models.DecimalField(**MONEY)
+    amount_paid = models.DecimalField(**MONEY, default=0)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.SCHEDULED)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["loan_id", "sequence"]
+        indexes = [
+            # The debit run's selection: open instalments by due date.
+            models.Index(
+                fields=["due_date"],
+                condition=Q(state__in=["scheduled", "due", "overdue"]),
+                name="instalment_open_by_due_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan", "sequence"], name="one_instalment_per_sequence"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_due=F("principal_part") + F("interest_part")),
+                name="instalment_due_is_principal_plus_interest",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_due__gt=0), name="instalment_amount_due_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_paid__gte=0) & Q(amount_paid__lte=F("amount_due")),
+                name="instalment_paid_within_due",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=["paid", "settled_late"]) | Q(amount_paid=F("amount_due")),
+                name="instalment_paid_state_means_paid_in_full",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan.reference} #{self.sequence}"
+
+    @property
+    def amount_outstanding(self):
+        return self.amount_due - self.amount_paid
+
+
+class Mandate(models.Model):
+    """The customer's authorisation to collect a loan's instalments from an account.
+
+    In sync iff ``synced_credential_version == card.credential_version``: sync
+    state is derived from versions, never a flag someone must remember to flip.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    class Cycle(models.TextChoices):
+        MONTHLY = "monthly", "Monthly"
+
+    LIVE_STATES = (State.PENDING, State.ACTIVE, State.SUSPENDED)
+
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="mandates")
+    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="mandates")
+    reference = models.CharField(max_length=32, unique=True)
+    # Authorisation terms every debit is checked against (PBoC collection rules).
+    payee = models.CharField(max_length=80)
+    purpose = models.CharField(max_length=120)
+    settlement_account_masked = models.CharField(max_length=32)
+    settlement_account_fingerprint = models.CharField(max_length=64)
+    cycle = models.CharField(max_length=10, choices=Cycle.choices, default=Cycle.MONTHLY)
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    per_debit_cap = models.DecimalField(**MONEY)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    gateway_agreement_token = models.CharField(max_length=80, blank=True)
+    synced_credential_version = models.PositiveIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    # Set when re-sync retries ran out; cleared by the next successful re-sync.
+    sync_failed_at = models.DateTimeField(null=True, blank=True)
+    sync_failure_reason = models.CharField(max_length=200, blank=True)
+    state_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        permissions = [
+            ("resync_mandate", "Can re-sync a mandate now"),
+            ("pause_collection", "Can pause and resume collection"),
+        ]
+        indexes = [models.Index(fields=["card", "state"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan"],
+                condition=Q(state__in=["pending", "active", "suspended"]),
+                name="one_live_mandate_per_loan",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__gte=F("valid_from")), name="mandate_validity_ordered"
+            ),
+            models.CheckConstraint(condition=Q(per_debit_cap__gt=0), name="mandate_cap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def is_in_sync_with(self, card: Card) -> bool:
+        return self.synced_credential_version == card.credential_version
+
+    @property
+    def in_sync(self) -> bool:
+        return self.is_in_sync_with(self.card)
+
+
+class MandateSync(models.Model):
+    """One attempt to bind a mandate's gateway agreement to a credential version."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        ALREADY_IN_SYNC = "already_in_sync", "Already in sync"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        CREDENTIAL_CHANGE = "credential_change", "Credential change"
+        SWEEPER = "sweeper", "Outbox sweeper"
+        PREFLIGHT = "preflight", "Debit pre-flight"
+        MANUAL = "manual", "Staff request"
+        RECONCILIATION = "reconciliation", "Reconciliation"
+
+    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="syncs")
+    target_credential_version = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["mandate", "-requested_at"])]
+
+    def __str__(self) -> str:
+        return f"Sync of mandate {self.mandate_id} to v{self.target_credential_version}"
+
+
+class DebitRun(models.Model):
+    class Kind(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        RETRY = "retry", "Intraday retry"
+        MANUAL = "manual", "Manual"
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    run_date = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SCHEDULED)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    dry_run = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Progress counters, bumped with F() by the chunk tasks as they finish.
+    selected_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    unknown_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        permissions = [
+            ("start_debit_run", "Can start a manual debit run"),
+        ]
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # The scheduled run of a day happens once, however often beat fires.
+            models.UniqueConstraint(
+                fields=["run_date"],
+                condition=Q(kind="scheduled", dry_run=False),
+                name="one_scheduled_run_per_day",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} run {self.run_date}"
+
+
+class DebitAttempt(models.Model):
+    class State(models.TextChoices):
+        CREATED = "created", "Created"
+        SUBMITTED = "submitted", "Submitted"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown"
+
+    IN_FLIGHT_STATES = (State.CREATED, State.SUBMITTED, State.UNKNOWN)
+
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="attempts")
+    mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="attempts")
+    run = models.ForeignKey(
+        DebitRun, null=True, blank=True, on_delete=models.PROTECT, related_name="attempts"
+    )
+    attempt_number = models.PositiveSmallIntegerField()
+    # Deterministic (instalment + attempt number): a retried task re-presents the
+    # same key, so the gateway returns the first result instead of paying twice.
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    amount = models.DecimalField(**MONEY)
+    credential_version = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
+    failure_code = models.CharField(max_length=40, blank=True)
+    raw_failure_code = models.CharField(max_length=60, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    gateway_reference = models.CharField(max_length=80, blank=True)
+    next_retry_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("retry_debit_attempt", "Can retry failed debit attempts"),
+            ("export_debitattempt", "Can export debit attempts"),
+        ]
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "-created_at"]),
+            models.Index(fields=["run", "state"]),
+            models.Index(fields=["failure_code", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instalment", "attempt_number"], name="one_attempt_per_number"
+            ),
+            models.UniqueConstraint(
+                fields=["instalment"],
+                condition=Q(state="succeeded"),
+                name="one_succeeded_attempt_per_instalment",
+            ),
+            models.UniqueConstraint(
+                fields=["instalment"],
+                condition=Q(state__in=["created", "submitted", "unknown"]),
+                name="one_in_flight_attempt_per_instalment",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="attempt_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class SkippedInstalment(models.Model):
+    """An instalment a run selected but did not collect, and why: never silently dropped."""
+
+    run = models.ForeignKey(DebitRun, on_delete=models.CASCADE, related_name="skips")
+    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="skips")
+    reason = models.CharField(max_length=40)
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "instalment"], name="one_skip_per_run_instalment"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Instalment {self.instalment_id} skipped: {self.reason}"
+
+
+class LateFee(models.Model):
+    class State(models.TextChoices):
+        ACCRUED = "accrued", "Accrued"
+        WAIVER_PENDING = "waiver_pending", "Waiver awaiting approval"
+        WAIVED = "waived", "Waived"
+
+    instalment = models.OneToOneField(Instalment, on_delete=models.PROTECT, related_name="late_fee")
+    amount = models.DecimalField(**MONEY)
+    accrued_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACCRUED)
+    # Why the instalment was late; bank-side causes are waived automatically.
+    cause = models.CharField(max_length=40, blank=True)
+    waiver_reason = models.CharField(max_length=300, blank=True)
+    waiver_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    waiver_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    waived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("waive_late_fee", "Can waive a late fee"),
+            ("approve_fee_waiver", "Can approve a fee waiver above the threshold"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="late_fee_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Late fee {self.amount} on instalment {self.instalment_id} ({self.state})"
+
+
+class CollectionPause(models.Model):
+    """Operations stopping collection for the whole book, one card or one mandate."""
+
+    class Scope(models.TextChoices):
+        BOOK = "book", "Whole book"
+        CARD = "card", "Card"
+        MANDATE = "mandate", "Mandate"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="collection_pauses"
+    )
+    mandate = models.ForeignKey(
+        Mandate, null=True, blank=True, on_delete=models.PROTECT, related_name="collection_pauses"
+    )
+    reason = models.CharField(max_length=300)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    paused_at = models.DateTimeField(default=timezone.now)
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(scope="book", card__isnull=True, mandate__isnull=True)
+                    | Q(scope="card", card__isnull=False, mandate__isnull=True)
+                    | Q(scope="mandate", card__isnull=True, mandate__isnull=False)
+                ),
+                name="pause_target_matches_scope",
+            ),
+            models.UniqueConstraint(
+                fields=["scope"],
+                condition=Q(scope="book", resumed_at__isnull=True),
+                name="one_open_book_pause",
+            ),
+            models.UniqueConstraint(
+                fields=["card"],
+                condition=Q(scope="card", resumed_at__isnull=True),
+                name="one_open_pause_per_card",
+            ),
+            models.UniqueConstraint(
+                fields=["mandate"],
+                condition=Q(scope="mandate", resumed_at__isnull=True),
+                name="one_open_pause_per_mandate",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pause of {self.get_scope_display()} since {self.paused_at:%Y-%m-%d}"
+
+
+class Alert(models.Model):
+    """Something operations must look at: raised where a job cannot repair it itself."""
+
+    class Kind(models.TextChoices):
+        RESYNC_FAILED = "resync_failed", "Re-sync failed after retries"
+        MANDATE_FAILED = "mandate_failed", "Mandate failed (final debit outcome)"
+        OUTBOX_STUCK = "outbox_stuck", "Outbox event stuck"
+        MANDATE_DRIFT = "mandate_drift", "Mandate out of sync too long"
+        UNKNOWN_ATTEMPTS = "unknown_attempts", "Debit attempts with unknown outcome"
+        FAILURE_RATE = "failure_rate", "Failure rate above baseline"
+        REPEATED_PASSWORD_CHANGES = "repeated_password_changes", "Repeated password changes"
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    # Identifies the condition (e.g. "resync_failed:mandate:42"), so raising it again
+    # while it is still open updates the same alert instead of adding another.
+    dedup_key = models.CharField(max_length=120)
+    card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    mandate = models.ForeignKey(
+        Mandate, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
+    )
+    message = models.CharField(max_length=300)
+    raised_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    occurrences = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_alert_per_condition",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"
+
+
+# --- Payment gateway simulator's own state --------------------------------------
+# The simulator stands in for the payment network, which keeps its own books.
+# They live in the database only so that several worker processes share them;
+# nothing in the bank's code reads them except the simulator and the tests.
+
+
+class SimulatedAgreement(models.Model):
+    mandate_reference = models.CharField(max_length=32, unique=True)
+    token = models.CharField(max_length=80, unique=True)
+    credential_version = models.PositiveIntegerField()
+    revoked = models.BooleanField(default=False)
+    bound_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.mandate_reference} @ v{self.credential_version}"
+
+
+class SimulatedCollection(models.Model):
+    """The simulator's ledger: one row per idempotency key, first result wins."""
+
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    mandate_reference = models.CharField(max_length=32)
+    agreement_token = models.CharField(max_length=80)
+    amount_minor = models.BigIntegerField()
+    outcome = models.CharField(max_length=40)
+    gateway_reference = models.CharField(max_length=80)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="simulated_collection_amount_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
