@@ -248,9 +248,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUE_RESYNC = "resync"
 CELERY_QUEUE_DEBITS = "debits"
 CELERY_TASK_ROUTES = {
-    "debits.tasks.resync_*": {"queue": CELERY_QUEUE_RESYNC},
-    "debits.tasks.consume_credential_change_task": {"queue": CELERY_QUEUE_RESYNC},
-    "debits.tasks.collect_*": {"queue": CELERY_QUEUE_DEBITS},
+    "debits.tasks.resync.*": {"queue": CELERY_QUEUE_RESYNC},
+    "debits.tasks.collection.*": {"queue": CELERY_QUEUE_DEBITS},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
