@@ -523,3 +523,31 @@ class SimulatedCollection(models.Model):
 
     def __str__(self) -> str:
         return self.idempotency_key
+
+
+class SimulatedFault(models.Model):
+    """A fault scripted for one mandate reference, so a test or the demo can force
+    the payment network's answer (account closed, a timeout after collecting...).
+
+    ``remaining`` counts how many more calls it applies to; null means every call.
+    """
+
+    class Outcome(models.TextChoices):
+        INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
+        ACCOUNT_CLOSED = "account_closed", "Account closed"
+        AUTHORISATION_WITHDRAWN = "authorisation_withdrawn", "Authorisation withdrawn"
+        LIMIT_EXCEEDED = "limit_exceeded", "Limit exceeded"
+        # Collected, then no answer: get_status later reveals the success.
+        TIMEOUT_AFTER_COLLECT = "timeout_after_collect", "Timeout after collecting"
+        # No answer and nothing collected: get_status later says not found.
+        TIMEOUT_BEFORE_COLLECT = "timeout_before_collect", "Timeout before collecting"
+        UNAVAILABLE = "unavailable", "Gateway unavailable (5xx)"
+        BIND_UNAVAILABLE = "bind_unavailable", "Agreement binding unavailable (5xx)"
+
+    mandate_reference = models.CharField(max_length=32, db_index=True)
+    outcome = models.CharField(max_length=32, choices=Outcome.choices)
+    remaining = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.mandate_reference}: {self.outcome}"
