@@ -551,3 +551,14 @@ class SimulatedFault(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mandate_reference}: {self.outcome}"
+
+
+class SimulatedPresentation(models.Model):
+    """How often the simulator has seen a request key, so a retried request rolls
+    its injected fault afresh (deterministically) instead of failing forever."""
+
+    request_key = models.CharField(max_length=160, unique=True)
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.request_key} ×{self.count}"
