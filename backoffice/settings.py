@@ -5,6 +5,7 @@ defaults are for a developer's machine only: with ``DEBUG`` off the process
 refuses to start unless the secrets are set.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -49,7 +50,8 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin whose admin.site requires a verified second factor.
+    "backoffice.admin_apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Idle and absolute session limits; unverified sessions reach only the code step.
+    "backoffice.staff_session.StaffSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -156,9 +160,15 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+# Failures are cleared after the second factor passes, not after the password
+# alone (see backoffice.staff_auth), so a known password buys no extra code guesses.
+AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "token"]
 AXES_VERBOSE = False
+# Name shown in authenticator apps next to the staff member's username.
+OTP_TOTP_ISSUER = "Car-loan back office"
+# The page django-axes answers a locked-out login with (HTTP 429).
+AXES_LOCKOUT_TEMPLATE = "backoffice/staff_auth/locked_out.html"
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -255,6 +265,30 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# --- Cache (rate limits) -------------------------------------------------------
+# Rate limits must be shared by every web process: Redis when there is one
+# (REDIS_URL, else a redis:// broker URL), otherwise a table in the database
+# (created by ``manage.py createcachetable``). Never per-process memory.
+REDIS_URL = env.str(
+    "REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "backoffice",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "backoffice_cache",
+        }
+    }
+
 # --- Product settings ---------------------------------------------------------
 # Which payment gateway adapter debits talk to: the simulator or the HTTP client.
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="debits.gateways.simulator.SimulatorGateway")
@@ -263,6 +297,20 @@ PAYMENT_GATEWAY_TIMEOUT_SECONDS = env.float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", d
 # Simulated latency and faults; the demo and tests turn these up on purpose.
 GATEWAY_SIMULATOR_LATENCY_MS = env.int("GATEWAY_SIMULATOR_LATENCY_MS", default=0)
 GATEWAY_SIMULATOR_SEED = env.int("GATEWAY_SIMULATOR_SEED", default=0)
+# Share of simulated calls that fail on purpose (0 to 1), each decided from
+# hash(seed, request key, presentation) so every process agrees on it.
+GATEWAY_SIMULATOR_INSUFFICIENT_FUNDS_RATE = env.float(
+    "GATEWAY_SIMULATOR_INSUFFICIENT_FUNDS_RATE", default=0.0
+)
+GATEWAY_SIMULATOR_TIMEOUT_RATE = env.float("GATEWAY_SIMULATOR_TIMEOUT_RATE", default=0.0)
+GATEWAY_SIMULATOR_UNAVAILABLE_RATE = env.float("GATEWAY_SIMULATOR_UNAVAILABLE_RATE", default=0.0)
+for _rate_name in (
+    "GATEWAY_SIMULATOR_INSUFFICIENT_FUNDS_RATE",
+    "GATEWAY_SIMULATOR_TIMEOUT_RATE",
+    "GATEWAY_SIMULATOR_UNAVAILABLE_RATE",
+):
+    if not 0.0 <= globals()[_rate_name] <= 1.0:
+        raise ImproperlyConfigured(f"{_rate_name} must be between 0 and 1")
 # Off reproduces the original failure: a password change that never reaches the
 # agreements, so the next collect fails as agreement_stale.
 AUTO_RESYNC_ENABLED = env.bool("AUTO_RESYNC_ENABLED", default=True)
@@ -275,6 +323,38 @@ NOTIFICATION_FILE_DIR = env.path("NOTIFICATION_FILE_DIR", default=str(VAR_DIR / 
 PASSWORD_RESET_LINK_TTL_SECONDS = env.int("PASSWORD_RESET_LINK_TTL_SECONDS", default=15 * 60)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 CARD_PASSWORD_MAX_FAILURES = env.int("CARD_PASSWORD_MAX_FAILURES", default=5)
+
+# --- Debit engine ---------------------------------------------------------------
+# The payee every mandate must name; a debit under a mandate naming another is refused.
+DEBIT_PAYEE_NAME = env.str("DEBIT_PAYEE_NAME", default="Car Finance Co., Ltd.")
+# Days after each insufficient-funds failure before the next try (1st, 2nd, 3rd...).
+DEBIT_RETRY_SCHEDULE_DAYS = env.list("DEBIT_RETRY_SCHEDULE_DAYS", cast=int, default=[1, 3, 7])
+# Most collection tries per instalment for customer-side failures (insufficient funds).
+DEBIT_MAX_ATTEMPTS = env.int("DEBIT_MAX_ATTEMPTS", default=4)
+# First wait after a gateway outage, doubled per consecutive outage (capped at a day).
+DEBIT_OUTAGE_BACKOFF_MINUTES = env.int("DEBIT_OUTAGE_BACKOFF_MINUTES", default=15)
+# Gateway calls a chunk task keeps in flight at once (threads, each with its own
+# database connection while the chunk runs).
+DEBIT_GATEWAY_CONCURRENCY = env.int("DEBIT_GATEWAY_CONCURRENCY", default=16)
+# A `submitted` attempt older than this belongs to a worker that died: longer than
+# the task's hard time limit, so no worker can still be about to call the gateway.
+DEBIT_SUBMITTED_STALE_AFTER_SECONDS = env.int(
+    "DEBIT_SUBMITTED_STALE_AFTER_SECONDS", default=CELERY_TASK_TIME_LIMIT + 5 * 60
+)
+# An `unknown` attempt the gateway has still not seen after this long never reached
+# it: the janitor fails it as not_received so that it is collected again.
+DEBIT_UNKNOWN_NOT_RECEIVED_AFTER_SECONDS = env.int(
+    "DEBIT_UNKNOWN_NOT_RECEIVED_AFTER_SECONDS", default=10 * 60
+)
+# Days after the due date before an unpaid instalment is overdue and accrues a fee.
+LATE_FEE_GRACE_DAYS = env.int("LATE_FEE_GRACE_DAYS", default=3)
+# The fee: a fixed amount plus a rate (fraction) of the amount outstanding.
+LATE_FEE_AMOUNT = env.get_value("LATE_FEE_AMOUNT", cast=Decimal, default="50.00", parse_default=True)
+LATE_FEE_RATE = env.get_value("LATE_FEE_RATE", cast=Decimal, default="0", parse_default=True)
+# A staff waiver above this amount needs a supervisor's approval.
+LATE_FEE_WAIVER_APPROVAL_THRESHOLD = env.get_value(
+    "LATE_FEE_WAIVER_APPROVAL_THRESHOLD", cast=Decimal, default="200.00", parse_default=True
+)
 
 # --- Logging: one JSON object per line ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -3,3 +3,17 @@
 Grouped in modules by subject (re-sync, collection, fees, controls); import
 them from here: ``from debits.services import resync_mandate``.
 """
+
+from debits.services.alerts import raise_alert
+from debits.services.resync import (
+    MandateNotResyncable,
+    mark_mandate_sync_failed,
+    resync_mandate,
+)
+
+__all__ = [
+    "MandateNotResyncable",
+    "mark_mandate_sync_failed",
+    "raise_alert",
+    "resync_mandate",
+]

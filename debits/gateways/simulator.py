@@ -1,0 +1,314 @@
+"""A payment network stand-in that behaves like the real one, faults included.
+
+It keeps its own books (agreements bound to credential versions, a ledger of
+collections by idempotency key) in the database, so several worker processes
+share one network. Faults are injected by rate, each decided from
+``hash(seed, request key, presentation number)`` rather than a shared random
+generator: the same run gives the same answers whatever the process or order,
+and a retried request rolls afresh instead of failing forever. Tests and the
+demo can also script an exact answer for one mandate (``script_fault``).
+
+The simulator writes through the caller's database connection: call it
+outside any open transaction (as the debit engine and re-sync do), or its
+books roll back with the caller's.
+"""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from debits.gateways.base import (
+    AgreementBinding,
+    CollectionResult,
+    GatewayTimeout,
+    GatewayUnavailable,
+    IdempotencyConflict,
+)
+from debits.models import (
+    SimulatedAgreement,
+    SimulatedCollection,
+    SimulatedFault,
+    SimulatedPresentation,
+)
+
+SUCCEEDED = "succeeded"
+AGREEMENT_STALE = "agreement_stale"
+AGREEMENT_REVOKED = "agreement_revoked"
+INSUFFICIENT_FUNDS = "insufficient_funds"
+
+# Scripted faults that are a business answer the network records in its ledger.
+_RECORDED_FAULTS = {
+    SimulatedFault.Outcome.INSUFFICIENT_FUNDS,
+    SimulatedFault.Outcome.ACCOUNT_CLOSED,
+    SimulatedFault.Outcome.AUTHORISATION_WITHDRAWN,
+    SimulatedFault.Outcome.LIMIT_EXCEEDED,
+}
+_BIND_FAULTS = {SimulatedFault.Outcome.BIND_UNAVAILABLE}
+
+
+def _fraction(*parts: object) -> float:
+    """A number in [0, 1) fixed by its inputs: the same on every process and run."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    insufficient_funds: float = 0.0
+    timeout: float = 0.0
+    unavailable: float = 0.0
+
+
+class SimulatorGateway:
+    """``debits.gateways.base.PaymentGateway`` against the simulator's own tables.
+
+    Arguments left as None are read from settings at each call, so
+    ``override_settings`` in a test applies to the cached instance too.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        latency_ms: int | None = None,
+        rates: FaultRates | None = None,
+    ):
+        self._seed = seed
+        self._latency_ms = latency_ms
+        self._rates = rates
+
+    # --- configuration -------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return settings.GATEWAY_SIMULATOR_SEED if self._seed is None else self._seed
+
+    @property
+    def rates(self) -> FaultRates:
+        if self._rates is not None:
+            return self._rates
+        return FaultRates(
+            insufficient_funds=settings.GATEWAY_SIMULATOR_INSUFFICIENT_FUNDS_RATE,
+            timeout=settings.GATEWAY_SIMULATOR_TIMEOUT_RATE,
+            unavailable=settings.GATEWAY_SIMULATOR_UNAVAILABLE_RATE,
+        )
+
+    def _wait(self) -> None:
+        latency = (
+            settings.GATEWAY_SIMULATOR_LATENCY_MS if self._latency_ms is None else self._latency_ms
+        )
+        if latency > 0:
+            time.sleep(latency / 1000)
+
+    # --- the interface ---------------------------------------------------------
+    def bind_agreement(
+        self, *, mandate_reference: str, account_fingerprint: str, credential_version: int
+    ) -> AgreementBinding:
+        self._wait()
+        request_key = f"bind:{mandate_reference}:{credential_version}"
+        presentation = _count_presentation(request_key)
+        if _take_scripted_fault(mandate_reference, kinds=_BIND_FAULTS):
+            raise GatewayUnavailable("agreement service unavailable (scripted)")
+        if _fraction(self.seed, "unavailable", request_key, presentation) < self.rates.unavailable:
+            raise GatewayUnavailable("agreement service unavailable (injected)")
+
+        with transaction.atomic():
+            agreement, created = _get_or_create_agreement(mandate_reference, credential_version)
+            if not created:
+                agreement = SimulatedAgreement.objects.select_for_update().get(pk=agreement.pk)
+                # Same version: the same token (idempotent). An older version than
+                # the one bound is never bound backwards: the network answers with
+                # the binding it holds, whose version tells the caller the truth.
+                if agreement.credential_version < credential_version:
+                    agreement.token = _new_token(mandate_reference, credential_version)
+                    agreement.credential_version = credential_version
+                    agreement.bound_at = timezone.now()
+                    agreement.save(update_fields=["token", "credential_version", "bound_at"])
+        return AgreementBinding(
+            mandate_reference=mandate_reference,
+            agreement_token=agreement.token,
+            credential_version=agreement.credential_version,
+        )
+
+    def collect(
+        self,
+        *,
+        idempotency_key: str,
+        mandate_reference: str,
+        agreement_token: str,
+        amount_minor: int,
+        currency: str = "CNY",
+    ) -> CollectionResult:
+        if not isinstance(amount_minor, int) or amount_minor <= 0:
+            raise ValueError("amount_minor must be a positive integer")
+        self._wait()
+        params = {
+            "mandate_reference": mandate_reference,
+            "agreement_token": agreement_token,
+            "amount_minor": amount_minor,
+        }
+        first = SimulatedCollection.objects.filter(idempotency_key=idempotency_key).first()
+        if first is not None:
+            return _replay(first, params)
+
+        presentation = _count_presentation(f"collect:{idempotency_key}")
+        scripted = _take_scripted_fault(
+            mandate_reference,
+            kinds=set(SimulatedFault.Outcome) - _BIND_FAULTS,
+        )
+        roll = _fraction(self.seed, "collect", idempotency_key, presentation)
+        rates = self.rates
+        timeout_after_collect = False
+        if scripted == SimulatedFault.Outcome.UNAVAILABLE or (
+            scripted is None and roll < rates.unavailable
+        ):
+            raise GatewayUnavailable("payment network unavailable")
+        if scripted == SimulatedFault.Outcome.TIMEOUT_BEFORE_COLLECT:
+            raise GatewayTimeout("no answer from the payment network")
+        if scripted == SimulatedFault.Outcome.TIMEOUT_AFTER_COLLECT:
+            timeout_after_collect = True
+        elif scripted is None and roll < rates.unavailable + rates.timeout:
+            # Half of injected timeouts happen after the network carried out the
+            # collection, half before: get_status is the only way to tell.
+            if _fraction(self.seed, "timeout-side", idempotency_key, presentation) < 0.5:
+                raise GatewayTimeout("no answer from the payment network")
+            timeout_after_collect = True
+
+        outcome = SUCCEEDED
+        agreement = SimulatedAgreement.objects.filter(mandate_reference=mandate_reference).first()
+        if agreement is None or agreement.token != agreement_token:
+            outcome = AGREEMENT_STALE
+        elif agreement.revoked:
+            outcome = AGREEMENT_REVOKED
+        elif scripted in _RECORDED_FAULTS:
+            outcome = str(scripted)
+        elif scripted is None and (
+            roll < rates.unavailable + rates.timeout + rates.insufficient_funds
+        ):
+            outcome = INSUFFICIENT_FUNDS
+
+        try:
+            with transaction.atomic():
+                row = SimulatedCollection.objects.create(
+                    idempotency_key=idempotency_key,
+                    outcome=outcome,
+                    gateway_reference=f"SIM{secrets.token_hex(8).upper()}",
+                    **params,
+                )
+        except IntegrityError:
+            # The same key presented concurrently: the first writer's result stands.
+            row = SimulatedCollection.objects.get(idempotency_key=idempotency_key)
+            return _replay(row, params)
+        if timeout_after_collect:
+            raise GatewayTimeout("no answer from the payment network")
+        return _result(row)
+
+    def get_status(self, *, idempotency_key: str) -> CollectionResult:
+        self._wait()
+        row = SimulatedCollection.objects.filter(idempotency_key=idempotency_key).first()
+        if row is None:
+            return CollectionResult(idempotency_key=idempotency_key, outcome="", found=False)
+        return _result(row)
+
+
+def _result(row: SimulatedCollection) -> CollectionResult:
+    return CollectionResult(
+        idempotency_key=row.idempotency_key,
+        outcome=row.outcome,
+        gateway_reference=row.gateway_reference,
+        message="" if row.outcome == SUCCEEDED else row.outcome.replace("_", " "),
+    )
+
+
+def _replay(row: SimulatedCollection, params: dict) -> CollectionResult:
+    first = {
+        "mandate_reference": row.mandate_reference,
+        "agreement_token": row.agreement_token,
+        "amount_minor": row.amount_minor,
+    }
+    if first != params:
+        raise IdempotencyConflict(
+            f"idempotency key {row.idempotency_key} was first used with other parameters"
+        )
+    return _result(row)
+
+
+def _new_token(mandate_reference: str, credential_version: int) -> str:
+    return f"agr-{mandate_reference}-v{credential_version}-{secrets.token_hex(8)}"
+
+
+def _get_or_create_agreement(
+    mandate_reference: str, credential_version: int
+) -> tuple[SimulatedAgreement, bool]:
+    """The unique mandate_reference decides a race between two first bindings."""
+    try:
+        with transaction.atomic():
+            return (
+                SimulatedAgreement.objects.create(
+                    mandate_reference=mandate_reference,
+                    token=_new_token(mandate_reference, credential_version),
+                    credential_version=credential_version,
+                ),
+                True,
+            )
+    except IntegrityError:
+        return SimulatedAgreement.objects.get(mandate_reference=mandate_reference), False
+
+
+def _count_presentation(request_key: str) -> int:
+    """Record one more presentation of this request and return its number (1, 2, ...)."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                SimulatedPresentation.objects.create(request_key=request_key, count=1)
+                return 1
+        except IntegrityError:
+            pass
+        SimulatedPresentation.objects.filter(request_key=request_key).update(count=F("count") + 1)
+        return SimulatedPresentation.objects.get(request_key=request_key).count
+
+
+def _take_scripted_fault(mandate_reference: str, *, kinds: set[str]) -> str | None:
+    """Consume the oldest scripted fault of these kinds for the mandate, if any."""
+    with transaction.atomic():
+        fault = (
+            SimulatedFault.objects.select_for_update()
+            .filter(mandate_reference=mandate_reference, outcome__in=kinds)
+            .exclude(remaining=0)
+            .order_by("created_at", "id")
+            .first()
+        )
+        if fault is None:
+            return None
+        if fault.remaining is not None:
+            SimulatedFault.objects.filter(pk=fault.pk).update(remaining=F("remaining") - 1)
+        return fault.outcome
+
+
+# --- Levers for tests and the demo ---------------------------------------------
+
+
+def script_fault(*, mandate_reference: str, outcome: str, times: int | None = 1) -> SimulatedFault:
+    """Make the next ``times`` calls for this mandate answer ``outcome`` (None: every call)."""
+    return SimulatedFault.objects.create(
+        mandate_reference=mandate_reference, outcome=outcome, remaining=times
+    )
+
+
+def revoke_agreement(*, mandate_reference: str) -> None:
+    """The customer withdrew the authorisation at the network's side."""
+    SimulatedAgreement.objects.filter(mandate_reference=mandate_reference).update(revoked=True)
+
+
+def bound_version(mandate_reference: str) -> int | None:
+    """The credential version the network holds for a mandate (None if never bound)."""
+    return (
+        SimulatedAgreement.objects.filter(mandate_reference=mandate_reference)
+        .values_list("credential_version", flat=True)
+        .first()
+    )

@@ -1,0 +1,141 @@
+import threading
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from accounts.models import AuditEvent, Card
+from debits.gateways.simulator import SimulatorGateway, bound_version, script_fault
+from debits.models import Alert, Mandate, MandateSync, SimulatedFault
+from debits.services import MandateNotResyncable, mark_mandate_sync_failed, resync_mandate
+from tests.factories import CardFactory, MandateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def bump_credential_version(card: Card) -> None:
+    Card.objects.filter(pk=card.pk).update(credential_version=F("credential_version") + 1)
+    card.refresh_from_db()
+
+
+def test_a_resync_binds_the_cards_current_credential_version():
+    card = CardFactory()
+    mandate = MandateFactory(loan__card=card)
+    bump_credential_version(card)
+
+    sync = resync_mandate(mandate=mandate, trigger=MandateSync.Trigger.CREDENTIAL_CHANGE)
+
+    mandate.refresh_from_db()
+    assert sync.outcome == MandateSync.Outcome.SUCCEEDED
+    assert sync.target_credential_version == 2
+    assert sync.finished_at is not None and sync.latency_ms is not None
+    assert mandate.synced_credential_version == 2
+    assert mandate.in_sync
+    assert bound_version(mandate.reference) == 2
+    assert (
+        mandate.gateway_agreement_token
+        == SimulatorGateway()
+        .bind_agreement(
+            mandate_reference=mandate.reference, account_fingerprint="", credential_version=2
+        )
+        .agreement_token
+    )
+    assert AuditEvent.objects.filter(action="mandate.resynced", object_id=str(mandate.pk)).exists()
+
+
+def test_a_mandate_already_in_sync_is_left_alone():
+    mandate = MandateFactory()
+    token = mandate.gateway_agreement_token
+
+    sync = resync_mandate(mandate=mandate)
+
+    mandate.refresh_from_db()
+    assert sync.outcome == MandateSync.Outcome.ALREADY_IN_SYNC
+    assert mandate.gateway_agreement_token == token
+    assert bound_version(mandate.reference) is None
+
+
+def test_a_gateway_outage_is_recorded_and_leaves_the_mandate_behind():
+    mandate = MandateFactory()
+    bump_credential_version(mandate.card)
+    script_fault(
+        mandate_reference=mandate.reference, outcome=SimulatedFault.Outcome.BIND_UNAVAILABLE
+    )
+
+    sync = resync_mandate(mandate=mandate)
+
+    mandate.refresh_from_db()
+    assert sync.outcome == MandateSync.Outcome.FAILED
+    assert sync.error_code == "gateway_unavailable"
+    assert mandate.synced_credential_version == 1
+
+
+def test_a_cancelled_mandate_is_not_resynced():
+    mandate = MandateFactory(state=Mandate.State.CANCELLED)
+    bump_credential_version(mandate.card)
+    with pytest.raises(MandateNotResyncable):
+        resync_mandate(mandate=mandate)
+
+
+def test_exhausted_retries_flag_the_mandate_and_raise_one_alert_until_it_is_resynced():
+    mandate = MandateFactory()
+    bump_credential_version(mandate.card)
+
+    mark_mandate_sync_failed(mandate=mandate, reason="gateway_unavailable")
+    mark_mandate_sync_failed(mandate=mandate, reason="gateway_unavailable")
+
+    mandate.refresh_from_db()
+    assert mandate.sync_failed_at is not None
+    alert = Alert.objects.get(kind=Alert.Kind.RESYNC_FAILED, mandate=mandate)
+    assert alert.occurrences == 2
+
+    resync_mandate(mandate=mandate)
+
+    mandate.refresh_from_db()
+    alert.refresh_from_db()
+    assert mandate.sync_failed_at is None and mandate.sync_failure_reason == ""
+    assert alert.resolved_at is not None
+
+
+def test_a_mandate_in_sync_is_never_flagged_as_failed():
+    mandate = MandateFactory()
+    mark_mandate_sync_failed(mandate=mandate, reason="late message")
+    mandate.refresh_from_db()
+    assert mandate.sync_failed_at is None
+    assert not Alert.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_resyncs_of_one_mandate_end_with_one_binding():
+    mandate = MandateFactory()
+    bump_credential_version(mandate.card)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            fresh = Mandate.objects.get(pk=mandate.pk)
+            outcomes.append(resync_mandate(mandate=fresh).outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    mandate.refresh_from_db()
+    assert outcomes.count(MandateSync.Outcome.SUCCEEDED) == 1
+    assert outcomes.count(MandateSync.Outcome.ALREADY_IN_SYNC) == 3
+    assert mandate.synced_credential_version == 2
+    agreement_token = (
+        SimulatorGateway()
+        .bind_agreement(
+            mandate_reference=mandate.reference, account_fingerprint="", credential_version=2
+        )
+        .agreement_token
+    )
+    assert mandate.gateway_agreement_token == agreement_token
