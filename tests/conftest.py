@@ -185,3 +185,36 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message
 @pytest.fixture
 def chromium_path() -> str:
     return shutil.which("chromium") or CHROMIUM
+
+
+def sign_in_verified(client, user):
+    """Sign ``user`` in with a confirmed authenticator, as if both sign-in steps passed.
+
+    Staff pages and the admin admit only sessions verified by a second factor;
+    this gives the test client such a session without typing a code.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """Factory: ``staff_client(role="agent")`` is a client signed in (verified) as that role."""
+    from tests.factories import StaffUserFactory
+
+    def make(role=None, **user_fields):
+        user = StaffUserFactory(role=role, **user_fields)
+        sign_in_verified(client, user)
+        client.user = user
+        return client
+
+    return make
