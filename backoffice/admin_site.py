@@ -15,6 +15,10 @@ class StaffAdminSite(OTPAdminSite):
     site_title = "Back office admin"
     index_title = "Administration"
 
+    def __init__(self, name: str = "admin"):
+        # OTPAdminSite defaults to "otpadmin"; keep the usual "admin:" URL names.
+        super().__init__(name=name)
+
     def login(self, request, extra_context=None):
         # The login page checks ``next`` against the allowed hosts.
         return redirect_to_login(
