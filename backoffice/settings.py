@@ -316,6 +316,11 @@ for _rate_name in (
 AUTO_RESYNC_ENABLED = env.bool("AUTO_RESYNC_ENABLED", default=True)
 # How long an outbox event may stay unfinished before the sweeper re-dispatches it.
 OUTBOX_REDISPATCH_AFTER_SECONDS = env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", default=30)
+# Re-sync retries on gateway errors: delay doubles from the base up to the cap
+# (with jitter); when they run out the mandate is flagged and operations alerted.
+RESYNC_MAX_RETRIES = env.int("RESYNC_MAX_RETRIES", default=8)
+RESYNC_RETRY_BASE_DELAY_SECONDS = env.float("RESYNC_RETRY_BASE_DELAY_SECONDS", default=2.0)
+RESYNC_RETRY_MAX_DELAY_SECONDS = env.float("RESYNC_RETRY_MAX_DELAY_SECONDS", default=300.0)
 NOTIFICATION_BACKEND = env.str(
     "NOTIFICATION_BACKEND", default="accounts.notifications.ConsoleNotificationBackend"
 )

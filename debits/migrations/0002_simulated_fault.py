@@ -5,20 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('debits', '0001_initial'),
+        ("debits", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SimulatedFault',
+            name="SimulatedFault",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mandate_reference', models.CharField(db_index=True, max_length=32)),
-                ('outcome', models.CharField(choices=[('insufficient_funds', 'Insufficient funds'), ('account_closed', 'Account closed'), ('authorisation_withdrawn', 'Authorisation withdrawn'), ('limit_exceeded', 'Limit exceeded'), ('timeout_after_collect', 'Timeout after collecting'), ('timeout_before_collect', 'Timeout before collecting'), ('unavailable', 'Gateway unavailable (5xx)'), ('bind_unavailable', 'Agreement binding unavailable (5xx)')], max_length=32)),
-                ('remaining', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("mandate_reference", models.CharField(db_index=True, max_length=32)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("insufficient_funds", "Insufficient funds"),
+                            ("account_closed", "Account closed"),
+                            ("authorisation_withdrawn", "Authorisation withdrawn"),
+                            ("limit_exceeded", "Limit exceeded"),
+                            ("timeout_after_collect", "Timeout after collecting"),
+                            ("timeout_before_collect", "Timeout before collecting"),
+                            ("unavailable", "Gateway unavailable (5xx)"),
+                            ("bind_unavailable", "Agreement binding unavailable (5xx)"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("remaining", models.PositiveIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
     ]

@@ -4,18 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('debits', '0002_simulated_fault'),
+        ("debits", "0002_simulated_fault"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SimulatedPresentation',
+            name="SimulatedPresentation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('request_key', models.CharField(max_length=160, unique=True)),
-                ('count', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("request_key", models.CharField(max_length=160, unique=True)),
+                ("count", models.PositiveIntegerField(default=0)),
             ],
         ),
     ]
