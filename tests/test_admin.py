@@ -39,6 +39,7 @@ from debits.models import (
     SimulatedPresentation,
     SkippedInstalment,
 )
+from tests.conftest import sign_in_verified
 from tests.factories import (
     CardFactory,
     CustomerFactory,
@@ -174,22 +175,9 @@ def superuser(db):
     return StaffUserFactory(is_superuser=True, username="root")
 
 
-def sign_in(client, user):
-    """Signed in with a verified second factor, as the admin site demands."""
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_static.models import StaticDevice
-
-    client.force_login(user)
-    device = StaticDevice.objects.create(user=user, name="test", confirmed=True)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
-
-
 @pytest.fixture
 def admin_client(client, superuser):
-    return sign_in(client, superuser)
+    return sign_in_verified(client, superuser)
 
 
 def _changelist(model) -> str:
@@ -270,7 +258,7 @@ def test_lists_show_phones_masked_and_never_fingerprints(admin_client):
 @pytest.mark.django_db
 def test_an_agent_sees_a_customer_record_with_the_phone_masked(client):
     customer = CustomerFactory(phone="13812345678")
-    sign_in(client, StaffUserFactory(role="agent"))
+    sign_in_verified(client, StaffUserFactory(role="agent"))
     url = reverse("admin:accounts_customer_change", args=[customer.pk])
     content = client.get(url).content.decode()
     assert "138****5678" in content
