@@ -5,10 +5,28 @@ them from here: ``from debits.services import resync_mandate``.
 """
 
 from debits.services.alerts import raise_alert
+from debits.services.collection import (
+    OUTCOMES,
+    DebitRunError,
+    check_authorisation_terms,
+    collect_debit_chunk,
+    normalise_failure_code,
+    record_debit_outcomes,
+    retry_debit_attempts,
+    run_debit_job,
+    settle_unresolved_attempts,
+)
+from debits.services.controls import CollectionControlError, pause_collection, resume_collection
 from debits.services.credential_changes import (
     apply_credential_change,
     give_up_credential_change,
     sweep_outbox,
+)
+from debits.services.fees import (
+    FeeWaiverError,
+    accrue_late_fees,
+    approve_fee_waiver,
+    waive_late_fee,
 )
 from debits.services.resync import (
     MandateNotResyncable,
@@ -17,6 +35,22 @@ from debits.services.resync import (
 )
 
 __all__ = [
+    "OUTCOMES",
+    "CollectionControlError",
+    "DebitRunError",
+    "FeeWaiverError",
+    "accrue_late_fees",
+    "approve_fee_waiver",
+    "check_authorisation_terms",
+    "collect_debit_chunk",
+    "normalise_failure_code",
+    "pause_collection",
+    "record_debit_outcomes",
+    "resume_collection",
+    "retry_debit_attempts",
+    "run_debit_job",
+    "settle_unresolved_attempts",
+    "waive_late_fee",
     "MandateNotResyncable",
     "apply_credential_change",
     "give_up_credential_change",

@@ -1,0 +1,49 @@
+"""Debit tasks (queue "debits"): thin, idempotent, taking ids and calling one service.
+
+Every task here may run twice (acks_late, at-least-once delivery): runs are
+unique per scheduled day, chunks claim only instalments with nothing in flight,
+the janitor settles only what is still unsettled, fees are unique per instalment.
+"""
+
+from celery import shared_task
+from django.utils import timezone
+
+from debits.models import DebitRun
+from debits.services.collection import (
+    collect_debit_chunk,
+    run_debit_job,
+    settle_unresolved_attempts,
+)
+from debits.services.fees import accrue_late_fees
+
+
+@shared_task(name="debits.tasks.collection.run_scheduled_debits_task")
+def run_scheduled_debits_task() -> int:
+    return run_debit_job(on_date=timezone.localdate(), kind=DebitRun.Kind.SCHEDULED).pk
+
+
+@shared_task(name="debits.tasks.collection.run_retry_debits_task")
+def run_retry_debits_task() -> int:
+    """Intraday: collects what the outcome table made due again today (same-day
+    re-sync retries, outage backoff, not-received attempts)."""
+    return run_debit_job(on_date=timezone.localdate(), kind=DebitRun.Kind.RETRY).pk
+
+
+@shared_task(name="debits.tasks.collection.collect_debit_chunk_task")
+def collect_debit_chunk_task(
+    run_id: int, instalment_ids: list[int], honour_retry_schedule: bool = True
+) -> dict:
+    summary = collect_debit_chunk(
+        run_id=run_id, instalment_ids=instalment_ids, honour_retry_schedule=honour_retry_schedule
+    )
+    return {"claimed": summary.claimed, "skipped": summary.skipped}
+
+
+@shared_task(name="debits.tasks.collection.settle_unresolved_attempts_task")
+def settle_unresolved_attempts_task() -> dict:
+    return dict(settle_unresolved_attempts())
+
+
+@shared_task(name="debits.tasks.collection.accrue_late_fees_task")
+def accrue_late_fees_task() -> dict:
+    return accrue_late_fees(on_date=timezone.localdate())
