@@ -8,6 +8,8 @@ unique idempotency keys, one live mandate per loan, one late fee per instalment.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from accounts.models import Card
@@ -84,7 +86,11 @@ class Instalment(models.Model):
                 fields=["loan", "sequence"], name="one_instalment_per_sequence"
             ),
             models.CheckConstraint(
-                condition=Q(amount_due=F("principal_part") + F("interest_part")),
+                # Rounded to the cent because SQLite adds decimals as binary floats
+                # (9800.10 + 480.20 is not 10280.30 there); exact on PostgreSQL.
+                condition=Exact(
+                    Round(F("amount_due") - F("principal_part") - F("interest_part"), 2), 0
+                ),
                 name="instalment_due_is_principal_plus_interest",
             ),
             models.CheckConstraint(
