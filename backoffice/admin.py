@@ -1,0 +1,48 @@
+"""Permission checks for the admin actions that third-party apps ship without any.
+
+django-celery-beat's task actions and django-axes' clean-up action are offered
+to anyone who can open the list; here each one requires the model permission
+it exercises, like every action of ours does (``@admin.action(permissions=...)``).
+"""
+
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from django.contrib import admin
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
+
+
+class ActionPermissionsMixin:
+    # action name -> the model permission ("change", "delete", ...) it needs.
+    action_permissions: dict[str, str] = {}
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        return {
+            name: action
+            for name, action in actions.items()
+            if name not in self.action_permissions
+            or getattr(self, f"has_{self.action_permissions[name]}_permission")(request)
+        }
+
+
+class GuardedPeriodicTaskAdmin(ActionPermissionsMixin, PeriodicTaskAdmin):
+    action_permissions = {
+        "enable_tasks": "change",
+        "disable_tasks": "change",
+        "toggle_tasks": "change",
+        "run_tasks": "change",
+    }
+
+
+class GuardedAccessAttemptAdmin(ActionPermissionsMixin, AccessAttemptAdmin):
+    action_permissions = {"cleanup_expired_attempts": "delete"}
+
+
+for _model, _model_admin in (
+    (PeriodicTask, GuardedPeriodicTaskAdmin),
+    (AccessAttempt, GuardedAccessAttemptAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)
