@@ -321,6 +321,11 @@ OUTBOX_REDISPATCH_AFTER_SECONDS = env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", def
 RESYNC_MAX_RETRIES = env.int("RESYNC_MAX_RETRIES", default=8)
 RESYNC_RETRY_BASE_DELAY_SECONDS = env.float("RESYNC_RETRY_BASE_DELAY_SECONDS", default=2.0)
 RESYNC_RETRY_MAX_DELAY_SECONDS = env.float("RESYNC_RETRY_MAX_DELAY_SECONDS", default=300.0)
+# Which task consumes each outbox event type, by name: accounts writes the events
+# but must not import debits, whose task re-syncs the card's mandates.
+OUTBOX_CONSUMER_TASKS = {
+    "card.credential_changed": "debits.tasks.resync.consume_credential_change_task",
+}
 NOTIFICATION_BACKEND = env.str(
     "NOTIFICATION_BACKEND", default="accounts.notifications.ConsoleNotificationBackend"
 )
@@ -366,17 +371,24 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "backoffice.log.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "backoffice.log.RequestIdFilter"},
+        "redact_reset_token": {"()": "backoffice.log.RedactResetTokenFilter"},
+        # Card numbers, national ids, phones, passwords and tokens never reach a log line.
+        "redact": {"()": "backoffice.log.RedactingFilter"},
+    },
     "formatters": {"json": {"()": "backoffice.log.JsonFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_reset_token", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # runserver's access log, through the redacting handler instead of its own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
     },
