@@ -1,5 +1,6 @@
 """Read queries for staff pages and the admin."""
 
+from django.db import models
 from django.db.models import Q, QuerySet
 
 from accounts.models import Card, Customer
@@ -46,3 +47,54 @@ def search_cards(query: str) -> QuerySet[Card]:
                 customer__national_id_fingerprint=national_id_fingerprint(digits)
             )
     return Card.objects.filter(condition)
+
+
+# --- Customer and card credential pages ------------------------------------------
+
+
+def customer_for_staff(customer_id: int) -> Customer:
+    """A customer with their cards, for the customer page (two queries)."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(
+        Customer.objects.prefetch_related(
+            models.Prefetch("cards", queryset=Card.objects.order_by("-created_at", "-id"))
+        ),
+        pk=customer_id,
+    )
+
+
+def card_credential_overview(card: Card) -> dict:
+    """What staff may know about a card's passwords: never a hash, never a token."""
+    from accounts.models import CardCredential, PasswordChange, PasswordResetRequest
+
+    credentials = {
+        credential.kind: credential
+        for credential in CardCredential.objects.filter(card=card).only(
+            "kind", "failed_attempts", "locked_at", "changed_at", "card_id"
+        )
+    }
+    changes = list(
+        PasswordChange.objects.filter(card=card)
+        .select_related("actor")
+        .order_by("-changed_at", "-id")[:20]
+    )
+    resets = list(
+        PasswordResetRequest.objects.filter(card=card)
+        .select_related("requested_by", "approved_by")
+        .defer("token_fingerprint")
+        .order_by("-created_at", "-id")[:10]
+    )
+    last_transaction_change = next(
+        (c for c in changes if c.kind == CardCredential.Kind.TRANSACTION), None
+    )
+    return {
+        "credentials": [
+            {"kind": kind, "label": label, "credential": credentials.get(kind)}
+            for kind, label in CardCredential.Kind.choices
+        ],
+        "changes": changes,
+        "last_change": changes[0] if changes else None,
+        "last_transaction_change": last_transaction_change,
+        "resets": resets,
+    }

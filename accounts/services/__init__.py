@@ -4,6 +4,20 @@ Grouped in modules by subject (card credentials, staff security); import them
 from here: ``from accounts.services import change_card_password``.
 """
 
+from accounts.services.card_credentials import (
+    CardPasswordError,
+    CredentialLocked,
+    CredentialNotSet,
+    PasswordPolicyError,
+    ResetLinkInvalid,
+    ResetNotAllowed,
+    change_card_password,
+    check_password_reset_link,
+    complete_password_reset,
+    reset_needs_supervisor,
+    start_password_reset,
+    verify_card_password,
+)
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
@@ -16,6 +30,19 @@ from accounts.services.staff_security import (
 )
 
 __all__ = [
+    # card credentials
+    "CardPasswordError",
+    "CredentialLocked",
+    "CredentialNotSet",
+    "PasswordPolicyError",
+    "ResetLinkInvalid",
+    "ResetNotAllowed",
+    "change_card_password",
+    "check_password_reset_link",
+    "complete_password_reset",
+    "reset_needs_supervisor",
+    "start_password_reset",
+    "verify_card_password",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",
