@@ -1,0 +1,474 @@
+"""A realistic, deterministic demo book: customers, cards, car loans, schedules, mandates.
+
+``generate_demo_book(seed=..., customers=...)`` yields the same people, numbers
+and loans for the same seed; ``seed_demo_book`` writes them. Full card numbers,
+national ids and settlement account numbers exist only in memory here: the
+database receives their masked forms and keyed fingerprints, as from any other
+source. Tests call the generator with the same seed to learn the full values
+and prove none of them reached the database.
+"""
+
+import datetime as dt
+import functools
+import random
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.audit import record_audit_event
+from accounts.card_passwords import hash_card_password
+from accounts.models import Card, CardCredential, Channel, Customer, PasswordChange
+from accounts.pii import (
+    card_number_fingerprint,
+    mask_national_id,
+    national_id_fingerprint,
+)
+from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+from debits.schedule import add_months, equal_instalment_schedule
+
+MAX_DEMO_CUSTOMERS = 1_000_000
+# Customers written per transaction: ~36k instalment rows, a few tens of MB of
+# model instances, so memory stays flat however large the book.
+CUSTOMER_BATCH = 1000
+# Rows per INSERT; Django lowers it further where the database limits parameters.
+INSERT_BATCH = 2000
+# Each card password is an argon2 hash (~30 ms); one per card would take an hour
+# for 100k cards. A demo card's password is never needed (a customer resets it),
+# only a real peppered hash is, so a small pool of random passwords is hashed
+# once and shared round-robin. The passwords come from ``secrets``, are never
+# printed and are forgotten when the command ends.
+PASSWORD_POOL_SIZE = 64
+
+# fmt: off
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
+GIVEN_NAMES = (
+    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
+    "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "建华", "文", "华", "金凤", "志强",
+    "海燕", "晓东", "欣怡", "子涵", "浩然", "宇轩", "梓萱", "思远", "嘉怡", "俊杰", "雨桐",
+    "一鸣", "佳琪", "振国", "丽娟", "建国", "春梅", "晨", "鹏", "婷", "慧", "昊",
+)
+# Region codes (first six digits of a national id) of large cities.
+REGIONS = (
+    "110105", "110108", "310104", "310115", "440106", "440305", "330106", "320102",
+    "510107", "420106", "610113", "500103", "120101", "370202", "210202", "350203",
+)
+MOBILE_PREFIXES = ("130", "131", "132", "135", "136", "138", "139", "150", "151", "152",
+                   "155", "157", "158", "159", "180", "182", "183", "186", "187", "188", "189")
+VEHICLES = (
+    "BYD Qin PLUS DM-i", "BYD Song PLUS", "BYD Han EV", "Tesla Model 3", "Tesla Model Y",
+    "Geely Xingyue L", "Geely Emgrand", "Changan CS75 PLUS", "Haval H6", "Chery Tiggo 8",
+    "Toyota Camry", "Toyota RAV4", "Honda Accord", "Honda CR-V", "Nissan Sylphy",
+    "Volkswagen Lavida", "Volkswagen Magotan", "Buick GL8", "NIO ES6", "Li Auto L7",
+    "XPeng P7", "Audi A4L", "BMW 3 Series", "Mercedes-Benz C-Class", "Wuling Hongguang",
+)
+TERMS = (12, 24, 36, 48, 60)
+# Promotional car-loan rates cluster on a few round figures; few distinct
+# (principal, rate, term) triples also let schedules be computed once and reused.
+RATES = tuple(Decimal(r) for r in ("0.0250", "0.0299", "0.0350", "0.0399", "0.0450", "0.0499",
+                                   "0.0550", "0.0599", "0.0650", "0.0699", "0.0750", "0.0800"))
+CARD_BIN = "625368"  # a car-loan card range
+SETTLEMENT_BIN = "621700"  # customers' debit-card accounts the mandates collect from
+PASSWORD_CHANGE_CHANNELS = (Channel.MOBILE_APP, Channel.ATM, Channel.BRANCH)
+# fmt: on
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    """One customer of the demo book, with the full identifiers only the generator knows."""
+
+    index: int
+    full_name: str
+    national_id: str
+    birth_date: dt.date
+    phone: str
+    email: str
+    card_number: str
+    credit_limit: Decimal
+    credential_version: int
+    loan_reference: str
+    vehicle: str
+    principal: Decimal
+    annual_rate: Decimal
+    term_months: int
+    start_date: dt.date
+    mandate_reference: str
+    settlement_account: str
+    agreement_token: str
+    password_change_days_ago: tuple[int, ...]
+
+
+def _luhn_complete(partial: str) -> str:
+    total = 0
+    for position, char in enumerate(reversed(partial)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return partial + str((10 - total % 10) % 10)
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _national_id(region: str, birth: dt.date, serial: int) -> str:
+    """GB 11643: region, birth date, serial, ISO 7064 MOD 11-2 check character."""
+    body = f"{region}{birth:%Y%m%d}{serial:03d}"
+    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+    return body + check
+
+
+def _unique_number(index: int, offset: int, digits: int) -> int:
+    # An odd multiplier not divisible by 5 is coprime with 10**digits: distinct
+    # indexes give distinct numbers without a set of all numbers so far.
+    return (index * 7_919_317 + offset) % 10**digits
+
+
+def generate_demo_book(*, seed: int, customers: int, today: dt.date) -> Iterator[DemoCustomer]:
+    """The same customers, numbers and loans for the same seed and day."""
+    rng = random.Random(seed)
+    card_offset, account_offset = rng.randrange(10**9), rng.randrange(10**12)
+    seen_ids: set[str] = set()
+    for index in range(customers):
+        full_name = rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES)
+        birth_date = dt.date(rng.randint(1965, 2002), rng.randint(1, 12), rng.randint(1, 28))
+        national_id = _national_id(rng.choice(REGIONS), birth_date, rng.randrange(1000))
+        while national_id in seen_ids:
+            national_id = _national_id(national_id[:6], birth_date, rng.randrange(1000))
+        seen_ids.add(national_id)
+        phone = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+        email = f"c{index + 1:07d}@mail.example.cn" if rng.random() < 0.6 else ""
+
+        term = rng.choice(TERMS)
+        principal = Decimal(rng.randrange(50, 401) * 1000)
+        # At least one instalment is still ahead, so every loan is live.
+        months_in = rng.randrange(term - 1)
+        start_date = add_months(
+            dt.date(today.year, today.month, rng.randint(1, 28)), -(months_in + 1)
+        )
+        version = 1 if rng.random() < 0.85 else rng.randint(2, 4)
+        days_held = max(2, (today - start_date).days)
+        changes = tuple(
+            sorted((rng.randint(1, days_held - 1) for _ in range(version - 1)), reverse=True)
+        )
+        mandate_reference = f"MD{index + 1:012d}"
+        yield DemoCustomer(
+            index=index,
+            full_name=full_name,
+            national_id=national_id,
+            birth_date=birth_date,
+            phone=phone,
+            email=email,
+            card_number=_luhn_complete(f"{CARD_BIN}{_unique_number(index, card_offset, 9):09d}"),
+            credit_limit=principal + Decimal(rng.choice((20_000, 30_000, 50_000))),
+            credential_version=version,
+            loan_reference=f"LN{index + 1:010d}",
+            vehicle=rng.choice(VEHICLES),
+            principal=principal,
+            annual_rate=rng.choice(RATES),
+            term_months=term,
+            start_date=start_date,
+            mandate_reference=mandate_reference,
+            settlement_account=_luhn_complete(
+                f"{SETTLEMENT_BIN}{_unique_number(index, account_offset, 12):012d}"
+            ),
+            agreement_token=f"agr-{mandate_reference}-v{version}-{rng.getrandbits(64):016x}",
+            password_change_days_ago=changes,
+        )
+
+
+@functools.lru_cache(maxsize=32768)
+def _due_dates(start_date: dt.date, term: int) -> tuple[dt.date, ...]:
+    return tuple(add_months(start_date, n) for n in range(1, term + 1))
+
+
+@functools.lru_cache(maxsize=32768)
+def _amounts(principal: Decimal, rate: Decimal, term: int) -> tuple[tuple[Decimal, Decimal], ...]:
+    """(principal part, interest part) per instalment; due dates are added per loan."""
+    schedule = equal_instalment_schedule(
+        principal=principal, annual_rate=rate, term_months=term, start_date=dt.date(2000, 1, 1)
+    )
+    return tuple((row.principal_part, row.interest_part) for row in schedule)
+
+
+INSTALMENT_COLUMNS = (
+    "loan_id",
+    "sequence",
+    "due_date",
+    "principal_part",
+    "interest_part",
+    "amount_due",
+    "amount_paid",
+    "state",
+    "paid_at",
+)
+
+
+def _insert_rows(model, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert plain tuples: the instalments are ~36 rows per customer, and building a
+    model instance and compiling every value through the ORM costs more than the
+    insert itself. PostgreSQL takes them by COPY, SQLite by executemany."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    column_list = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608
+        for start in range(0, len(rows), INSERT_BATCH):
+            cursor.executemany(sql, rows[start : start + INSERT_BATCH])
+
+
+@functools.lru_cache(maxsize=8192)
+def _paid_at_for_db(day: dt.date):
+    return connection.ops.adapt_datetimefield_value(_morning_of(day))
+
+
+@functools.lru_cache(maxsize=8192)
+def _morning_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(9, 30), tzinfo=SHANGHAI)
+
+
+def new_password_pool(size: int = PASSWORD_POOL_SIZE) -> list[str]:
+    return [f"{secrets.randbelow(10**6):06d}" for _ in range(size)]
+
+
+def mask_account(number: str) -> str:
+    return f"{number[:4]} **** **** {number[-4:]}"
+
+
+@dataclass
+class SeedReport:
+    customers: int = 0
+    instalments: int = 0
+    paid: int = 0
+    due_this_week: int = 0
+
+
+def book_is_empty() -> bool:
+    return not (Customer.objects.exists() or Loan.objects.exists())
+
+
+def seed_demo_book(
+    *,
+    customers: int,
+    seed: int,
+    today: dt.date | None = None,
+    password_pool: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SeedReport:
+    """Write a demo book of ``customers`` customers, each with a card, loan and mandate.
+
+    Batches commit one by one, so a very large book shows progress and holds no
+    long lock; the caller checks the book is empty first.
+    """
+    today = today or timezone.localdate()
+    pool = [hash_card_password(p) for p in (password_pool or new_password_pool())]
+    report = SeedReport()
+    batch: list[DemoCustomer] = []
+    for person in generate_demo_book(seed=seed, customers=customers, today=today):
+        batch.append(person)
+        if len(batch) == CUSTOMER_BATCH:
+            _write_batch(batch, pool=pool, today=today, report=report)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        _write_batch(batch, pool=pool, today=today, report=report)
+        if progress:
+            progress(len(batch))
+    record_audit_event(
+        actor=None,
+        actor_label="system",
+        action="demo.seeded",
+        object_type="demo_book",
+        object_id=str(seed),
+        summary={"customers": report.customers, "instalments": report.instalments},
+    )
+    return report
+
+
+@transaction.atomic
+def _write_batch(
+    people: list[DemoCustomer], *, pool: list[str], today: dt.date, report: SeedReport
+) -> None:
+    now = timezone.now()
+    week_end = today + dt.timedelta(days=6)
+    customer_rows = Customer.objects.bulk_create(
+        [
+            Customer(
+                full_name=p.full_name,
+                national_id_masked=mask_national_id(p.national_id),
+                national_id_fingerprint=national_id_fingerprint(p.national_id),
+                phone=p.phone,
+                email=p.email,
+                birth_date=p.birth_date,
+                created_at=_morning_of(p.start_date),
+            )
+            for p in people
+        ],
+        batch_size=INSERT_BATCH,
+    )
+
+    schedules = [_amounts(p.principal, p.annual_rate, p.term_months) for p in people]
+    due_dates = [[add_months(p.start_date, n) for n in range(1, p.term_months + 1)] for p in people]
+    outstanding = [
+        sum(
+            (part for (part, _), due in zip(rows, dates, strict=True) if due >= today),
+            Decimal(0),
+        )
+        for rows, dates in zip(schedules, due_dates, strict=True)
+    ]
+    card_rows = Card.objects.bulk_create(
+        [
+            Card(
+                customer=customer,
+                last_four=p.card_number[-4:],
+                number_fingerprint=card_number_fingerprint(p.card_number),
+                credit_limit=p.credit_limit,
+                available_limit=p.credit_limit - owed,
+                credential_version=p.credential_version,
+                credential_changed_at=(
+                    now - dt.timedelta(days=p.password_change_days_ago[-1])
+                    if p.password_change_days_ago
+                    else None
+                ),
+                created_at=_morning_of(p.start_date),
+            )
+            for p, customer, owed in zip(people, customer_rows, outstanding, strict=True)
+        ],
+        batch_size=INSERT_BATCH,
+    )
+    CardCredential.objects.bulk_create(
+        [
+            CardCredential(
+                card=card,
+                kind=kind,
+                password_hash=pool[(2 * p.index + offset) % len(pool)],
+                changed_at=card.credential_changed_at or card.created_at,
+            )
+            for p, card in zip(people, card_rows, strict=True)
+            for offset, kind in enumerate(CardCredential.Kind.values)
+        ],
+        batch_size=INSERT_BATCH,
+    )
+    PasswordChange.objects.bulk_create(
+        [
+            PasswordChange(
+                card=card,
+                kind=CardCredential.Kind.TRANSACTION,
+                channel=PASSWORD_CHANGE_CHANNELS[(p.index + version) % 3],
+                credential_version=version,
+                changed_at=now - dt.timedelta(days=days_ago),
+            )
+            for p, card in zip(people, card_rows, strict=True)
+            for version, days_ago in enumerate(p.password_change_days_ago, start=2)
+        ],
+        batch_size=INSERT_BATCH,
+    )
+    loan_rows = Loan.objects.bulk_create(
+        [
+            Loan(
+                card=card,
+                reference=p.loan_reference,
+                vehicle=p.vehicle,
+                principal=p.principal,
+                annual_rate=p.annual_rate,
+                term_months=p.term_months,
+                start_date=p.start_date,
+                created_at=_morning_of(p.start_date),
+            )
+            for p, card in zip(people, card_rows, strict=True)
+        ],
+        batch_size=INSERT_BATCH,
+    )
+
+    instalments = []
+    paid_state, due_state, scheduled_state = (
+        Instalment.State.PAID.value,
+        Instalment.State.DUE.value,
+        Instalment.State.SCHEDULED.value,
+    )
+    zero = Decimal("0.00")
+    for loan, rows, dates in zip(loan_rows, schedules, due_dates, strict=True):
+        for sequence, ((principal_part, interest_part), due) in enumerate(
+            zip(rows, dates, strict=True), start=1
+        ):
+            amount = principal_part + interest_part
+            if due < today:
+                state, paid, paid_at = paid_state, amount, _paid_at_for_db(due)
+                report.paid += 1
+            elif due <= week_end:
+                state, paid, paid_at = due_state, zero, None
+                report.due_this_week += 1
+            else:
+                state, paid, paid_at = scheduled_state, zero, None
+            instalments.append(
+                (
+                    loan.pk,
+                    sequence,
+                    due,
+                    principal_part,
+                    interest_part,
+                    amount,
+                    paid,
+                    state,
+                    paid_at,
+                )
+            )
+    _insert_rows(Instalment, INSTALMENT_COLUMNS, instalments)
+
+    Mandate.objects.bulk_create(
+        [
+            Mandate(
+                card=card,
+                loan=loan,
+                reference=p.mandate_reference,
+                payee=settings.DEBIT_PAYEE_NAME,
+                purpose=f"Car loan {p.loan_reference} repayment",
+                settlement_account_masked=mask_account(p.settlement_account),
+                settlement_account_fingerprint=card_number_fingerprint(p.settlement_account),
+                valid_from=p.start_date,
+                valid_until=dates[-1] + dt.timedelta(days=90),
+                # Room above the largest instalment, rounded up to a whole thousand.
+                per_debit_cap=Decimal((max(a + b for a, b in rows) // 1000 + 1) * 1000),
+                state=Mandate.State.ACTIVE,
+                gateway_agreement_token=p.agreement_token,
+                synced_credential_version=p.credential_version,
+                synced_at=card.credential_changed_at or loan.created_at,
+                created_at=loan.created_at,
+            )
+            for p, card, loan, rows, dates in zip(
+                people, card_rows, loan_rows, schedules, due_dates, strict=True
+            )
+        ],
+        batch_size=INSERT_BATCH,
+    )
+    # The payment network's side of each agreement, so the demo's collects succeed.
+    SimulatedAgreement.objects.bulk_create(
+        [
+            SimulatedAgreement(
+                mandate_reference=p.mandate_reference,
+                token=p.agreement_token,
+                credential_version=p.credential_version,
+                bound_at=card.credential_changed_at or card.created_at,
+            )
+            for p, card in zip(people, card_rows, strict=True)
+        ],
+        batch_size=INSERT_BATCH,
+    )
+    report.customers += len(people)
+    report.instalments += len(instalments)
