@@ -143,6 +143,10 @@ def _dispatch_outbox_event(event_id: int, event_type: str) -> None:
         return
     try:
         task = current_app.tasks.get(task_name)
+        if task is None:
+            # Task modules load lazily (autodiscovery); load them once, by name.
+            current_app.loader.import_default_modules()
+            task = current_app.tasks.get(task_name)
         if task is not None:
             task.apply_async(args=[event_id])
         else:

@@ -31,6 +31,7 @@ from debits.gateways.base import (
     IdempotencyConflict,
 )
 from debits.models import (
+    Mandate,
     SimulatedAgreement,
     SimulatedCollection,
     SimulatedFault,
@@ -181,7 +182,11 @@ class SimulatorGateway:
 
         outcome = SUCCEEDED
         agreement = SimulatedAgreement.objects.filter(mandate_reference=mandate_reference).first()
-        if agreement is None or agreement.token != agreement_token:
+        if (
+            agreement is None
+            or agreement.token != agreement_token
+            or agreement.credential_version < _card_credential_version(mandate_reference)
+        ):
             outcome = AGREEMENT_STALE
         elif agreement.revoked:
             outcome = AGREEMENT_REVOKED
@@ -236,6 +241,21 @@ def _replay(row: SimulatedCollection, params: dict) -> CollectionResult:
             f"idempotency key {row.idempotency_key} was first used with other parameters"
         )
     return _result(row)
+
+
+def _card_credential_version(mandate_reference: str) -> int:
+    """The card's credential version as the card network knows it.
+
+    The network checks an agreement against the card's current credential: once
+    the password changed, an agreement bound to the old one is stale even if
+    nobody re-bound it. That is exactly the failure automatic re-sync prevents.
+    """
+    version = (
+        Mandate.objects.filter(reference=mandate_reference)
+        .values_list("card__credential_version", flat=True)
+        .first()
+    )
+    return version or 0
 
 
 def _new_token(mandate_reference: str, credential_version: int) -> str:
