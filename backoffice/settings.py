@@ -228,12 +228,14 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
+        # Broadcast (remote control) messages; kombu's default is ./control.
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -294,6 +296,8 @@ else:
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="debits.gateways.simulator.SimulatorGateway")
 PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="")
 PAYMENT_GATEWAY_TIMEOUT_SECONDS = env.float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", default=10.0)
+# Bearer token the HTTP gateway adapter presents (empty: no Authorization header).
+PAYMENT_GATEWAY_API_KEY = env.str("PAYMENT_GATEWAY_API_KEY", default="")
 # Simulated latency and faults; the demo and tests turn these up on purpose.
 GATEWAY_SIMULATOR_LATENCY_MS = env.int("GATEWAY_SIMULATOR_LATENCY_MS", default=0)
 GATEWAY_SIMULATOR_SEED = env.int("GATEWAY_SIMULATOR_SEED", default=0)

@@ -1,0 +1,182 @@
+"""``PaymentGateway`` over HTTP/JSON, for a real core-banking or payment API.
+
+The wire contract (JSON both ways, amounts in integer minor units):
+
+- ``POST /agreements/bind`` {mandate_reference, account_fingerprint, credential_version}
+  -> 200 {mandate_reference, agreement_token, credential_version}
+- ``POST /collections`` {idempotency_key, mandate_reference, agreement_token,
+  amount_minor, currency} with an ``Idempotency-Key`` header
+  -> 200 {idempotency_key, outcome, gateway_reference, message}; 409 when the key
+  was used with other parameters
+- ``GET /collections/<idempotency_key>`` -> 200 as above, 404 if never seen
+
+Errors map onto the interface: no answer in time is ``GatewayTimeout``
+(outcome unknown), a 5xx or a refused connection is ``GatewayUnavailable``
+(nothing carried out). Standard library only: one dependency less on the
+path that moves money.
+"""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+
+from debits.gateways.base import (
+    AgreementBinding,
+    CollectionResult,
+    GatewayError,
+    GatewayTimeout,
+    GatewayUnavailable,
+    IdempotencyConflict,
+)
+
+
+class HttpGateway:
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        timeout_seconds: float | None = None,
+        api_key: str | None = None,
+    ):
+        self.base_url = (base_url or settings.PAYMENT_GATEWAY_URL).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise GatewayError("PAYMENT_GATEWAY_URL must be an http(s) URL")
+        self.timeout = (
+            settings.PAYMENT_GATEWAY_TIMEOUT_SECONDS if timeout_seconds is None else timeout_seconds
+        )
+        self.api_key = settings.PAYMENT_GATEWAY_API_KEY if api_key is None else api_key
+
+    def bind_agreement(
+        self, *, mandate_reference: str, account_fingerprint: str, credential_version: int
+    ) -> AgreementBinding:
+        status, body = self._call(
+            "POST",
+            "/agreements/bind",
+            {
+                "mandate_reference": mandate_reference,
+                "account_fingerprint": account_fingerprint,
+                "credential_version": credential_version,
+            },
+        )
+        if status != 200:
+            raise GatewayError(f"agreement binding refused ({status}): {_message(body)}")
+        try:
+            return AgreementBinding(
+                mandate_reference=str(body["mandate_reference"]),
+                agreement_token=str(body["agreement_token"]),
+                credential_version=int(body["credential_version"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            # Binding is idempotent: an unreadable answer is safe to treat as "try again".
+            raise GatewayUnavailable(f"malformed binding answer: {exc}") from exc
+
+    def collect(
+        self,
+        *,
+        idempotency_key: str,
+        mandate_reference: str,
+        agreement_token: str,
+        amount_minor: int,
+        currency: str = "CNY",
+    ) -> CollectionResult:
+        if not isinstance(amount_minor, int) or amount_minor <= 0:
+            raise ValueError("amount_minor must be a positive integer")
+        status, body = self._call(
+            "POST",
+            "/collections",
+            {
+                "idempotency_key": idempotency_key,
+                "mandate_reference": mandate_reference,
+                "agreement_token": agreement_token,
+                "amount_minor": amount_minor,
+                "currency": currency,
+            },
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        if status == 409:
+            raise IdempotencyConflict(_message(body) or "idempotency key reused")
+        if status != 200:
+            raise GatewayError(f"collect refused ({status}): {_message(body)}")
+        try:
+            return _collection(body, idempotency_key)
+        except (KeyError, TypeError, ValueError) as exc:
+            # The request reached the network and may have been carried out: unknown.
+            raise GatewayTimeout(f"unreadable collect answer: {exc}") from exc
+
+    def get_status(self, *, idempotency_key: str) -> CollectionResult:
+        path = "/collections/" + urllib.parse.quote(idempotency_key, safe="")
+        status, body = self._call("GET", path)
+        if status == 404:
+            return CollectionResult(idempotency_key=idempotency_key, outcome="", found=False)
+        if status != 200:
+            raise GatewayError(f"status query refused ({status}): {_message(body)}")
+        try:
+            return _collection(body, idempotency_key)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayUnavailable(f"unreadable status answer: {exc}") from exc
+
+    # --- transport -----------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
+            self.base_url + path, data=data, method=method
+        )
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.api_key:
+            request.add_header("Authorization", f"Bearer {self.api_key}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return response.status, _json(response.read())
+        except urllib.error.HTTPError as exc:
+            body = _json(exc.read())
+            if exc.code >= 500:
+                raise GatewayUnavailable(f"gateway answered {exc.code}: {_message(body)}") from exc
+            return exc.code, body
+        except TimeoutError as exc:
+            raise GatewayTimeout(f"no answer within {self.timeout} s") from exc
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise GatewayTimeout(f"no answer within {self.timeout} s") from exc
+            raise GatewayUnavailable(f"gateway unreachable: {exc.reason}") from exc
+        except (ConnectionError, OSError) as exc:
+            # Reset mid-answer: the request may have been carried out.
+            raise GatewayTimeout(f"connection lost: {exc}") from exc
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
+
+
+def _message(body: Any) -> str:
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error") or "")[:200]
+    return ""
+
+
+def _collection(body: Any, idempotency_key: str) -> CollectionResult:
+    outcome = str(body["outcome"])
+    if not outcome:
+        raise ValueError("empty outcome")
+    return CollectionResult(
+        idempotency_key=str(body.get("idempotency_key") or idempotency_key),
+        outcome=outcome,
+        gateway_reference=str(body.get("gateway_reference") or ""),
+        message=str(body.get("message") or ""),
+    )
