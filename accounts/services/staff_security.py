@@ -73,40 +73,42 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     return TotpEnrolment(device=device, provisioning_uri=device.config_url)
 
 
-@transaction.atomic
 def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice, list[str]]:
     """Confirm the pending authenticator with a valid code; returns it and new backup codes.
 
     The backup codes are returned once and only their single-use tokens are kept.
-    Ends every other session of ``staff`` (the factor changed).
+    Ends every other session of ``staff`` (the factor changed). A wrong code is
+    audited in its own committed transaction before the error is raised, so the
+    record of the failure is not rolled back with it.
     """
-    device = (
-        TOTPDevice.objects.select_for_update()
-        .filter(user=staff, confirmed=False)
-        .order_by("-id")
-        .first()
-    )
-    if device is None:
-        raise StaffSecurityError("No enrolment in progress; reload the enrolment page.")
-    if not device.verify_token(token.strip()):
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=staff, confirmed=False)
+            .order_by("-id")
+            .first()
+        )
+        if device is None:
+            raise StaffSecurityError("No enrolment in progress; reload the enrolment page.")
+        if device.verify_token(token.strip()):
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = _replace_backup_codes(staff)
+            _bump_session_generation(staff)
+            record_audit_event(
+                actor=staff,
+                action="staff.second_factor_enrolled",
+                target=staff,
+                summary={"device_id": device.pk, "backup_codes": len(codes)},
+            )
+            return device, codes
         record_audit_event(
             actor=staff,
             action="staff.second_factor_enrolment_failed",
             target=staff,
             summary={"device_id": device.pk},
         )
-        raise InvalidSecondFactorCode("That code is not valid; try the current one.")
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    codes = _replace_backup_codes(staff)
-    _bump_session_generation(staff)
-    record_audit_event(
-        actor=staff,
-        action="staff.second_factor_enrolled",
-        target=staff,
-        summary={"device_id": device.pk, "backup_codes": len(codes)},
-    )
-    return device, codes
+    raise InvalidSecondFactorCode("That code is not valid; try the current one.")
 
 
 def _replace_backup_codes(staff: StaffUser) -> list[str]:
