@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from django.utils import timezone
 
 from debits.gateways import get_gateway
@@ -30,3 +32,14 @@ def due_instalment(*, due_date: dt.date | None = None, mandate_kwargs=None, **kw
     mandate = MandateFactory(loan=instalment.loan, **(mandate_kwargs or {}))
     bind_at_network(mandate)
     return instalment, mandate
+
+
+@pytest.fixture
+def eager_celery():
+    """Run tasks in-process where they are sent (chunk tasks enqueued on commit)."""
+    from backoffice.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

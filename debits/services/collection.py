@@ -604,6 +604,8 @@ class _Claim:
     amount: Decimal
     due_date: dt.date
     history: _History
+    # The day the try counts for: retry schedules run from it.
+    on_date: dt.date | None = None
 
 
 @dataclass
@@ -747,6 +749,7 @@ def _claim(
                     amount=row["amount_due"] - row["amount_paid"],
                     due_date=row["due_date"],
                     history=history,
+                    on_date=run.run_date,
                 )
             )
     return claims, len(skips)
@@ -876,7 +879,7 @@ def record_debit_outcomes(*, claims: list[tuple[_Claim, _Answer]]) -> dict[int, 
             outcome.attempt_state,
             code if failed else "",
             answer.raw_code if failed else "",
-            _next_retry_on(outcome, claim.history, today=today)
+            _next_retry_on(outcome, claim.history, today=claim.on_date or today)
             if outcome.attempt_state == DebitAttempt.State.FAILED
             else None,
             answer.message if failed else "",
