@@ -21,12 +21,12 @@ from debits.models import (
 )
 from debits.services import (
     OUTCOMES,
+    collection,
     normalise_failure_code,
     record_debit_outcomes,
     run_debit_job,
     settle_unresolved_attempts,
 )
-from debits.services import collection
 from tests.debit_helpers import due_instalment, eager_celery
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
