@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
 
+from accounts.admin_staff import StaffSecurityAdminMixin
 from accounts.audit import record_audit_event
 from accounts.models import (
     AuditEvent,
@@ -91,7 +92,7 @@ class ViewOnlyInline(admin.TabularInline):
 
 
 @admin.register(StaffUser)
-class StaffUserAdmin(AuditedAdminMixin, UserAdmin):
+class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
     list_display = (
         "username",
         "first_name",

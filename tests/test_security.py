@@ -459,3 +459,70 @@ def test_an_admin_page_needs_a_verified_session_even_for_a_superuser(client):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+# --- The staff admin goes through the same services ------------------------------------
+
+
+def _admin_client():
+    return sign_in_verified(Client(), StaffUserFactory(role="admin"))
+
+
+def test_a_password_set_in_the_admin_ends_every_session_of_that_person():
+    user, _ = enrolled_staff()
+    their_session = sign_in_verified(Client(), user)
+    response = _admin_client().post(
+        reverse("admin:auth_user_password_change", args=[user.pk]),
+        {
+            "password1": "a much better passphrase 7",
+            "password2": "a much better passphrase 7",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("a much better passphrase 7")
+    assert their_session.get("/").status_code == 302
+    assert AuditEvent.objects.filter(action="staff.password_changed", actor__isnull=False).exists()
+
+
+def test_disabling_in_the_admin_ends_every_session_of_that_person():
+    user, _ = enrolled_staff(role="agent")
+    their_session = sign_in_verified(Client(), user)
+    admin_client = _admin_client()
+    page = admin_client.get(reverse("admin:accounts_staffuser_change", args=[user.pk]))
+    form = page.context["adminform"].form
+    data = {
+        key: value
+        for key, value in form.initial.items()
+        if key in form.fields and value is not None and key not in ("password", "is_active")
+    }
+    data["groups"] = [g.pk for g in user.groups.all()]
+    data.pop("user_permissions", None)
+    data["last_login_0"] = data["last_login_1"] = ""
+    data["date_joined_0"] = data["date_joined_1"] = ""
+    response = admin_client.post(reverse("admin:accounts_staffuser_change", args=[user.pk]), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    user.refresh_from_db()
+    assert not user.is_active
+    assert their_session.get("/").status_code == 302
+    assert AuditEvent.objects.filter(action="staff.disabled").exists()
+
+
+def test_an_admin_role_cannot_make_anyone_a_superuser():
+    user, _ = enrolled_staff(role="agent")
+    page = _admin_client().get(reverse("admin:accounts_staffuser_change", args=[user.pk]))
+    fields = page.context["adminform"].form.fields
+    assert "is_superuser" not in fields
+    assert "user_permissions" not in fields
+
+
+def test_the_admin_resets_a_second_factor_with_an_audited_action():
+    user, _ = enrolled_staff(role="agent")
+    response = _admin_client().post(
+        reverse("admin:accounts_staffuser_changelist"),
+        {"action": "reset_second_factor", "_selected_action": [user.pk]},
+    )
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert AuditEvent.objects.filter(action="staff.second_factor_reset").count() == 1
