@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
 
+from accounts.admin_actions import CardPasswordResetAdminMixin
 from accounts.admin_staff import StaffSecurityAdminMixin
 from accounts.audit import record_audit_event
 from accounts.models import (
@@ -250,7 +251,7 @@ class CardCredentialInline(ViewOnlyInline):
 
 
 @admin.register(Card)
-class CardAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class CardAdmin(CardPasswordResetAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = CardAdminForm
     list_display = (
         "masked_number",

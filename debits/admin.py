@@ -10,6 +10,7 @@ phone, card last four, full card number or national id (through fingerprints).
 from django.contrib import admin
 
 from accounts.admin import SEARCH_HELP, CardSearchMixin, ViewOnlyAdmin, ViewOnlyInline
+from debits.admin_actions import MandateResyncAdminMixin
 from debits.models import (
     Alert,
     CollectionPause,
@@ -108,7 +109,7 @@ class MandateSyncInline(ViewOnlyInline):
 
 
 @admin.register(Mandate)
-class MandateAdmin(CardSearchMixin, ViewOnlyAdmin):
+class MandateAdmin(MandateResyncAdminMixin, CardSearchMixin, ViewOnlyAdmin):
     # The settlement account's fingerprint is never shown.
     exclude = ("settlement_account_fingerprint",)
     list_display = (

@@ -13,6 +13,7 @@ Allowed means a 2xx or 3xx answer, denied a 403 (or the status a row names).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,6 +127,40 @@ MATRIX: dict[str, Row] = {
     ),
     # --- Debits -----------------------------------------------------------------
     "debits:run_list": Row(OPS_WATCH),
+    "debits:run_detail": Row(OPS_WATCH, kwargs=_pk("debit_run")),
+    "debits:run_progress": Row(OPS_WATCH, kwargs=_pk("debit_run")),
+    "debits:start_run": Row(frozenset({OPERATIONS, SUPERVISOR})),
+    "debits:attempt_list": Row(BOOK),
+    "debits:retry_attempts": Row(
+        frozenset({OPERATIONS, SUPERVISOR}),
+        method="post",
+        why="an empty selection redirects back with an error",
+    ),
+    "debits:attempt_export": Row(frozenset({OPERATIONS, SUPERVISOR})),
+    "debits:pause_list": Row(OPS_WATCH),
+    "debits:pause_create": Row(
+        frozenset({OPERATIONS, SUPERVISOR}),
+        method="post",
+        why="an empty form shows its errors",
+    ),
+    "debits:pause_resume": Row(
+        frozenset({OPERATIONS, SUPERVISOR}),
+        kwargs=_pk("collection_pause"),
+        method="post",
+        why="without a reason it redirects back with an error",
+    ),
+    "debits:fee_waive": Row(
+        frozenset({COMPLAINTS, SUPERVISOR}),
+        kwargs=_pk("late_fee"),
+        method="post",
+        why="without a reason it redirects back with an error",
+    ),
+    "debits:fee_approve": Row(
+        frozenset({SUPERVISOR}),
+        kwargs=_pk("late_fee"),
+        method="post",
+        why="a fee with no pending waiver redirects back with an error",
+    ),
     # --- Admin site pages that are not a model's ---------------------------------
     "admin:index": Row(ALL, why="shows only the models a role may see"),
     "admin:login": Row(ALL, public=True, why="redirects to the staff sign-in"),
@@ -219,6 +254,10 @@ ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("django_celery_beat.periodictask", "toggle_tasks"): frozenset({OPERATIONS, ADMIN}),
     ("django_celery_beat.periodictask", "run_tasks"): frozenset({OPERATIONS, ADMIN}),
     ("axes.accessattempt", "cleanup_expired_attempts"): NOBODY,
+    ("accounts.staffuser", "reset_second_factor"): frozenset({ADMIN}),
+    ("accounts.staffuser", "disable_staff"): frozenset({ADMIN}),
+    ("accounts.card", "start_password_reset_action"): frozenset({AGENT, SUPERVISOR}),
+    ("debits.mandate", "resync_mandates_action"): frozenset({OPERATIONS, SUPERVISOR}),
 }
 
 _ADMIN_MODEL_URL = re.compile(
@@ -296,13 +335,17 @@ def _is_admin_internal(pattern: Pattern) -> bool:
 def world(db):
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from debits.models import DebitRun
+    from debits.models import CollectionPause, DebitRun, LateFee
 
     instalment = InstalmentFactory(due_date=dt.date.today())
     mandate = MandateFactory(loan=instalment.loan)
     CardCredentialFactory(card=mandate.card)
     other_staff = StaffUserFactory(role=AGENT)
-    DebitRun.objects.create(run_date=dt.date.today())
+    debit_run = DebitRun.objects.create(run_date=dt.date.today())
+    late_fee = LateFee.objects.create(instalment=instalment, amount=Decimal("50.00"))
+    collection_pause = CollectionPause.objects.create(
+        scope="mandate", mandate=mandate, reason="Matrix", paused_by=other_staff
+    )
     return World(
         objects={
             "customer": mandate.card.customer,
@@ -311,6 +354,9 @@ def world(db):
             "instalment": instalment,
             "other_staff": other_staff,
             "totp_device": TOTPDevice.objects.create(user=other_staff, confirmed=True),
+            "debit_run": debit_run,
+            "late_fee": late_fee,
+            "collection_pause": collection_pause,
         }
     )
 

@@ -139,3 +139,62 @@ def test_concurrent_resyncs_of_one_mandate_end_with_one_binding():
         .agreement_token
     )
     assert mandate.gateway_agreement_token == agreement_token
+
+
+def test_operations_resync_a_mandate_from_the_card_page(staff_client):
+    mandate = MandateFactory()
+    bump_credential_version(mandate.card)
+    client = staff_client(role="operations")
+
+    page = client.get(f"/debits/cards/{mandate.card_id}/")
+    assert b"Pending" in page.content and b"Re-sync now" in page.content
+    response = client.post(f"/debits/mandates/{mandate.pk}/resync/", follow=True)
+
+    mandate.refresh_from_db()
+    assert mandate.synced_credential_version == 2
+    assert b"re-synced to credential version 2" in response.content
+    assert b"In sync" in response.content
+    sync = MandateSync.objects.get()
+    assert sync.trigger == "manual" and sync.requested_by == client.user
+
+
+def test_an_agent_sees_the_sync_state_but_cannot_resync(staff_client):
+    mandate = MandateFactory()
+    client = staff_client(role="agent")
+    page = client.get(f"/debits/cards/{mandate.card_id}/")
+    assert b"In sync" in page.content and b"Re-sync now" not in page.content
+    assert client.post(f"/debits/mandates/{mandate.pk}/resync/").status_code == 403
+
+
+def test_a_failed_mandate_shows_its_reason_on_the_card_page(staff_client):
+    mandate = MandateFactory()
+    bump_credential_version(mandate.card)
+    mark_mandate_sync_failed(mandate=mandate, reason="gateway_unavailable after 9 attempts")
+    page = staff_client(role="agent").get(f"/debits/cards/{mandate.card_id}/")
+    assert b"Failed" in page.content
+    assert b"gateway_unavailable after 9 attempts" in page.content
+
+
+def test_the_card_page_takes_a_fixed_number_of_queries(staff_client, django_assert_max_num_queries):
+    card = CardFactory()
+    for _ in range(3):
+        mandate = MandateFactory(loan__card=card)
+        resync_mandate(mandate=mandate)
+    client = staff_client(role="operations")
+    with django_assert_max_num_queries(25):
+        assert client.get(f"/debits/cards/{card.pk}/").status_code == 200
+
+
+def test_the_admin_action_resyncs_the_selected_mandates(staff_client):
+    first, second = MandateFactory(), MandateFactory()
+    for mandate in (first, second):
+        bump_credential_version(mandate.card)
+    client = staff_client(role="operations")
+    response = client.post(
+        "/admin/debits/mandate/",
+        {"action": "resync_mandates_action", "_selected_action": [first.pk, second.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Mandate.objects.filter(synced_credential_version=2).count() == 2
+    assert MandateSync.objects.filter(requested_by=client.user).count() == 2
