@@ -9,7 +9,11 @@ from accounts.selectors import card_credential_overview
 from accounts.services import reset_needs_supervisor
 from backoffice.permissions import staff_permission_required
 from debits.models import Mandate, MandateSync
-from debits.selectors import card_mandates_overview, recent_debit_runs
+from debits.selectors import (
+    card_instalments_with_attempts,
+    card_mandates_overview,
+    recent_debit_runs,
+)
 from debits.services import MandateNotResyncable, resync_mandate
 
 
@@ -28,6 +32,7 @@ def card_detail(request, pk: int):
         "card": card,
         **card_credential_overview(card),
         **card_mandates_overview(card),
+        "card_instalments": card_instalments_with_attempts(card),
         "reset_form": StartPasswordResetForm(),
         "reset_needs_supervisor": reset_needs_supervisor(
             card=card, kind=CardCredential.Kind.TRANSACTION

@@ -1,0 +1,46 @@
+"""Filters for the debit attempt list and its CSV export (django-filter)."""
+
+import django_filters
+from django import forms
+
+from debits.models import DebitAttempt
+from debits.services.collection import OUTCOMES
+
+
+class UnresolvedAttemptFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(
+        choices=[
+            (DebitAttempt.State.FAILED, "Failed"),
+            (DebitAttempt.State.UNKNOWN, "Unknown"),
+        ],
+        empty_label="Failed or unknown",
+    )
+    failure_code = django_filters.ChoiceFilter(
+        choices=[
+            (code, code.replace("_", " ")) for code in sorted(OUTCOMES) if code != "succeeded"
+        ],
+        empty_label="Any failure code",
+    )
+    run = django_filters.NumberFilter(field_name="run_id", label="Run #")
+    created_from = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    created_to = django_filters.DateFilter(
+        field_name="created_at",
+        lookup_expr="date__lte",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    loan = django_filters.CharFilter(
+        field_name="instalment__loan__reference", lookup_expr="iexact", label="Loan reference"
+    )
+    mandate = django_filters.CharFilter(
+        field_name="mandate__reference", lookup_expr="iexact", label="Mandate reference"
+    )
+
+    class Meta:
+        model = DebitAttempt
+        fields = ["state", "failure_code", "run"]
