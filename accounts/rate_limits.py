@@ -16,8 +16,10 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from functools import wraps
 
 from django.core.cache import cache
+from django.shortcuts import render
 
 
 class RateLimited(Exception):
@@ -68,3 +70,32 @@ RESET_LINK_PAGE = RateLimit("reset-link-page", limit=10, window_seconds=60)
 # Each verification costs an argon2 hash (~50 ms, 32 MiB): 10 a minute per card
 # stops both guessing and a CPU/memory exhaustion through this path.
 CARD_PASSWORD_VERIFICATION = RateLimit("card-password-verification", limit=10, window_seconds=60)
+
+
+def limit_by_client_address(rate_limit: RateLimit, *, methods: tuple[str, ...] = ()):
+    """View decorator: ``rate_limit`` per client address (all methods, or only ``methods``).
+
+    REMOTE_ADDR must be the client's address: behind a proxy, the proxy (or
+    gunicorn's --forwarded-allow-ips) must set it, never a header a client sends.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not methods or request.method in methods:
+                try:
+                    rate_limit.hit(f"ip:{request.META.get('REMOTE_ADDR', '')}")
+                except RateLimited as limited:
+                    response = render(
+                        request,
+                        "accounts/rate_limited.html",
+                        {"retry_after": limited.retry_after},
+                        status=429,
+                    )
+                    response["Retry-After"] = str(limited.retry_after)
+                    return response
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import CustomerNewPasswordForm, StartPasswordResetForm
 from accounts.models import Card
+from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
 from accounts.selectors import customer_for_staff, search_customers
 from accounts.services import (
     CardPasswordError,
@@ -86,6 +87,7 @@ RESET_SESSION_KEY = "card_password_reset_fingerprint"
 
 
 @never_cache
+@limit_by_client_address(RESET_LINK_PAGE)
 def password_reset_link(request, token: str):
     request.session[RESET_SESSION_KEY] = reset_token_fingerprint(token[:200])
     return redirect("accounts:password_reset_form")
@@ -103,6 +105,7 @@ def _reset_invalid(request, reason: str):
 
 
 @never_cache
+@limit_by_client_address(RESET_LINK_PAGE, methods=("POST",))
 def password_reset_form(request):
     fingerprint = request.session.get(RESET_SESSION_KEY, "")
     if not fingerprint:

@@ -218,3 +218,24 @@ def staff_client(client, db):
         return client
 
     return make
+
+
+# The cache as configured (Redis when a redis:// broker is set), before tests swap it.
+CONFIGURED_CACHES = {name: dict(conf) for name, conf in settings.CACHES.items()}
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings):
+    """Each test starts with an empty cache (rate-limit counters) that no other test shares.
+
+    The configured cache may be a Redis database shared with the broker, which
+    must not be flushed; tests that need the real one use CONFIGURED_CACHES.
+    """
+    import uuid
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }

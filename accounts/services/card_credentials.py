@@ -34,6 +34,7 @@ from accounts.models import (
     StaffUser,
 )
 from accounts.notifications import Notification, send_notification
+from accounts.rate_limits import CARD_PASSWORD_VERIFICATION, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class CredentialLocked(CardPasswordError):
 
 class CredentialNotSet(CardPasswordError):
     pass
+
+
+class VerificationRateLimited(CardPasswordError):
+    """Too many verifications of one card's password in a short time (any outcome)."""
 
 
 class ResetNotAllowed(CardPasswordError):
@@ -275,6 +280,18 @@ def verify_card_password(
             summary={"kind": kind, "channel": channel, "reason": "locked"},
         )
         raise CredentialLocked("The password is locked after too many wrong attempts.")
+    try:
+        # Before hashing: each check costs an argon2 hash, so the limit also
+        # protects the servers, not only the password.
+        CARD_PASSWORD_VERIFICATION.hit(f"card:{card.pk}")
+    except RateLimited as limited:
+        record_audit_event(
+            actor=actor,
+            action="card.password_verification_refused",
+            target=card,
+            summary={"kind": kind, "channel": channel, "reason": "rate_limited"},
+        )
+        raise VerificationRateLimited(str(limited)) from limited
 
     matched = card_password_matches(credential.password_hash, password)
     with transaction.atomic():
