@@ -26,6 +26,9 @@ class StaffSecurityAdminMixin:
         fields = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
             fields += ["is_superuser", "user_permissions"]
+            if obj is not None and obj.pk == request.user.pk:
+                # Nobody grants themselves a role or re-enables themselves.
+                fields += ["groups", "is_active"]
         return fields
 
     def save_model(self, request, obj, form, change):

@@ -75,7 +75,15 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
     },
     Role.AUDITOR: _VIEW_BOOK
     | _VIEW_OPERATIONS
-    | {"accounts.view_auditevent", "accounts.export_auditevent", "accounts.view_staffuser"},
+    | {
+        "accounts.view_auditevent",
+        "accounts.export_auditevent",
+        "accounts.view_staffuser",
+        # Sign-in history (successes, failures, lockouts) is part of what auditors review.
+        "axes.view_accessattempt",
+        "axes.view_accesslog",
+        "axes.view_accessfailurelog",
+    },
     Role.ADMIN: _VIEW_OPERATIONS
     | {
         "accounts.view_staffuser",
@@ -85,9 +93,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.reset_staff_second_factor",
         "accounts.view_auditevent",
         "auth.view_group",
-        "django_celery_beat.change_periodictask",
-        "django_celery_beat.change_crontabschedule",
-        "django_celery_beat.add_crontabschedule",
+        # No schedule changes: "run now" on a periodic task would start a debit
+        # run, which is operations' decision (separation of duties).
     },
 }
 

@@ -231,28 +231,29 @@ ADMIN_MODELS: dict[str, AdminModelRow] = {
     "debits.simulatedfault": _SUPERUSER_ONLY,
     "debits.simulatedpresentation": _SUPERUSER_ONLY,
     "django_celery_beat.periodictask": AdminModelRow(
-        view=OPS_WATCH, change=frozenset({OPERATIONS, ADMIN})
+        view=OPS_WATCH, change=frozenset({OPERATIONS})
     ),
     "django_celery_beat.crontabschedule": AdminModelRow(
-        view=OPS_WATCH, add=frozenset({OPERATIONS, ADMIN}), change=frozenset({OPERATIONS, ADMIN})
+        view=OPS_WATCH, add=frozenset({OPERATIONS}), change=frozenset({OPERATIONS})
     ),
     "django_celery_beat.intervalschedule": _SUPERUSER_ONLY,
     "django_celery_beat.clockedschedule": _SUPERUSER_ONLY,
     "django_celery_beat.solarschedule": _SUPERUSER_ONLY,
     "otp_totp.totpdevice": _SUPERUSER_ONLY,
     "otp_static.staticdevice": _SUPERUSER_ONLY,
-    "axes.accessattempt": _SUPERUSER_ONLY,
-    "axes.accesslog": _SUPERUSER_ONLY,
-    "axes.accessfailurelog": _SUPERUSER_ONLY,
+    # Sign-in history: auditors read it; unlocking is the supervisors' staff page.
+    "axes.accessattempt": AdminModelRow(view=frozenset({AUDITOR})),
+    "axes.accesslog": AdminModelRow(view=frozenset({AUDITOR})),
+    "axes.accessfailurelog": AdminModelRow(view=frozenset({AUDITOR})),
 }
 
 # (model, action) -> roles offered the action. ``delete_selected`` follows the
 # model's delete permission and needs no row.
 ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("django_celery_beat.periodictask", "enable_tasks"): frozenset({OPERATIONS, ADMIN}),
-    ("django_celery_beat.periodictask", "disable_tasks"): frozenset({OPERATIONS, ADMIN}),
-    ("django_celery_beat.periodictask", "toggle_tasks"): frozenset({OPERATIONS, ADMIN}),
-    ("django_celery_beat.periodictask", "run_tasks"): frozenset({OPERATIONS, ADMIN}),
+    ("django_celery_beat.periodictask", "enable_tasks"): frozenset({OPERATIONS}),
+    ("django_celery_beat.periodictask", "disable_tasks"): frozenset({OPERATIONS}),
+    ("django_celery_beat.periodictask", "toggle_tasks"): frozenset({OPERATIONS}),
+    ("django_celery_beat.periodictask", "run_tasks"): frozenset({OPERATIONS}),
     ("axes.accessattempt", "cleanup_expired_attempts"): NOBODY,
     ("accounts.staffuser", "reset_second_factor"): frozenset({ADMIN}),
     ("accounts.staffuser", "disable_staff"): frozenset({ADMIN}),
