@@ -198,3 +198,105 @@ def test_the_admin_action_resyncs_the_selected_mandates(staff_client):
     assert response.status_code == 200
     assert Mandate.objects.filter(synced_credential_version=2).count() == 2
     assert MandateSync.objects.filter(requested_by=client.user).count() == 2
+
+
+def _credential_change_event(card, *, age_seconds: int = 0):
+    from django.utils import timezone
+
+    from accounts.models import OutboxEvent
+
+    bump_credential_version(card)
+    return OutboxEvent.objects.create(
+        event_type=OutboxEvent.Type.CREDENTIAL_CHANGED,
+        payload={"card_id": card.pk, "credential_version": card.credential_version},
+        created_at=timezone.now() - timezone.timedelta(seconds=age_seconds),
+    )
+
+
+def test_the_sweeper_redispatches_only_events_left_unfinished_past_the_threshold(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.OUTBOX_REDISPATCH_AFTER_SECONDS = 30
+    from debits.services import sweep_outbox
+
+    stuck = _credential_change_event(MandateFactory().card, age_seconds=120)
+    fresh = _credential_change_event(MandateFactory().card, age_seconds=1)
+    done = _credential_change_event(MandateFactory().card, age_seconds=120)
+    done.processed_at = done.created_at
+    done.save(update_fields=["processed_at"])
+
+    with django_capture_on_commit_callbacks() as dispatched:
+        assert sweep_outbox() == [stuck.pk]
+    assert len(dispatched) == 1
+    stuck.refresh_from_db()
+    assert stuck.last_dispatched_at is not None
+    with django_capture_on_commit_callbacks():
+        assert sweep_outbox() == [], "just dispatched: not again before the threshold"
+    assert fresh.pk not in sweep_outbox(older_than_seconds=3600)
+
+
+def test_a_consumed_event_resyncs_the_card_and_is_processed_once():
+    from debits.services import apply_credential_change
+
+    card = CardFactory()
+    mandates = [MandateFactory(loan__card=card) for _ in range(2)]
+    event = _credential_change_event(card)
+
+    first = apply_credential_change(outbox_event_id=event.pk)
+    again = apply_credential_change(outbox_event_id=event.pk)
+
+    assert first.processed and len(first.syncs) == 2
+    assert again.processed and again.skipped_reason == "done"
+    assert MandateSync.objects.count() == 2
+    for mandate in mandates:
+        mandate.refresh_from_db()
+        assert mandate.synced_credential_version == 2
+
+
+def test_with_automatic_resync_off_events_wait_for_the_sweeper(settings):
+    from debits.services import apply_credential_change, sweep_outbox
+
+    settings.AUTO_RESYNC_ENABLED = False
+    mandate = MandateFactory()
+    event = _credential_change_event(mandate.card, age_seconds=3600)
+
+    outcome = apply_credential_change(outbox_event_id=event.pk)
+
+    assert outcome.skipped_reason == "auto_resync_disabled"
+    assert sweep_outbox(older_than_seconds=0) == []
+    mandate.refresh_from_db()
+    assert mandate.synced_credential_version == 1
+    settings.AUTO_RESYNC_ENABLED = True
+    assert apply_credential_change(outbox_event_id=event.pk).processed
+
+
+def test_a_sync_a_dead_worker_left_pending_is_closed_as_interrupted():
+    from django.utils import timezone
+
+    from debits.services import close_interrupted_syncs
+
+    mandate = MandateFactory()
+    old = MandateSync.objects.create(
+        mandate=mandate,
+        target_credential_version=2,
+        trigger="credential_change",
+        requested_at=timezone.now() - timezone.timedelta(hours=1),
+    )
+    recent = MandateSync.objects.create(
+        mandate=mandate, target_credential_version=2, trigger="credential_change"
+    )
+
+    assert close_interrupted_syncs() == 1
+
+    old.refresh_from_db()
+    recent.refresh_from_db()
+    assert old.outcome == "failed" and old.error_code == "interrupted"
+    assert recent.outcome == "pending"
+
+
+def test_the_sweeper_is_scheduled_in_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="debits.tasks.resync.sweep_outbox_task")
+    assert task.enabled and task.queue == "resync"
+    assert task.interval.every <= 30

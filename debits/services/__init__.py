@@ -30,6 +30,7 @@ from debits.services.fees import (
 )
 from debits.services.resync import (
     MandateNotResyncable,
+    close_interrupted_syncs,
     mark_mandate_sync_failed,
     resync_mandate,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "waive_late_fee",
     "MandateNotResyncable",
     "apply_credential_change",
+    "close_interrupted_syncs",
     "give_up_credential_change",
     "mark_mandate_sync_failed",
     "raise_alert",

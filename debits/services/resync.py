@@ -15,6 +15,9 @@ from debits.services.alerts import raise_alert
 RESYNCABLE_STATES = Mandate.LIVE_STATES
 
 _ERROR_MESSAGE_LIMIT = 300
+# A sync still pending after this long was interrupted (its worker died): far
+# longer than any gateway timeout, so no live attempt is ever closed early.
+INTERRUPTED_SYNC_AFTER_SECONDS = 15 * 60
 
 
 class MandateNotResyncable(Exception):
@@ -234,3 +237,20 @@ def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
         )[:300],
     )
     return mandate
+
+
+def close_interrupted_syncs(*, older_than_seconds: int = INTERRUPTED_SYNC_AFTER_SECONDS) -> int:
+    """Record as failed the sync attempts a killed worker left pending forever.
+
+    Only the history is corrected: the mandate itself is repaired by the outbox
+    sweeper or the debit pre-flight, which look at versions, not at these rows.
+    """
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    return MandateSync.objects.filter(
+        outcome=MandateSync.Outcome.PENDING, requested_at__lt=cutoff
+    ).update(
+        outcome=MandateSync.Outcome.FAILED,
+        finished_at=timezone.now(),
+        error_code="interrupted",
+        error_message="The worker stopped before the gateway answered.",
+    )

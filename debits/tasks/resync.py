@@ -19,6 +19,7 @@ from debits.services.credential_changes import (
 )
 from debits.services.resync import (
     MandateNotResyncable,
+    close_interrupted_syncs,
     mark_mandate_sync_failed,
     resync_mandate,
 )
@@ -84,4 +85,5 @@ def resync_mandate_task(
 
 @shared_task(name="debits.tasks.resync.sweep_outbox_task")
 def sweep_outbox_task() -> int:
+    close_interrupted_syncs()
     return len(sweep_outbox())
