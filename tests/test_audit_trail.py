@@ -220,6 +220,9 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         customer=b.customer, actor=b.supervisor, reason="Customer asked for a call-back"
     ),
     "accounts.services.create_demo_staff": lambda b: accounts.services.create_demo_staff(),
+    "accounts.services.provision_staff_second_factor": lambda b: (
+        accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
+    ),
     # --- card credentials
     "accounts.services.change_card_password": lambda b: accounts.services.change_card_password(
         card=b.card,

@@ -526,3 +526,29 @@ def test_the_admin_resets_a_second_factor_with_an_audited_action():
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert AuditEvent.objects.filter(action="staff.second_factor_reset").count() == 1
+
+
+def test_a_newcomer_signs_in_with_the_demo_login_the_command_printed(client):
+    import base64
+    import io
+    import re
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("create_demo_staff", stdout=out)
+    printed = out.getvalue()
+    password = re.search(r"demo\.agent\s+(\S{16,})$", printed, flags=re.MULTILINE)[1]
+    key = re.findall(r"authenticator key: ([A-Z2-7]+)", printed)[0]
+    codes = re.findall(r"backup codes: (.+)$", printed, flags=re.MULTILINE)[0].split()
+    assert len(codes) == 3
+
+    client.post(reverse("login"), {"username": "demo.agent", "password": password})
+    device = TOTPDevice.objects.get(user__username="demo.agent")
+    assert base64.b32encode(device.bin_key).decode().rstrip("=") == key
+    response = client.post(reverse("staff_auth:verify"), {"otp_token": current_code(device)})
+    assert response["Location"] == reverse("dashboard")
+
+    other = Client()
+    other.post(reverse("login"), {"username": "demo.agent", "password": password})
+    assert other.post(reverse("staff_auth:verify"), {"otp_token": codes[0]}).status_code == 302

@@ -23,6 +23,7 @@ from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
+    provision_staff_second_factor,
     reset_staff_second_factor,
     reveal_customer_phone,
     set_staff_active,
@@ -52,6 +53,7 @@ __all__ = [
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",
+    "provision_staff_second_factor",
     "reset_staff_second_factor",
     "reveal_customer_phone",
     "set_staff_active",

@@ -9,6 +9,10 @@ from django.db import transaction
 from accounts.audit import record_audit_event
 from accounts.models import StaffUser
 from accounts.roles import Role
+from accounts.services.staff_security import (
+    ProvisionedSecondFactor,
+    provision_staff_second_factor,
+)
 
 DEMO_STAFF: dict[Role, tuple[str, str, str]] = {
     Role.AGENT: ("demo.agent", "Li", "Na"),
@@ -27,6 +31,9 @@ class DemoStaffLogin:
     created: bool
     # Set only when this call chose the password; it is shown once and not kept.
     password: str | None
+    # With a new password the login also gets a fresh authenticator secret and
+    # backup codes (shown once), so a newcomer can pass the second factor.
+    second_factor: ProvisionedSecondFactor | None = None
 
 
 def _new_password() -> str:
@@ -66,5 +73,16 @@ def create_demo_staff(*, reset_passwords: bool = False) -> list[DemoStaffLogin]:
                 target=user,
                 summary={"role": role.value, "username": username},
             )
-        logins.append(DemoStaffLogin(role=role, user=user, created=created, password=password))
+        second_factor = None
+        if password is not None:
+            second_factor = provision_staff_second_factor(staff=user, actor=None)
+        logins.append(
+            DemoStaffLogin(
+                role=role,
+                user=user,
+                created=created,
+                password=password,
+                second_factor=second_factor,
+            )
+        )
     return logins

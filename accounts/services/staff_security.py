@@ -8,6 +8,7 @@ of that person's open sessions ends on its next request.
 from __future__ import annotations
 
 import secrets
+from base64 import b32encode
 from dataclasses import dataclass
 
 from django.contrib.auth import password_validation
@@ -240,3 +241,37 @@ def reveal_customer_phone(*, customer: Customer, actor: StaffUser, reason: str) 
         reason=reason,
     )
     return customer.phone
+
+
+@dataclass(frozen=True)
+class ProvisionedSecondFactor:
+    # Shown once to the person (or printed once by the demo command), never stored elsewhere.
+    secret_base32: str
+    provisioning_uri: str
+    backup_codes: list[str]
+
+
+@transaction.atomic
+def provision_staff_second_factor(
+    *, staff: StaffUser, actor: StaffUser | None
+) -> ProvisionedSecondFactor:
+    """Give ``staff`` a confirmed authenticator and backup codes, replacing any they had.
+
+    For set-ups where the secret is handed over out of band (the demo logins);
+    people normally enrol themselves. Every session of ``staff`` ends.
+    """
+    TOTPDevice.objects.filter(user=staff).delete()
+    device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=True)
+    codes = _replace_backup_codes(staff)
+    _bump_session_generation(staff)
+    record_audit_event(
+        actor=actor,
+        action="staff.second_factor_provisioned",
+        target=staff,
+        summary={"device_id": device.pk, "backup_codes": len(codes)},
+    )
+    return ProvisionedSecondFactor(
+        secret_base32=b32encode(device.bin_key).decode().rstrip("="),
+        provisioning_uri=device.config_url,
+        backup_codes=codes,
+    )

@@ -32,6 +32,13 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {login.role.value:<20} {login.user.username:<18} {login.password}"
                 )
+                if login.second_factor:
+                    factor = login.second_factor
+                    self.stdout.write(
+                        f"  {'':<20} authenticator key: {factor.secret_base32}\n"
+                        f"  {'':<20} otpauth URI: {factor.provisioning_uri}\n"
+                        f"  {'':<20} backup codes: {' '.join(factor.backup_codes[:3])}"
+                    )
             else:
                 self.stdout.write(
                     f"  {login.role.value:<20} {login.user.username:<18} "
@@ -39,7 +46,9 @@ class Command(BaseCommand):
                 )
         if shown:
             self.stdout.write(
-                "Demo staff passwords are shown only now. "
+                "Demo staff passwords, authenticator keys and backup codes are shown only "
+                "now. Add the key (or the otpauth URI) to an authenticator app, or sign in "
+                "with a backup code (each works once). "
                 "Run with --reset-passwords to choose new ones."
             )
         else:
