@@ -433,7 +433,8 @@ def _skip_reason(
 def _next_retry_on(outcome: Outcome, history: _History, *, today: dt.date) -> dt.date | None:
     if outcome.retry == RetryPolicy.SCHEDULE:
         tries = history.customer_failures + 1
-        if history.attempts + 1 >= settings.DEBIT_MAX_ATTEMPTS:
+        # Only the customer's own failures use up tries: an outage is not their fault.
+        if tries >= settings.DEBIT_MAX_ATTEMPTS:
             return None
         schedule = settings.DEBIT_RETRY_SCHEDULE_DAYS
         return today + dt.timedelta(days=schedule[min(tries, len(schedule)) - 1])

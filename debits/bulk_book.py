@@ -1,0 +1,104 @@
+"""A plain book of due instalments written with bulk inserts, for load tests and benchmarks.
+
+Every instalment is due on one date under an active mandate whose agreement the
+simulated payment network already holds (bound to the card's credential
+version). Nothing here is realistic beyond what the debit engine reads; the
+demo book (``debits.demo_book``) is the realistic one.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import Card, Customer
+from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+
+# Rows per INSERT statement.
+INSERT_BATCH = 5000
+# Loans per card: fewer customer and card rows for the same number of instalments.
+LOANS_PER_CARD = 10
+
+
+def seed_due_instalments(*, count: int, due_date: dt.date, prefix: str = "B") -> list[int]:
+    """Write ``count`` due instalments (one loan, mandate and agreement each); return their ids."""
+    ids: list[int] = []
+    for start in range(0, count, INSERT_BATCH):
+        ids += _seed_batch(range(start, min(count, start + INSERT_BATCH)), due_date, prefix)
+    return ids
+
+
+@transaction.atomic
+def _seed_batch(indexes: range, due_date: dt.date, prefix: str) -> list[int]:
+    card_indexes = sorted({i // LOANS_PER_CARD for i in indexes})
+    customers = Customer.objects.bulk_create(
+        Customer(
+            full_name=f"Load {prefix}{c}",
+            national_id_masked="110105********0000",
+            national_id_fingerprint=f"{prefix}-nid-{c:012d}",
+            phone=f"139{c:08d}"[-11:],
+        )
+        for c in card_indexes
+    )
+    cards = Card.objects.bulk_create(
+        Card(
+            customer=customer,
+            last_four=f"{c % 10000:04d}",
+            number_fingerprint=f"{prefix}-card-{c:012d}",
+            credit_limit=Decimal("200000.00"),
+            available_limit=Decimal("50000.00"),
+        )
+        for c, customer in zip(card_indexes, customers, strict=True)
+    )
+    card_for = dict(zip(card_indexes, cards, strict=True))
+    loans = Loan.objects.bulk_create(
+        Loan(
+            card=card_for[i // LOANS_PER_CARD],
+            reference=f"L{prefix}{i:012d}",
+            principal=Decimal("120000.00"),
+            annual_rate=Decimal("0.048000"),
+            term_months=12,
+            start_date=due_date - dt.timedelta(days=30),
+        )
+        for i in indexes
+    )
+    Mandate.objects.bulk_create(
+        Mandate(
+            card=loan.card,
+            loan=loan,
+            reference=f"M{prefix}{i:012d}",
+            payee=settings.DEBIT_PAYEE_NAME,
+            purpose=f"Car loan {loan.reference} repayment",
+            settlement_account_masked="6217 **** **** 0042",
+            settlement_account_fingerprint=f"{prefix}-acct-{i:012d}",
+            valid_from=due_date - dt.timedelta(days=365),
+            valid_until=due_date + dt.timedelta(days=5 * 365),
+            per_debit_cap=Decimal("50000.00"),
+            state=Mandate.State.ACTIVE,
+            gateway_agreement_token=f"agr-M{prefix}{i:012d}-v1",
+            synced_credential_version=1,
+        )
+        for i, loan in zip(indexes, loans, strict=True)
+    )
+    SimulatedAgreement.objects.bulk_create(
+        SimulatedAgreement(
+            mandate_reference=f"M{prefix}{i:012d}",
+            token=f"agr-M{prefix}{i:012d}-v1",
+            credential_version=1,
+        )
+        for i in indexes
+    )
+    instalments = Instalment.objects.bulk_create(
+        Instalment(
+            loan=loan,
+            sequence=1,
+            due_date=due_date,
+            principal_part=Decimal("9800.00"),
+            interest_part=Decimal("480.00"),
+            amount_due=Decimal("10280.00"),
+            state=Instalment.State.DUE,
+        )
+        for loan in loans
+    )
+    return [instalment.pk for instalment in instalments]
