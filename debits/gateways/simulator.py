@@ -193,7 +193,11 @@ class SimulatorGateway:
         elif scripted in _RECORDED_FAULTS:
             outcome = str(scripted)
         elif scripted is None and (
-            roll < rates.unavailable + rates.timeout + rates.insufficient_funds
+            # Its own band of the roll: a timeout after collecting carried out a
+            # successful collection, not a refusal.
+            rates.unavailable + rates.timeout
+            <= roll
+            < rates.unavailable + rates.timeout + rates.insufficient_funds
         ):
             outcome = INSUFFICIENT_FUNDS
 
