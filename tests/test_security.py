@@ -552,3 +552,64 @@ def test_a_newcomer_signs_in_with_the_demo_login_the_command_printed(client):
     other = Client()
     other.post(reverse("login"), {"username": "demo.agent", "password": password})
     assert other.post(reverse("staff_auth:verify"), {"otp_token": codes[0]}).status_code == 302
+
+
+# --- Personal data --------------------------------------------------------------------
+
+
+def test_a_complaints_officer_reveals_a_phone_once_for_an_audited_reason():
+    customer = CustomerFactory(phone="13912345678")
+    officer = sign_in_verified(Client(), StaffUserFactory(role="complaints officer"))
+    detail = officer.get(reverse("accounts:customer_detail", args=[customer.pk]))
+    assert b"13912345678" not in detail.content
+    assert b"139****5678" in detail.content
+    assert reverse("staff_auth:reveal_phone", args=[customer.pk]).encode() in detail.content
+
+    form = officer.get(reverse("staff_auth:reveal_phone", args=[customer.pk]))
+    assert b"13912345678" not in form.content
+    too_short = officer.post(
+        reverse("staff_auth:reveal_phone", args=[customer.pk]), {"reason": "x"}
+    )
+    assert b"13912345678" not in too_short.content
+    shown = officer.post(
+        reverse("staff_auth:reveal_phone", args=[customer.pk]),
+        {"reason": "Customer asked for a call-back about complaint 12"},
+    )
+    assert b"13912345678" in shown.content
+    assert shown["Cache-Control"] == "no-store"
+    event = AuditEvent.objects.get(action="customer.phone_revealed")
+    assert event.summary == {"phone": "139****5678"}
+    assert "complaint 12" in event.reason
+    # Shown once: loading the page again shows the form, not the number.
+    assert (
+        b"13912345678"
+        not in officer.get(reverse("staff_auth:reveal_phone", args=[customer.pk])).content
+    )
+
+
+def test_an_agent_may_not_reveal_a_phone():
+    customer = CustomerFactory()
+    agent = sign_in_verified(Client(), StaffUserFactory(role="agent"))
+    detail = agent.get(reverse("accounts:customer_detail", args=[customer.pk]))
+    assert b"Reveal" not in detail.content
+    response = agent.post(
+        reverse("staff_auth:reveal_phone", args=[customer.pk]),
+        {"reason": "Just curious about the number"},
+    )
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(action="customer.phone_revealed").exists()
+
+
+def test_no_audit_summary_holds_a_full_identifier(world):  # noqa: F811
+    """Whatever the services wrote so far: summaries carry masked values only."""
+    import json
+    import re
+
+    officer = StaffUserFactory(role="supervisor")
+    from accounts.services import reveal_customer_phone
+
+    reveal_customer_phone(customer=world.customer, actor=officer, reason="Call-back requested")
+    for event in AuditEvent.objects.all():
+        text = json.dumps(event.summary)
+        assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text), event.action
+        assert not re.search(r"(?<!\d)\d{13,19}(?!\d)", text), event.action
