@@ -33,7 +33,7 @@ def retry_countdown(retries: int) -> float:
         settings.RESYNC_RETRY_MAX_DELAY_SECONDS,
         settings.RESYNC_RETRY_BASE_DELAY_SECONDS * (2**retries),
     )
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # nosec B311 # jitter, not a secret
 
 
 @shared_task(bind=True, name="debits.tasks.resync.consume_credential_change_task")
