@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -106,7 +107,6 @@ MATRIX: dict[str, Row] = {
     "staff_auth:reveal_phone": Row(frozenset({COMPLAINTS, SUPERVISOR}), kwargs=_pk("customer")),
     # --- Customers and cards ----------------------------------------------------
     "accounts:customer_search": Row(BOOK),
-    # The customers' own pages below are opened from the link in an SMS or email.
     "accounts:customer_detail": Row(BOOK, kwargs=_pk("customer")),
     "accounts:start_card_password_reset": Row(
         frozenset({AGENT, SUPERVISOR}),
@@ -114,6 +114,7 @@ MATRIX: dict[str, Row] = {
         method="post",
         why="an empty form redirects back with an error; staff never set the password",
     ),
+    # The customers' own pages, opened from the link in an SMS or email.
     "accounts:password_reset_link": Row(
         ALL,
         kwargs=lambda world: {"token": "not-a-real-token"},
@@ -491,3 +492,78 @@ def test_a_visitor_who_is_not_signed_in_reaches_only_public_pages(client, world)
         ):
             wrong.append(f"{url}: {response.status_code} {response.get('Location', '')}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- The documented matrix ----------------------------------------------------------
+
+SECURITY_DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
+_BEGIN = "<!-- access-matrix:begin (generated from tests/test_access_matrix.py) -->"
+_END = "<!-- access-matrix:end -->"
+_ROLE_ORDER = [AGENT, COMPLAINTS, OPERATIONS, SUPERVISOR, AUDITOR, ADMIN]
+
+
+def render_matrix_markdown() -> str:
+    routes = {p.name: p.route for p in all_url_patterns() if p.name}
+    header = "| " + " | ".join(["Page or action", "URL", *_ROLE_ORDER]) + " |"
+    rule = "|" + "---|" * (2 + len(_ROLE_ORDER))
+    lines = ["### Pages", "", header, rule]
+    for name, row in MATRIX.items():
+        if name.startswith("admin:"):
+            continue
+        cells = ["✓" if role in row.roles else "—" for role in _ROLE_ORDER]
+        method = " (POST)" if row.method == "post" else ""
+        public = " (also without sign-in)" if row.public else ""
+        lines.append(
+            f"| `{name}`{method}{public} | `/{routes.get(name, '?')}` | " + " | ".join(cells) + " |"
+        )
+    lines += ["", "### Admin models (V view, A add, C change, D delete)", ""]
+    lines += [
+        "| " + " | ".join(["Model", *_ROLE_ORDER]) + " |",
+        "|" + "---|" * (1 + len(_ROLE_ORDER)),
+    ]
+    for label, model_row in sorted(ADMIN_MODELS.items()):
+        cells = []
+        for role in _ROLE_ORDER:
+            letters = "".join(
+                letter
+                for letter, roles in (
+                    ("V", model_row.view | model_row.change),
+                    ("A", model_row.add),
+                    ("C", model_row.change),
+                    ("D", model_row.delete),
+                )
+                if role in roles
+            )
+            cells.append(letters or "—")
+        lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
+    lines += ["", "### Admin actions", ""]
+    lines += [
+        "| " + " | ".join(["Model", "Action", *_ROLE_ORDER]) + " |",
+        "|" + "---|" * (2 + len(_ROLE_ORDER)),
+    ]
+    for (label, action), roles in sorted(ADMIN_ACTIONS.items()):
+        cells = ["✓" if role in roles else "—" for role in _ROLE_ORDER]
+        lines.append(f"| `{label}` | `{action}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Admin-site pages that belong to no model (index, password change, autocomplete, "
+        "...) are rows of the same test; every role reaches the index, which lists only "
+        "what the role may see.",
+    ]
+    return "\n".join(lines)
+
+
+def test_the_documented_matrix_is_the_one_the_tests_enforce():
+    """docs/security.md carries this table; regenerate with UPDATE_SECURITY_DOC=1."""
+    import os
+
+    text = SECURITY_DOC.read_text()
+    begin, end = text.index(_BEGIN) + len(_BEGIN), text.index(_END)
+    expected = "\n" + render_matrix_markdown() + "\n"
+    if os.environ.get("UPDATE_SECURITY_DOC") == "1":
+        SECURITY_DOC.write_text(text[:begin] + expected + text[end:])
+        return
+    assert text[begin:end] == expected, (
+        "docs/security.md's access matrix differs from the tested one; "
+        "run with UPDATE_SECURITY_DOC=1 to regenerate it"
+    )
