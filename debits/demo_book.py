@@ -18,7 +18,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.management.color import no_style
 from django.db import connection, reset_queries, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
@@ -36,6 +38,7 @@ MAX_DEMO_CUSTOMERS = 1_000_000
 # Customers written per transaction: ~36k instalment rows, a few tens of MB of
 # model instances, so memory stays flat however large the book.
 CUSTOMER_BATCH = 1000
+ZERO = Decimal("0.00")
 # Rows per INSERT; Django lowers it further where the database limits parameters.
 INSERT_BATCH = 2000
 # Each card password is an argon2 hash (~30 ms); one per card would take an hour
@@ -217,28 +220,47 @@ INSTALMENT_COLUMNS = (
 
 
 def _insert_rows(model, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert plain tuples: the instalments are ~36 rows per customer, and building a
-    model instance and compiling every value through the ORM costs more than the
-    insert itself. PostgreSQL takes them by COPY, SQLite by executemany."""
+    """Insert plain tuples: ~40 rows per customer, and building a model instance and
+    compiling every value through the ORM costs more than the insert itself.
+    PostgreSQL takes them by COPY, SQLite by executemany. Columns not named get
+    their field's default, so a field added later needs no change here."""
+    if not rows:
+        return
+    defaults = [
+        (field.column, field.get_db_prep_save(field.get_default(), connection))
+        for field in model._meta.concrete_fields
+        if field.column not in columns and not field.primary_key
+    ]
+    all_columns = [*columns, *(column for column, _ in defaults)]
+    if defaults:
+        tail = tuple(value for _, value in defaults)
+        rows = [row + tail for row in rows]
     table = connection.ops.quote_name(model._meta.db_table)
-    column_list = ", ".join(connection.ops.quote_name(c) for c in columns)
+    column_list = ", ".join(connection.ops.quote_name(c) for c in all_columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
-        placeholders = ", ".join(["%s"] * len(columns))
-        # bandit B608 does not apply: table and columns come from model metadata and
-        # every value is a query parameter.
-        sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608 # nosec B608
+        placeholders = ", ".join(["%s"] * len(all_columns))
+        sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608
         for start in range(0, len(rows), INSERT_BATCH):
             cursor.executemany(sql, rows[start : start + INSERT_BATCH])
 
 
+def _db_datetime(value: dt.datetime | None):
+    return None if value is None else connection.ops.adapt_datetimefield_value(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _opened_at_for_db(day: dt.date):
+    return _db_datetime(_morning_of(day))
+
+
 @functools.lru_cache(maxsize=8192)
 def _paid_at_for_db(day: dt.date):
-    return connection.ops.adapt_datetimefield_value(_morning_of(day))
+    return _db_datetime(_morning_of(day))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -282,20 +304,22 @@ def seed_demo_book(
     today = today or timezone.localdate()
     pool = [hash_card_password(p) for p in (password_pool or new_password_pool())]
     report = SeedReport()
+    ids = _NextIds.after_existing_rows()
     batch: list[DemoCustomer] = []
     for person in generate_demo_book(seed=seed, customers=customers, today=today):
         batch.append(person)
         if len(batch) == CUSTOMER_BATCH:
-            _write_batch(batch, pool=pool, today=today, report=report)
+            _write_batch(batch, pool=pool, today=today, report=report, ids=ids)
             # With DEBUG on, Django keeps every query's SQL; these are large.
             reset_queries()
             if progress:
                 progress(len(batch))
             batch = []
     if batch:
-        _write_batch(batch, pool=pool, today=today, report=report)
+        _write_batch(batch, pool=pool, today=today, report=report, ids=ids)
         if progress:
             progress(len(batch))
+    _reset_sequences()
     record_audit_event(
         actor=None,
         actor_label="system",
@@ -307,99 +331,194 @@ def seed_demo_book(
     return report
 
 
+@dataclass
+class _NextIds:
+    """Primary keys handed out here: rows go in as plain tuples, so nothing returns them."""
+
+    customer: int
+    card: int
+    credential: int
+    password_change: int
+    loan: int
+    mandate: int
+    agreement: int
+
+    @classmethod
+    def after_existing_rows(cls) -> "_NextIds":
+        def after(model) -> int:
+            return (model.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
+
+        return cls(
+            customer=after(Customer),
+            card=after(Card),
+            credential=after(CardCredential),
+            password_change=after(PasswordChange),
+            loan=after(Loan),
+            mandate=after(Mandate),
+            agreement=after(SimulatedAgreement),
+        )
+
+    def take(self, name: str, count: int) -> range:
+        first = getattr(self, name)
+        setattr(self, name, first + count)
+        return range(first, first + count)
+
+
+def _reset_sequences() -> None:
+    """Explicit ids leave PostgreSQL's sequences behind; the next ORM insert must not clash."""
+    models = [Customer, Card, CardCredential, PasswordChange, Loan, Mandate, SimulatedAgreement]
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(statement)
+
+
 @transaction.atomic
 def _write_batch(
-    people: list[DemoCustomer], *, pool: list[str], today: dt.date, report: SeedReport
+    people: list[DemoCustomer],
+    *,
+    pool: list[str],
+    today: dt.date,
+    report: SeedReport,
+    ids: _NextIds,
 ) -> None:
     now = timezone.now()
     week_end = today + dt.timedelta(days=6)
-    customer_rows = Customer.objects.bulk_create(
+    at = _db_datetime
+    customer_ids = ids.take("customer", len(people))
+    card_ids = ids.take("card", len(people))
+    loan_ids = ids.take("loan", len(people))
+    schedules = [_amounts(p.principal, p.annual_rate, p.term_months) for p in people]
+    due_dates = [_due_dates(p.start_date, p.term_months) for p in people]
+    changed_at = [
+        now - dt.timedelta(days=p.password_change_days_ago[-1])
+        if p.password_change_days_ago
+        else None
+        for p in people
+    ]
+
+    _insert_rows(
+        Customer,
+        (
+            "id",
+            "full_name",
+            "national_id_masked",
+            "national_id_fingerprint",
+            "phone",
+            "email",
+            "birth_date",
+            "created_at",
+        ),
         [
-            Customer(
-                full_name=p.full_name,
-                national_id_masked=mask_national_id(p.national_id),
-                national_id_fingerprint=national_id_fingerprint(p.national_id),
-                phone=p.phone,
-                email=p.email,
-                birth_date=p.birth_date,
-                created_at=_morning_of(p.start_date),
+            (
+                customer_id,
+                p.full_name,
+                mask_national_id(p.national_id),
+                national_id_fingerprint(p.national_id),
+                p.phone,
+                p.email,
+                p.birth_date,
+                _opened_at_for_db(p.start_date),
             )
-            for p in people
+            for p, customer_id in zip(people, customer_ids, strict=True)
         ],
-        batch_size=INSERT_BATCH,
     )
 
-    schedules = [_amounts(p.principal, p.annual_rate, p.term_months) for p in people]
-    due_dates = [[add_months(p.start_date, n) for n in range(1, p.term_months + 1)] for p in people]
-    outstanding = [
-        sum(
-            (part for (part, _), due in zip(rows, dates, strict=True) if due >= today),
-            Decimal(0),
+    cards = []
+    for p, card_id, customer_id, rows, dates, changed in zip(
+        people, card_ids, customer_ids, schedules, due_dates, changed_at, strict=True
+    ):
+        owed = sum((part for (part, _), due in zip(rows, dates, strict=True) if due >= today), ZERO)
+        cards.append(
+            (
+                card_id,
+                customer_id,
+                p.card_number[-4:],
+                card_number_fingerprint(p.card_number),
+                p.credit_limit,
+                p.credit_limit - owed,
+                p.credential_version,
+                at(changed),
+                _opened_at_for_db(p.start_date),
+            )
         )
-        for rows, dates in zip(schedules, due_dates, strict=True)
+    _insert_rows(
+        Card,
+        (
+            "id",
+            "customer_id",
+            "last_four",
+            "number_fingerprint",
+            "credit_limit",
+            "available_limit",
+            "credential_version",
+            "credential_changed_at",
+            "created_at",
+        ),
+        cards,
+    )
+
+    kinds = CardCredential.Kind.values
+    credential_ids = iter(ids.take("credential", len(people) * len(kinds)))
+    _insert_rows(
+        CardCredential,
+        ("id", "card_id", "kind", "password_hash", "changed_at"),
+        [
+            (
+                next(credential_ids),
+                card_id,
+                kind,
+                pool[(2 * p.index + offset) % len(pool)],
+                at(changed) if changed else _opened_at_for_db(p.start_date),
+            )
+            for p, card_id, changed in zip(people, card_ids, changed_at, strict=True)
+            for offset, kind in enumerate(kinds)
+        ],
+    )
+
+    changes = [
+        (card_id, PASSWORD_CHANGE_CHANNELS[(p.index + version) % 3], version, days_ago)
+        for p, card_id in zip(people, card_ids, strict=True)
+        for version, days_ago in enumerate(p.password_change_days_ago, start=2)
     ]
-    card_rows = Card.objects.bulk_create(
+    _insert_rows(
+        PasswordChange,
+        ("id", "card_id", "kind", "channel", "credential_version", "changed_at"),
         [
-            Card(
-                customer=customer,
-                last_four=p.card_number[-4:],
-                number_fingerprint=card_number_fingerprint(p.card_number),
-                credit_limit=p.credit_limit,
-                available_limit=p.credit_limit - owed,
-                credential_version=p.credential_version,
-                credential_changed_at=(
-                    now - dt.timedelta(days=p.password_change_days_ago[-1])
-                    if p.password_change_days_ago
-                    else None
-                ),
-                created_at=_morning_of(p.start_date),
+            (change_id, card_id, CardCredential.Kind.TRANSACTION.value, channel, version,
+             at(now - dt.timedelta(days=days_ago)))
+            for change_id, (card_id, channel, version, days_ago) in zip(
+                ids.take("password_change", len(changes)), changes, strict=True
             )
-            for p, customer, owed in zip(people, customer_rows, outstanding, strict=True)
         ],
-        batch_size=INSERT_BATCH,
-    )
-    CardCredential.objects.bulk_create(
+    )  # fmt: skip
+
+    _insert_rows(
+        Loan,
+        (
+            "id",
+            "card_id",
+            "reference",
+            "vehicle",
+            "principal",
+            "annual_rate",
+            "term_months",
+            "start_date",
+            "created_at",
+        ),
         [
-            CardCredential(
-                card=card,
-                kind=kind,
-                password_hash=pool[(2 * p.index + offset) % len(pool)],
-                changed_at=card.credential_changed_at or card.created_at,
+            (
+                loan_id,
+                card_id,
+                p.loan_reference,
+                p.vehicle,
+                p.principal,
+                p.annual_rate,
+                p.term_months,
+                p.start_date,
+                _opened_at_for_db(p.start_date),
             )
-            for p, card in zip(people, card_rows, strict=True)
-            for offset, kind in enumerate(CardCredential.Kind.values)
+            for p, card_id, loan_id in zip(people, card_ids, loan_ids, strict=True)
         ],
-        batch_size=INSERT_BATCH,
-    )
-    PasswordChange.objects.bulk_create(
-        [
-            PasswordChange(
-                card=card,
-                kind=CardCredential.Kind.TRANSACTION,
-                channel=PASSWORD_CHANGE_CHANNELS[(p.index + version) % 3],
-                credential_version=version,
-                changed_at=now - dt.timedelta(days=days_ago),
-            )
-            for p, card in zip(people, card_rows, strict=True)
-            for version, days_ago in enumerate(p.password_change_days_ago, start=2)
-        ],
-        batch_size=INSERT_BATCH,
-    )
-    loan_rows = Loan.objects.bulk_create(
-        [
-            Loan(
-                card=card,
-                reference=p.loan_reference,
-                vehicle=p.vehicle,
-                principal=p.principal,
-                annual_rate=p.annual_rate,
-                term_months=p.term_months,
-                start_date=p.start_date,
-                created_at=_morning_of(p.start_date),
-            )
-            for p, card in zip(people, card_rows, strict=True)
-        ],
-        batch_size=INSERT_BATCH,
     )
 
     instalments = []
@@ -408,8 +527,7 @@ def _write_batch(
         Instalment.State.DUE.value,
         Instalment.State.SCHEDULED.value,
     )
-    zero = Decimal("0.00")
-    for loan, rows, dates in zip(loan_rows, schedules, due_dates, strict=True):
+    for loan_id, rows, dates in zip(loan_ids, schedules, due_dates, strict=True):
         for sequence, ((principal_part, interest_part), due) in enumerate(
             zip(rows, dates, strict=True), start=1
         ):
@@ -418,13 +536,13 @@ def _write_batch(
                 state, paid, paid_at = paid_state, amount, _paid_at_for_db(due)
                 report.paid += 1
             elif due <= week_end:
-                state, paid, paid_at = due_state, zero, None
+                state, paid, paid_at = due_state, ZERO, None
                 report.due_this_week += 1
             else:
-                state, paid, paid_at = scheduled_state, zero, None
+                state, paid, paid_at = scheduled_state, ZERO, None
             instalments.append(
                 (
-                    loan.pk,
+                    loan_id,
                     sequence,
                     due,
                     principal_part,
@@ -437,44 +555,75 @@ def _write_batch(
             )
     _insert_rows(Instalment, INSTALMENT_COLUMNS, instalments)
 
-    Mandate.objects.bulk_create(
+    payee = settings.DEBIT_PAYEE_NAME
+    _insert_rows(
+        Mandate,
+        (
+            "id",
+            "card_id",
+            "loan_id",
+            "reference",
+            "payee",
+            "purpose",
+            "settlement_account_masked",
+            "settlement_account_fingerprint",
+            "valid_from",
+            "valid_until",
+            "per_debit_cap",
+            "state",
+            "gateway_agreement_token",
+            "synced_credential_version",
+            "synced_at",
+            "created_at",
+        ),
         [
-            Mandate(
-                card=card,
-                loan=loan,
-                reference=p.mandate_reference,
-                payee=settings.DEBIT_PAYEE_NAME,
-                purpose=f"Car loan {p.loan_reference} repayment",
-                settlement_account_masked=mask_account(p.settlement_account),
-                settlement_account_fingerprint=card_number_fingerprint(p.settlement_account),
-                valid_from=p.start_date,
-                valid_until=dates[-1] + dt.timedelta(days=90),
+            (
+                mandate_id,
+                card_id,
+                loan_id,
+                p.mandate_reference,
+                payee,
+                f"Car loan {p.loan_reference} repayment",
+                mask_account(p.settlement_account),
+                card_number_fingerprint(p.settlement_account),
+                p.start_date,
+                dates[-1] + dt.timedelta(days=90),
                 # Room above the largest instalment, rounded up to a whole thousand.
-                per_debit_cap=Decimal((max(a + b for a, b in rows) // 1000 + 1) * 1000),
-                state=Mandate.State.ACTIVE,
-                gateway_agreement_token=p.agreement_token,
-                synced_credential_version=p.credential_version,
-                synced_at=card.credential_changed_at or loan.created_at,
-                created_at=loan.created_at,
+                Decimal((max(a + b for a, b in rows) // 1000 + 1) * 1000),
+                Mandate.State.ACTIVE.value,
+                p.agreement_token,
+                p.credential_version,
+                at(changed) if changed else _opened_at_for_db(p.start_date),
+                _opened_at_for_db(p.start_date),
             )
-            for p, card, loan, rows, dates in zip(
-                people, card_rows, loan_rows, schedules, due_dates, strict=True
+            for p, mandate_id, card_id, loan_id, rows, dates, changed in zip(
+                people,
+                ids.take("mandate", len(people)),
+                card_ids,
+                loan_ids,
+                schedules,
+                due_dates,
+                changed_at,
+                strict=True,
             )
         ],
-        batch_size=INSERT_BATCH,
     )
     # The payment network's side of each agreement, so the demo's collects succeed.
-    SimulatedAgreement.objects.bulk_create(
+    _insert_rows(
+        SimulatedAgreement,
+        ("id", "mandate_reference", "token", "credential_version", "bound_at"),
         [
-            SimulatedAgreement(
-                mandate_reference=p.mandate_reference,
-                token=p.agreement_token,
-                credential_version=p.credential_version,
-                bound_at=card.credential_changed_at or card.created_at,
+            (
+                agreement_id,
+                p.mandate_reference,
+                p.agreement_token,
+                p.credential_version,
+                at(changed) if changed else _opened_at_for_db(p.start_date),
             )
-            for p, card in zip(people, card_rows, strict=True)
+            for p, agreement_id, changed in zip(
+                people, ids.take("agreement", len(people)), changed_at, strict=True
+            )
         ],
-        batch_size=INSERT_BATCH,
     )
     report.customers += len(people)
     report.instalments += len(instalments)

@@ -18,6 +18,7 @@ from accounts.models import AuditEvent, Card, CardCredential, Customer, Password
 from debits.demo_book import generate_demo_book, seed_demo_book
 from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
 from tests.conftest import PROJECT_DIR
+from tests.factories import CardFactory, LoanFactory, MandateFactory
 
 SEED = 7
 CUSTOMERS = 60
@@ -112,6 +113,8 @@ def test_seed_demo_builds_a_book_the_debit_run_can_collect():
     assert week.exists()
     assert set(week.values_list("state", flat=True)) == {Instalment.State.DUE}
     assert AuditEvent.objects.filter(action="demo.seeded").count() == 1
+    # Rows added afterwards through the ORM get fresh ids (sequences moved past the book).
+    MandateFactory(loan=LoanFactory(card=CardFactory()))
 
 
 @pytest.mark.django_db
