@@ -20,6 +20,7 @@ import argparse
 import os
 import random
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -158,6 +159,9 @@ def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess
         if "ready." in log.read_text():
             return process
         time.sleep(0.2)
+    # Never leave a worker behind: it would take later messages from the same queue.
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
     raise SystemExit("worker did not become ready")
 
 
@@ -235,8 +239,11 @@ def main() -> int:
                     raise SystemExit("not every change was re-synced within 2 minutes")
                 time.sleep(0.2)
         finally:
-            os.killpg(worker.pid, 15)
-            worker.wait(30)
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
 
     # For each change (card, version): the last of the card's mandates to reach it.
     finished: dict[int, list[tuple[int, datetime]]] = {}

@@ -179,3 +179,43 @@ def test_when_retries_run_out_the_mandate_is_flagged_and_operations_alerted(star
     alert = Alert.objects.get(kind=Alert.Kind.RESYNC_FAILED)
     assert alert.mandate == broken
     assert OutboxEvent.objects.get().processed_at is not None, "handed to operations"
+
+
+@pytest.mark.postgres
+def test_a_change_made_while_the_broker_is_down_commits_and_waits_for_the_sweeper(
+    start_worker, tmp_path
+):
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_DIR, worker_environment
+
+    card = card_with_mandates()
+    script = (
+        "import django; django.setup()\n"
+        "from accounts.models import Card\n"
+        "from accounts.services import change_card_password\n"
+        f"card = Card.objects.get(pk={card.pk})\n"
+        "change_card_password(card=card, new_password='480927', kind='transaction',"
+        " actor=None, channel='mobile_app')\n"
+        "print('committed')\n"
+    )
+    # A web process whose broker is unreachable (nothing listens on port 1).
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_DIR,
+        env=worker_environment(CELERY_BROKER_URL="redis://127.0.0.1:1/0"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "committed" in done.stdout
+    card.refresh_from_db()
+    assert card.credential_version == 2
+    event = OutboxEvent.objects.get()
+    assert event.processed_at is None
+
+    start_worker(queues="resync")
+    assert sweep_outbox(older_than_seconds=0) == [event.pk]
+    wait_until(lambda: all_live_mandates_at(card, 2), message="not repaired by the sweeper")
