@@ -127,6 +127,17 @@ def _card_password_changed_elsewhere(b: Book):
     Card.objects.filter(pk=b.card.pk).update(credential_version=F("credential_version") + 1)
 
 
+def _pending_sync(b: Book):
+    from debits.models import MandateSync
+
+    MandateSync.objects.create(
+        mandate=b.mandate,
+        target_credential_version=b.card.credential_version,
+        trigger=MandateSync.Trigger.MANUAL,
+        requested_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+
 def _late_fee(b: Book):
     from debits.models import LateFee
 
@@ -250,6 +261,10 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         ),
     ),
     "debits.services.run_debit_job": _run,
+    "debits.services.close_interrupted_syncs": lambda b: (
+        _pending_sync(b),
+        debits.services.close_interrupted_syncs(older_than_seconds=60),
+    ),
     "debits.services.collect_debit_chunk": lambda b: debits.services.collect_debit_chunk(
         run_id=_run(b).pk, instalment_ids=[b.instalment.pk]
     ),

@@ -246,7 +246,7 @@ def close_interrupted_syncs(*, older_than_seconds: int = INTERRUPTED_SYNC_AFTER_
     sweeper or the debit pre-flight, which look at versions, not at these rows.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
-    return MandateSync.objects.filter(
+    closed = MandateSync.objects.filter(
         outcome=MandateSync.Outcome.PENDING, requested_at__lt=cutoff
     ).update(
         outcome=MandateSync.Outcome.FAILED,
@@ -254,3 +254,11 @@ def close_interrupted_syncs(*, older_than_seconds: int = INTERRUPTED_SYNC_AFTER_
         error_code="interrupted",
         error_message="The worker stopped before the gateway answered.",
     )
+    if closed:
+        record_audit_event(
+            actor=None,
+            action="mandate_sync.interrupted_closed",
+            object_type="debits.mandatesync",
+            summary={"closed": closed, "older_than_seconds": older_than_seconds},
+        )
+    return closed
