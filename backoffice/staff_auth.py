@@ -149,7 +149,12 @@ def enrol_second_factor(request):
                 "backoffice/staff_auth/backup_codes.html",
                 {"backup_codes": backup_codes, "next": next_url},
             )
-        return render(request, "backoffice/staff_auth/enrol_retry.html", {"next": next_url})
+        # The secret is not shown again; the app that scanned it gives the next code.
+        return render(
+            request,
+            "backoffice/staff_auth/enrol.html",
+            {"form": form, "qr_data_uri": None, "next": next_url},
+        )
     enrolment = start_totp_enrolment(staff=user)
     qr = segno.make(enrolment.provisioning_uri, error="m")
     return render(

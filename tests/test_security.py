@@ -613,3 +613,22 @@ def test_no_audit_summary_holds_a_full_identifier(world):  # noqa: F811
         text = json.dumps(event.summary)
         assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text), event.action
         assert not re.search(r"(?<!\d)\d{13,19}(?!\d)", text), event.action
+
+
+def test_a_mistyped_enrolment_code_can_be_retried_without_showing_the_secret_again(
+    client, settings
+):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's back-off after a failure, not tested here
+    user = StaffUserFactory()
+    sign_in_with_password(client, user)
+    client.get(reverse("staff_auth:enrol"))
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    retry = client.post(reverse("staff_auth:enrol"), {"otp_token": wrong_code(device)})
+    assert retry.status_code == 200
+    assert b"data:image/svg+xml" not in retry.content
+    import base64
+
+    assert base64.b32encode(device.bin_key).rstrip(b"=") not in retry.content
+    done = client.post(reverse("staff_auth:enrol"), {"otp_token": current_code(device)})
+    assert len(done.context["backup_codes"]) == 10
+    assert AuditEvent.objects.filter(action="staff.second_factor_enrolment_failed").count() == 1
