@@ -53,7 +53,8 @@ _serial = itertools.count(1)
 
 
 def _staff():
-    return StaffUserFactory(role="operations")
+    # No usable password: hashing one (argon2, 64 MiB) per row would dominate the test.
+    return StaffUserFactory(role="operations", password=None)
 
 
 def _mandate():
