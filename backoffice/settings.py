@@ -363,7 +363,9 @@ DEBIT_UNKNOWN_NOT_RECEIVED_AFTER_SECONDS = env.int(
 # Days after the due date before an unpaid instalment is overdue and accrues a fee.
 LATE_FEE_GRACE_DAYS = env.int("LATE_FEE_GRACE_DAYS", default=3)
 # The fee: a fixed amount plus a rate (fraction) of the amount outstanding.
-LATE_FEE_AMOUNT = env.get_value("LATE_FEE_AMOUNT", cast=Decimal, default="50.00", parse_default=True)
+LATE_FEE_AMOUNT = env.get_value(
+    "LATE_FEE_AMOUNT", cast=Decimal, default="50.00", parse_default=True
+)
 LATE_FEE_RATE = env.get_value("LATE_FEE_RATE", cast=Decimal, default="0", parse_default=True)
 # A staff waiver above this amount needs a supervisor's approval.
 LATE_FEE_WAIVER_APPROVAL_THRESHOLD = env.get_value(
