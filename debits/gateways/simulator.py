@@ -119,17 +119,24 @@ class SimulatorGateway:
             raise GatewayUnavailable("agreement service unavailable (injected)")
 
         with transaction.atomic():
-            agreement, created = _get_or_create_agreement(mandate_reference, credential_version)
-            if not created:
-                agreement = SimulatedAgreement.objects.select_for_update().get(pk=agreement.pk)
-                # Same version: the same token (idempotent). An older version than
-                # the one bound is never bound backwards: the network answers with
-                # the binding it holds, whose version tells the caller the truth.
-                if agreement.credential_version < credential_version:
-                    agreement.token = _new_token(mandate_reference, credential_version)
-                    agreement.credential_version = credential_version
-                    agreement.bound_at = timezone.now()
-                    agreement.save(update_fields=["token", "credential_version", "bound_at"])
+            agreement = (
+                SimulatedAgreement.objects.select_for_update()
+                .filter(mandate_reference=mandate_reference)
+                .first()
+            )
+            created = False
+            if agreement is None:
+                agreement, created = _get_or_create_agreement(mandate_reference, credential_version)
+                if not created:  # another process bound it first: lock theirs
+                    agreement = SimulatedAgreement.objects.select_for_update().get(pk=agreement.pk)
+            # Same version: the same token (idempotent). An older version than the
+            # one bound is never bound backwards: the network answers with the
+            # binding it holds, whose version tells the caller the truth.
+            if not created and agreement.credential_version < credential_version:
+                agreement.token = _new_token(mandate_reference, credential_version)
+                agreement.credential_version = credential_version
+                agreement.bound_at = timezone.now()
+                agreement.save(update_fields=["token", "credential_version", "bound_at"])
         return AgreementBinding(
             mandate_reference=mandate_reference,
             agreement_token=agreement.token,
