@@ -7,18 +7,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('debits', '0005_debit_schedules'),
+        ("debits", "0005_debit_schedules"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='instalment',
-            name='instalment_due_is_principal_plus_interest',
+            model_name="instalment",
+            name="instalment_due_is_principal_plus_interest",
         ),
         migrations.AddConstraint(
-            model_name='instalment',
-            constraint=models.CheckConstraint(condition=django.db.models.lookups.Exact(django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('amount_due'), '-', models.F('principal_part')), '-', models.F('interest_part')), 2), 0), name='instalment_due_is_principal_plus_interest'),
+            model_name="instalment",
+            constraint=models.CheckConstraint(
+                condition=django.db.models.lookups.Exact(
+                    django.db.models.functions.math.Round(
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("amount_due"), "-", models.F("principal_part")
+                            ),
+                            "-",
+                            models.F("interest_part"),
+                        ),
+                        2,
+                    ),
+                    0,
+                ),
+                name="instalment_due_is_principal_plus_interest",
+            ),
         ),
     ]
