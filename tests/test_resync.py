@@ -300,3 +300,29 @@ def test_the_sweeper_is_scheduled_in_beat():
     task = PeriodicTask.objects.get(task="debits.tasks.resync.sweep_outbox_task")
     assert task.enabled and task.queue == "resync"
     assert task.interval.every <= 30
+
+
+def test_the_resync_task_retries_then_flags_the_mandate_when_retries_run_out(settings):
+    from backoffice.celery import app
+    from debits.tasks.resync import resync_mandate_task
+
+    settings.RESYNC_MAX_RETRIES = 2
+    mandate = MandateFactory()
+    bump_credential_version(mandate.card)
+    script_fault(
+        mandate_reference=mandate.reference,
+        outcome=SimulatedFault.Outcome.BIND_UNAVAILABLE,
+        times=None,
+    )
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        resync_mandate_task.delay(mandate.pk)
+    finally:
+        app.conf.task_always_eager = previous
+
+    mandate.refresh_from_db()
+    assert MandateSync.objects.filter(mandate=mandate, outcome="failed").count() == 3
+    assert mandate.sync_failed_at is not None
+    assert "gateway_unavailable after 3 attempts" in mandate.sync_failure_reason
+    assert Alert.objects.filter(kind=Alert.Kind.RESYNC_FAILED, mandate=mandate).exists()

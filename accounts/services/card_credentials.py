@@ -385,7 +385,9 @@ def start_password_reset(
         raise ResetNotAllowed("Record the reference of the identity verification.")
     if delivery_channel not in PasswordResetRequest.DeliveryChannel.values:
         raise ResetNotAllowed("Choose how the link reaches the customer.")
-    card = Card.objects.select_for_update().select_related("customer").get(pk=card.pk)
+    # Lock the card only (not the joined customer): two resets of one card queue
+    # here, so "cancel earlier open links" sees the other's link.
+    card = Card.objects.select_for_update(of=("self",)).select_related("customer").get(pk=card.pk)
     if reset_needs_supervisor(card=card, kind=kind):
         if approved_by is None:
             raise ResetNotAllowed(
