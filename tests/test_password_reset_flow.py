@@ -248,9 +248,18 @@ def test_an_agent_starts_a_reset_from_the_card_page_and_never_sees_the_password(
     assert b"single-use reset link was sent" in response.content
     token = token_sent(recorded_notifications)
 
+    from backoffice.celery import app
+
     customer = Client()
-    with django_capture_on_commit_callbacks(execute=True):
-        open_link_and_submit(customer, token)
+    eager_before = app.conf.task_always_eager
+    app.conf.task_always_eager = True  # the re-sync runs in-process, its logs captured too
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            open_link_and_submit(customer, token)
+    finally:
+        app.conf.task_always_eager = eager_before
+    mandate.refresh_from_db()
+    assert mandate.synced_credential_version == 2
 
     pages = [
         staff.get(card_page),
