@@ -179,6 +179,8 @@ class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     list_display = ("full_name", "national_id_masked", "phone_masked", "status", "created_at")
     list_filter = ("status",)
+    # A stable order for the list and the card form's customer autocomplete pages.
+    ordering = ("full_name", "pk")
     date_hierarchy = "created_at"
     search_fields = ("full_name",)
     search_help_text = SEARCH_HELP
