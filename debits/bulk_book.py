@@ -21,11 +21,19 @@ INSERT_BATCH = 5000
 LOANS_PER_CARD = 10
 
 
-def seed_due_instalments(*, count: int, due_date: dt.date, prefix: str = "B") -> list[int]:
-    """Write ``count`` due instalments (one loan, mandate and agreement each); return their ids."""
+def seed_due_instalments(
+    *, count: int, due_date: dt.date, prefix: str = "B", start: int = 0, progress=None
+) -> list[int]:
+    """Write ``count`` due instalments (one loan, mandate and agreement each); return their ids.
+
+    ``start`` numbers the rows on from an earlier call with the same prefix.
+    """
     ids: list[int] = []
-    for start in range(0, count, INSERT_BATCH):
-        ids += _seed_batch(range(start, min(count, start + INSERT_BATCH)), due_date, prefix)
+    for first in range(start, start + count, INSERT_BATCH):
+        batch = range(first, min(start + count, first + INSERT_BATCH))
+        ids += _seed_batch(batch, due_date, prefix)
+        if progress is not None:
+            progress(len(batch))
     return ids
 
 

@@ -669,7 +669,8 @@ def _claim(
     now = timezone.now()
     with transaction.atomic():
         qs = Instalment.objects.filter(pk__in=instalment_ids, state__in=Instalment.OPEN_STATES)
-        if connection.features.has_select_for_update_skip_locked:
+        locked = connection.features.has_select_for_update_skip_locked
+        if locked:
             # Another worker holding a row (a redelivered chunk) has it in hand: skip it.
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         rows = list(qs.order_by("pk").values(*_INSTALMENT_FIELDS))
@@ -705,11 +706,6 @@ def _claim(
         if skips:
             SkippedInstalment.objects.bulk_create(skips, ignore_conflicts=True)
 
-        # Created then moved to submitted by a conditional UPDATE stamped with this
-        # claim's time: the rows that carry the stamp are ours. On PostgreSQL the
-        # row locks above already keep other claimers out; on SQLite this UPDATE
-        # and the in-flight unique index are what do.
-        claim_stamp = timezone.now()
         attempts = [
             DebitAttempt(
                 instalment_id=row["id"],
@@ -722,18 +718,7 @@ def _claim(
             )
             for row, mandate, history in candidates
         ]
-        DebitAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
-        keys = [a.idempotency_key for a in attempts]
-        DebitAttempt.objects.filter(
-            idempotency_key__in=keys, state=DebitAttempt.State.CREATED
-        ).update(state=DebitAttempt.State.SUBMITTED, submitted_at=claim_stamp)
-        ours = dict(
-            DebitAttempt.objects.filter(
-                idempotency_key__in=keys,
-                state=DebitAttempt.State.SUBMITTED,
-                submitted_at=claim_stamp,
-            ).values_list("idempotency_key", "pk")
-        )
+        ours = _insert_claimed_attempts(attempts, locked=locked)
     claims = []
     for row, mandate, history in candidates:
         key = idempotency_key_for(row["id"], history.last_number + 1)
@@ -754,6 +739,46 @@ def _claim(
                 )
             )
     return claims, len(skips)
+
+
+def _insert_claimed_attempts(attempts: list[DebitAttempt], *, locked: bool) -> dict[str, int]:
+    """Write the claim's attempts as ``submitted``; return key → id of those that are ours.
+
+    With the instalment rows locked (PostgreSQL) nobody else can be adding an
+    attempt for them, so one INSERT ... RETURNING does; the in-flight unique
+    index would still refuse a second one. Elsewhere (SQLite) rows are created,
+    then moved to ``submitted`` by a conditional UPDATE stamped with this
+    claim's time: the rows carrying the stamp are ours, and the in-flight
+    unique index keeps any other claimer's out.
+    """
+    if not attempts:
+        return {}
+    claim_stamp = timezone.now()
+    if locked:
+        for attempt in attempts:
+            attempt.state = DebitAttempt.State.SUBMITTED
+            attempt.submitted_at = claim_stamp
+        try:
+            with transaction.atomic():
+                DebitAttempt.objects.bulk_create(attempts)
+            return {a.idempotency_key: a.pk for a in attempts}
+        except IntegrityError:
+            for attempt in attempts:
+                attempt.pk = None
+                attempt.state = DebitAttempt.State.CREATED
+                attempt.submitted_at = None
+    DebitAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
+    keys = [a.idempotency_key for a in attempts]
+    DebitAttempt.objects.filter(idempotency_key__in=keys, state=DebitAttempt.State.CREATED).update(
+        state=DebitAttempt.State.SUBMITTED, submitted_at=claim_stamp
+    )
+    return dict(
+        DebitAttempt.objects.filter(
+            idempotency_key__in=keys,
+            state=DebitAttempt.State.SUBMITTED,
+            submitted_at=claim_stamp,
+        ).values_list("idempotency_key", "pk")
+    )
 
 
 def _in_flight_for_run(instalment_id: int, run_id: int) -> bool:
@@ -892,10 +917,6 @@ def record_debit_outcomes(*, claims: list[tuple[_Claim, _Answer]]) -> dict[int, 
         settled_ids: set[int] = set()
         for (state, code, raw, next_retry_on, message), members in groups.items():
             ids = [claim.attempt_id for claim, _ in members]
-            qs = DebitAttempt.objects.filter(
-                pk__in=ids,
-                state__in=(DebitAttempt.State.SUBMITTED, DebitAttempt.State.UNKNOWN),
-            )
             values = {
                 "state": state,
                 "failure_code": code,
@@ -905,16 +926,10 @@ def record_debit_outcomes(*, claims: list[tuple[_Claim, _Answer]]) -> dict[int, 
             }
             if state != DebitAttempt.State.UNKNOWN:
                 values["finished_at"] = now
-            references = {claim.attempt_id: answer.gateway_reference for claim, answer in members}
-            if len(set(references.values())) == 1:
-                values["gateway_reference"] = next(iter(references.values()))
-            else:
-                values["gateway_reference"] = Case(
-                    *[When(pk=pk, then=Value(ref)) for pk, ref in references.items()],
-                    default=F("gateway_reference"),
-                    output_field=CharField(),
-                )
-            qs.update(**values)
+            _settle_attempts(
+                {claim.attempt_id: answer.gateway_reference for claim, answer in members},
+                values,
+            )
             settled_ids.update(ids)
             if state == DebitAttempt.State.SUCCEEDED:
                 _mark_paid([claim.instalment_id for claim, _ in members], now=now, today=today)
@@ -925,6 +940,44 @@ def record_debit_outcomes(*, claims: list[tuple[_Claim, _Answer]]) -> dict[int, 
                 for claim, _ in members:
                     _invalidate_sync(claim.mandate_id, token=claim.agreement_token)
     return codes
+
+
+def _settle_attempts(references: dict[int, str], values: dict) -> None:
+    """One conditional UPDATE for attempts sharing an outcome, each with its own reference.
+
+    Only attempts still ``submitted`` or ``unknown`` change. On PostgreSQL the
+    references travel as two arrays joined with ``unnest``: a CASE with one
+    branch per row costs more to build in Python than the whole update.
+    """
+    unsettled = (DebitAttempt.State.SUBMITTED, DebitAttempt.State.UNKNOWN)
+    if connection.vendor != "postgresql" or len(set(references.values())) == 1:
+        if len(set(references.values())) == 1:
+            reference = next(iter(references.values()))
+        else:
+            reference = Case(
+                *[When(pk=pk, then=Value(ref)) for pk, ref in references.items()],
+                default=F("gateway_reference"),
+                output_field=CharField(),
+            )
+        DebitAttempt.objects.filter(pk__in=list(references), state__in=unsettled).update(
+            gateway_reference=reference, **values
+        )
+        return
+    table = DebitAttempt._meta.db_table
+    columns = list(values)
+    assignments = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS a SET {assignments}, gateway_reference = v.reference "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::text[]) AS v(id, reference) "
+            "WHERE a.id = v.id AND a.state = ANY(%s)",
+            [
+                *(values[c] for c in columns),
+                list(references),
+                list(references.values()),
+                list(unsettled),
+            ],
+        )
 
 
 def _mark_paid(instalment_ids: list[int], *, now: dt.datetime, today: dt.date) -> None:
