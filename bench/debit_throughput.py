@@ -89,7 +89,7 @@ class Workers:
     def __init__(self, *, processes: int, env: dict, log: Path):
         self.log = log
         self._file = log.open("w")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - our own celery app and arguments
             [
                 sys.executable,
                 "-m",
