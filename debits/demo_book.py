@@ -35,12 +35,12 @@ from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
 from debits.schedule import add_months, equal_instalment_schedule
 
 MAX_DEMO_CUSTOMERS = 1_000_000
-# Customers written per transaction: ~36k instalment rows, a few tens of MB of
-# model instances, so memory stays flat however large the book.
+# Customers written per transaction: ~40k rows held as tuples, so memory stays
+# flat however large the book, and each commit shows on the progress bar.
 CUSTOMER_BATCH = 1000
-ZERO = Decimal("0.00")
-# Rows per INSERT; Django lowers it further where the database limits parameters.
+# Rows per executemany call on SQLite (PostgreSQL streams a whole batch by COPY).
 INSERT_BATCH = 2000
+ZERO = Decimal("0.00")
 # Each card password is an argon2 hash (~30 ms); one per card would take an hour
 # for 100k cards. A demo card's password is never needed (a customer resets it),
 # only a real peppered hash is, so a small pool of random passwords is hashed
@@ -254,12 +254,8 @@ def _db_datetime(value: dt.datetime | None):
 
 
 @functools.lru_cache(maxsize=8192)
-def _opened_at_for_db(day: dt.date):
-    return _db_datetime(_morning_of(day))
-
-
-@functools.lru_cache(maxsize=8192)
-def _paid_at_for_db(day: dt.date):
+def _morning_for_db(day: dt.date):
+    """When a demo loan was opened or an instalment paid: 09:30 in Shanghai that day."""
     return _db_datetime(_morning_of(day))
 
 
@@ -417,7 +413,7 @@ def _write_batch(
                 p.phone,
                 p.email,
                 p.birth_date,
-                _opened_at_for_db(p.start_date),
+                _morning_for_db(p.start_date),
             )
             for p, customer_id in zip(people, customer_ids, strict=True)
         ],
@@ -438,7 +434,7 @@ def _write_batch(
                 p.credit_limit - owed,
                 p.credential_version,
                 at(changed),
-                _opened_at_for_db(p.start_date),
+                _morning_for_db(p.start_date),
             )
         )
     _insert_rows(
@@ -468,7 +464,7 @@ def _write_batch(
                 card_id,
                 kind,
                 pool[(2 * p.index + offset) % len(pool)],
-                at(changed) if changed else _opened_at_for_db(p.start_date),
+                at(changed) if changed else _morning_for_db(p.start_date),
             )
             for p, card_id, changed in zip(people, card_ids, changed_at, strict=True)
             for offset, kind in enumerate(kinds)
@@ -515,7 +511,7 @@ def _write_batch(
                 p.annual_rate,
                 p.term_months,
                 p.start_date,
-                _opened_at_for_db(p.start_date),
+                _morning_for_db(p.start_date),
             )
             for p, card_id, loan_id in zip(people, card_ids, loan_ids, strict=True)
         ],
@@ -533,7 +529,7 @@ def _write_batch(
         ):
             amount = principal_part + interest_part
             if due < today:
-                state, paid, paid_at = paid_state, amount, _paid_at_for_db(due)
+                state, paid, paid_at = paid_state, amount, _morning_for_db(due)
                 report.paid += 1
             elif due <= week_end:
                 state, paid, paid_at = due_state, ZERO, None
@@ -593,8 +589,8 @@ def _write_batch(
                 Mandate.State.ACTIVE.value,
                 p.agreement_token,
                 p.credential_version,
-                at(changed) if changed else _opened_at_for_db(p.start_date),
-                _opened_at_for_db(p.start_date),
+                at(changed) if changed else _morning_for_db(p.start_date),
+                _morning_for_db(p.start_date),
             )
             for p, mandate_id, card_id, loan_id, rows, dates, changed in zip(
                 people,
@@ -618,7 +614,7 @@ def _write_batch(
                 p.mandate_reference,
                 p.agreement_token,
                 p.credential_version,
-                at(changed) if changed else _opened_at_for_db(p.start_date),
+                at(changed) if changed else _morning_for_db(p.start_date),
             )
             for p, agreement_id, changed in zip(
                 people, ids.take("agreement", len(people)), changed_at, strict=True
