@@ -5,9 +5,23 @@ its own combined login form is replaced by the staff sign-in, so there is one
 login (with django-axes and the lockout) for the whole back office.
 """
 
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.admin.forms import AdminPasswordChangeForm
+from django.contrib.auth.views import PasswordChangeView, redirect_to_login
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
+
+
+class OwnPasswordChangeForm(AdminPasswordChangeForm):
+    """A person changing their own password: through the service that ends their other
+    sessions and audits the change (the view then keeps the current session)."""
+
+    def save(self, commit=True):
+        from accounts.services import change_staff_password
+
+        change_staff_password(
+            staff=self.user, actor=self.user, new_password=self.cleaned_data["new_password1"]
+        )
+        return self.user
 
 
 class StaffAdminSite(OTPAdminSite):
@@ -18,6 +32,14 @@ class StaffAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin"):
         # OTPAdminSite defaults to "otpadmin"; keep the usual "admin:" URL names.
         super().__init__(name=name)
+
+    def password_change(self, request, extra_context=None):
+        request.current_app = self.name
+        return PasswordChangeView.as_view(
+            form_class=OwnPasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )(request)
 
     def login(self, request, extra_context=None):
         # The login page checks ``next`` against the allowed hosts.

@@ -632,3 +632,29 @@ def test_a_mistyped_enrolment_code_can_be_retried_without_showing_the_secret_aga
     done = client.post(reverse("staff_auth:enrol"), {"otp_token": current_code(device)})
     assert len(done.context["backup_codes"]) == 10
     assert AuditEvent.objects.filter(action="staff.second_factor_enrolment_failed").count() == 1
+
+
+def test_changing_ones_own_password_ends_the_other_sessions_and_keeps_this_one():
+    user, _ = enrolled_staff(role="agent")
+    here = sign_in_verified(Client(), user)
+    elsewhere = sign_in_verified(Client(), user)
+    response = here.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": STAFF_PASSWORD,
+            "new_password1": "a much better passphrase 7",
+            "new_password2": "a much better passphrase 7",
+        },
+    )
+    assert response.status_code == 302
+    assert here.get("/").status_code == 200
+    assert elsewhere.get("/").status_code == 302
+    event = AuditEvent.objects.get(action="staff.password_changed")
+    assert event.actor == user
+
+
+def test_the_admin_login_page_sends_to_the_staff_sign_in(client):
+    response = client.get("/admin/login/?next=/admin/accounts/customer/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert "next=/admin/accounts/customer/" in response["Location"]
