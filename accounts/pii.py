@@ -54,3 +54,15 @@ def mask_phone(phone: str) -> str:
 
 def looks_like_card_number(text: str) -> bool:
     return len(normalise_card_number(text)) >= 13 and text.replace(" ", "").isdigit()
+
+
+def mask_search_text(text: str) -> str:
+    """What a page may echo of a search: full card numbers, national ids and phones masked."""
+    compact = text.replace(" ", "").replace("-", "")
+    if len(compact) == 18 and compact[:17].isdigit():
+        return mask_national_id(compact)
+    if compact.isdigit() and len(compact) >= 13:
+        return f"•••• {compact[-4:]}"
+    if compact.isdigit() and len(compact) == 11:
+        return mask_phone(compact)
+    return text

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import CustomerNewPasswordForm, StartPasswordResetForm
 from accounts.models import Card
+from accounts.pii import mask_search_text
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
 from accounts.selectors import customer_for_staff, search_customers
 from accounts.services import (
@@ -27,7 +28,19 @@ from backoffice.permissions import staff_permission_required
 def customer_search(request):
     query = request.GET.get("q", "")[:64]
     page = Paginator(search_customers(query), 25).get_page(request.GET.get("page"))
-    return render(request, "accounts/customer_search.html", {"query": query, "page": page})
+    # The page never echoes a full card number, national id or phone back.
+    shown = mask_search_text(query)
+    return render(
+        request,
+        "accounts/customer_search.html",
+        {
+            "query": query,
+            "query_shown": shown,
+            # A masked query is not put back in the box: submitting it again would find nothing.
+            "query_input": query if shown == query else "",
+            "page": page,
+        },
+    )
 
 
 # --- Customer page and staff-initiated card password reset -----------------------

@@ -658,3 +658,22 @@ def test_the_admin_login_page_sends_to_the_staff_sign_in(client):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     assert "next=/admin/accounts/customer/" in response["Location"]
+
+
+def test_the_customer_search_never_echoes_a_full_identifier():
+    from tests.factories import CardFactory
+
+    card = CardFactory(number="6222021234567890")
+    card.customer.phone = "13912345678"
+    card.customer.save(update_fields=["phone"])
+    agent = sign_in_verified(Client(), StaffUserFactory(role="agent"))
+    for query, masked in (
+        ("6222021234567890", "•••• 7890"),
+        ("110105199001159999", "110105********9999"),
+        ("13912345678", "139****5678"),
+    ):
+        page = agent.get(reverse("accounts:customer_search"), {"q": query})
+        assert query.encode() not in page.content
+        assert masked in page.content.decode()
+    found = agent.get(reverse("accounts:customer_search"), {"q": "6222021234567890"})
+    assert card.customer.full_name in found.content.decode()
