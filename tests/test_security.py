@@ -677,3 +677,23 @@ def test_the_customer_search_never_echoes_a_full_identifier():
         assert masked in page.content.decode()
     found = agent.get(reverse("accounts:customer_search"), {"q": "6222021234567890"})
     assert card.customer.full_name in found.content.decode()
+
+
+def test_the_admin_search_box_never_echoes_a_full_identifier():
+    import re
+
+    from tests.factories import CardFactory
+
+    card = CardFactory(number="6222021234567890")
+    admin_client = sign_in_verified(Client(), StaffUserFactory(is_superuser=True))
+    page = admin_client.get(
+        reverse("admin:accounts_customer_changelist"), {"q": "6222021234567890"}
+    )
+    assert page.status_code == 200
+    # The box and the visible text; the page's own URL (a GET search) still carries it.
+    box = re.search(r'<input[^>]*id="searchbar"[^>]*>', page.content.decode())[0]
+    assert "6222021234567890" not in box
+    assert "•••• 7890" in box
+    assert card.customer.full_name in page.content.decode()
+    by_name = admin_client.get(reverse("admin:accounts_customer_changelist"), {"q": "Wang"})
+    assert b'value="Wang"' in by_name.content
