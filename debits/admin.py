@@ -11,6 +11,12 @@ from django.contrib import admin
 
 from accounts.admin import SEARCH_HELP, CardSearchMixin, ViewOnlyAdmin, ViewOnlyInline
 from debits.admin_actions import MandateResyncAdminMixin
+from debits.collection_admin_actions import (
+    PauseCollectionAdminMixin,
+    RetryDebitAttemptsAdminMixin,
+    pause_mandates_action,
+    resume_pauses_action,
+)
 from debits.models import (
     Alert,
     CollectionPause,
@@ -109,7 +115,10 @@ class MandateSyncInline(ViewOnlyInline):
 
 
 @admin.register(Mandate)
-class MandateAdmin(MandateResyncAdminMixin, CardSearchMixin, ViewOnlyAdmin):
+class MandateAdmin(
+    MandateResyncAdminMixin, PauseCollectionAdminMixin, CardSearchMixin, ViewOnlyAdmin
+):
+    actions = (*MandateResyncAdminMixin.actions, pause_mandates_action)
     # The settlement account's fingerprint is never shown.
     exclude = ("settlement_account_fingerprint",)
     list_display = (
@@ -194,7 +203,7 @@ class DebitRunAdmin(ViewOnlyAdmin):
 
 
 @admin.register(DebitAttempt)
-class DebitAttemptAdmin(CardSearchMixin, ViewOnlyAdmin):
+class DebitAttemptAdmin(RetryDebitAttemptsAdminMixin, CardSearchMixin, ViewOnlyAdmin):
     card_lookup = "mandate__card"
     list_display = (
         "idempotency_key",
@@ -254,7 +263,8 @@ class LateFeeAdmin(CardSearchMixin, ViewOnlyAdmin):
 
 
 @admin.register(CollectionPause)
-class CollectionPauseAdmin(ViewOnlyAdmin):
+class CollectionPauseAdmin(PauseCollectionAdminMixin, ViewOnlyAdmin):
+    actions = (resume_pauses_action,)
     list_display = (
         "scope",
         "card",

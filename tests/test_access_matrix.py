@@ -260,6 +260,9 @@ ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("accounts.staffuser", "disable_staff"): frozenset({ADMIN}),
     ("accounts.card", "start_password_reset_action"): frozenset({AGENT, SUPERVISOR}),
     ("debits.mandate", "resync_mandates_action"): frozenset({OPERATIONS, SUPERVISOR}),
+    ("debits.mandate", "pause_mandates_action"): frozenset({OPERATIONS, SUPERVISOR}),
+    ("debits.debitattempt", "retry_debit_attempts_action"): frozenset({OPERATIONS, SUPERVISOR}),
+    ("debits.collectionpause", "resume_pauses_action"): frozenset({OPERATIONS, SUPERVISOR}),
 }
 
 _ADMIN_MODEL_URL = re.compile(
