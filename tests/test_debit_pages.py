@@ -166,3 +166,36 @@ def test_the_card_page_shows_each_instalment_with_its_attempts_and_fees(
     client.post(reverse("debits:fee_waive", args=[fee.pk]), {"reason": "Hospital stay"})
     fee.refresh_from_db()
     assert fee.state == LateFee.State.WAIVED
+
+
+def test_the_admin_retries_failed_attempts_through_the_service(
+    django_capture_on_commit_callbacks,
+):
+    _run_with_one_failure(django_capture_on_commit_callbacks)
+    failed = DebitAttempt.objects.get(state="failed")
+    client = _client(Role.OPERATIONS)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:debits_debitattempt_changelist"),
+            {"action": "retry_debit_attempts_action", "_selected_action": [failed.pk]},
+        )
+
+    failed.instalment.refresh_from_db()
+    assert failed.instalment.state == Instalment.State.PAID
+    assert DebitRun.objects.filter(kind=DebitRun.Kind.MANUAL).exists()
+
+
+def test_the_admin_pauses_a_mandate_only_with_a_reason():
+    _, mandate = due_instalment()
+    client = _client(Role.OPERATIONS)
+    url = reverse("admin:debits_mandate_changelist")
+    selected = {"action": "pause_mandates_action", "_selected_action": [mandate.pk]}
+
+    asked = client.post(url, selected)
+    assert asked.status_code == 200 and b"reason" in asked.content
+    assert not CollectionPause.objects.exists()
+
+    client.post(url, {**selected, "apply": "1", "reason": "Customer in dispute"})
+    pause = CollectionPause.objects.get()
+    assert (pause.mandate_id, pause.reason) == (mandate.pk, "Customer in dispute")
