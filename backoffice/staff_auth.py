@@ -20,6 +20,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 
@@ -89,6 +90,7 @@ def _locked_out(request, user):
     return get_lockout_response(request, None, credentials)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def verify_second_factor(request):
     """The code step: a TOTP code or a single-use backup code completes sign-in."""
@@ -119,6 +121,7 @@ def verify_second_factor(request):
     return render(request, "backoffice/staff_auth/verify.html", {"form": form, "next": next_url})
 
 
+@never_cache  # the page holds a secret (QR code, key) or the backup codes
 @require_http_methods(["GET", "POST"])
 def enrol_second_factor(request):
     """Enrol an authenticator: the QR code is shown once, confirmed by a valid code."""

@@ -92,6 +92,7 @@ def test_staff_without_a_factor_reach_only_enrolment_then_enrol_with_a_qr_code(c
         assert response.redirect_chain[-1][0].startswith(reverse("staff_auth:enrol")), path
     page = client.get(reverse("staff_auth:enrol"))
     assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"]
     assert b'src="data:image/svg+xml' in page.content
     device = TOTPDevice.objects.get(user=user, confirmed=False)
 
