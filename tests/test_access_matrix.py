@@ -278,6 +278,7 @@ _ADMIN_MODEL_URL = re.compile(
 class Pattern:
     name: str | None
     route: str
+    callback: Callable | None = None
 
 
 def all_url_patterns() -> list[Pattern]:
@@ -288,7 +289,7 @@ def all_url_patterns() -> list[Pattern]:
                 yield from walk(entry.url_patterns, prefix + str(entry.pattern), inner)
             elif isinstance(entry, URLPattern):
                 name = f"{namespace}{entry.name}" if entry.name else None
-                yield Pattern(name, prefix + str(entry.pattern))
+                yield Pattern(name, prefix + str(entry.pattern), entry.callback)
 
     return list(walk(get_resolver().url_patterns, "", ""))
 
@@ -408,6 +409,33 @@ def test_every_registered_admin_model_and_action_has_a_row(db):
         if key[1] != "delete_selected" and key not in ADMIN_ACTIONS
     ]
     assert not missing_actions, f"admin actions without a row: {missing_actions}"
+
+
+# Views that are not staff pages: signing in, and the customers' own reset pages.
+NOT_STAFF_VIEWS = frozenset(
+    {
+        "login",
+        "logout",
+        "staff_auth:verify",
+        "staff_auth:enrol",
+        "accounts:password_reset_link",
+        "accounts:password_reset_form",
+    }
+)
+
+
+def test_every_staff_page_declares_the_permission_it_needs():
+    """Each non-admin staff view is wrapped by staff_permission_required (or
+    staff_login_required), which is what the matrix walk then exercises."""
+    undeclared = [
+        p.name
+        for p in all_url_patterns()
+        if p.name
+        and not p.name.startswith("admin:")
+        and p.name not in NOT_STAFF_VIEWS
+        and getattr(p.callback, "required_permissions", None) is None
+    ]
+    assert not undeclared, f"staff views without staff_permission_required: {undeclared}"
 
 
 def test_the_matrix_has_no_row_for_a_url_that_is_gone():
