@@ -214,6 +214,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="worker process counts to measure")
     parser.add_argument("--latencies", default="0,20", help="simulator latencies in ms")
     parser.add_argument("--gateway-concurrency", type=int, default=16)
+    parser.add_argument(
+        "--gateway",
+        choices=["simulator", "instant"],
+        default="simulator",
+        help="instant: an in-memory gateway answering at once, to measure the engine alone",
+    )
     parser.add_argument("--naive-sample", type=int, default=2000)
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--broker-url", default=DEFAULT_BROKER)
@@ -256,6 +262,9 @@ def main() -> None:
             purge_queue()
             # INFO: the worker says "ready." at that level.
             env = dict(os.environ, GATEWAY_SIMULATOR_LATENCY_MS=str(latency), LOG_LEVEL="INFO")
+            if args.gateway == "instant":
+                env["PAYMENT_GATEWAY"] = "debit_throughput.InstantGateway"
+                env["PYTHONPATH"] = str(PROJECT_DIR / "bench")
             pool = Workers(
                 processes=processes, env=env, log=logs / f"worker-{processes}-{latency}.log"
             )
@@ -281,15 +290,19 @@ def main() -> None:
 
     print()
     print(f"Debit run throughput, {args.instalments:,} due instalments, PostgreSQL + Redis")
-    print(f"(gateway calls in flight per worker process: {args.gateway_concurrency})")
+    print(
+        f"(gateway: {args.gateway}; calls in flight per worker process: {args.gateway_concurrency})"
+    )
     print()
-    print(f"{'engine':<34}{'latency':>9}{'collected':>11}{'seconds':>9}{'per second':>12}")
+    print(f"{'engine':<46}{'latency':>9}{'collected':>11}{'seconds':>9}{'per second':>12}")
     for processes, latency, collected, seconds, _, rate in results:
         label = f"chunked, {processes} worker process{'es' if processes > 1 else ''}"
-        print(f"{label:<34}{latency:>6} ms{collected:>11,}{seconds:>9.1f}{rate:>12,.0f}")
+        if args.gateway == "instant":
+            label += ", instant gateway"
+        print(f"{label:<46}{latency:>6} ms{collected:>11,}{seconds:>9.1f}{rate:>12,.0f}")
     for latency, (sample, rate) in naive.items():
         label = "naive one-row ORM loop, 1 process"
-        print(f"{label:<34}{latency:>6} ms{sample:>11,}{sample / rate:>9.1f}{rate:>12,.0f}")
+        print(f"{label:<46}{latency:>6} ms{sample:>11,}{sample / rate:>9.1f}{rate:>12,.0f}")
     print()
     print("Reproduce with:")
     print("  " + shlex.join([".venv/bin/python", "bench/debit_throughput.py", *sys.argv[1:]]))
