@@ -10,6 +10,8 @@ from axes.models import AccessAttempt
 from django.contrib import admin
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class ActionPermissionsMixin:
@@ -46,3 +48,10 @@ for _model, _model_admin in (
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
     admin.site.register(_model, _model_admin)
+
+# django-otp's device admins show a person's TOTP secret (its QR code) and
+# backup codes to any superuser, which would let them pass as that person.
+# Devices change only through the staff-security services (enrol, reset).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)

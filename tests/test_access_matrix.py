@@ -187,8 +187,6 @@ MATRIX: dict[str, Row] = {
     "admin:auth_user_password_change": Row(
         frozenset({ADMIN}), kwargs=lambda world: {"id": world.other_staff.pk}
     ),
-    "admin:otp_totp_totpdevice_config": Row(NOBODY, kwargs=_pk("totp_device")),
-    "admin:otp_totp_totpdevice_qrcode": Row(NOBODY, kwargs=_pk("totp_device")),
 }
 
 
@@ -240,8 +238,6 @@ ADMIN_MODELS: dict[str, AdminModelRow] = {
     "django_celery_beat.intervalschedule": _SUPERUSER_ONLY,
     "django_celery_beat.clockedschedule": _SUPERUSER_ONLY,
     "django_celery_beat.solarschedule": _SUPERUSER_ONLY,
-    "otp_totp.totpdevice": _SUPERUSER_ONLY,
-    "otp_static.staticdevice": _SUPERUSER_ONLY,
     # Sign-in history: auditors read it; unlocking is the supervisors' staff page.
     "axes.accessattempt": AdminModelRow(view=frozenset({AUDITOR})),
     "axes.accesslog": AdminModelRow(view=frozenset({AUDITOR})),
@@ -422,6 +418,14 @@ NOT_STAFF_VIEWS = frozenset(
         "accounts:password_reset_form",
     }
 )
+
+
+def test_no_one_can_read_a_second_factor_secret_in_the_admin():
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert not admin.site.is_registered(TOTPDevice)
+    assert not admin.site.is_registered(StaticDevice)
 
 
 def test_every_staff_page_declares_the_permission_it_needs():
