@@ -158,14 +158,14 @@ def measure_run(today: dt.date) -> tuple[int, float, float]:
     return run.succeeded_count, elapsed, selected_after
 
 
-def naive_loop(sample: int, today: dt.date, latency_ms: int) -> float:
+def naive_loop(sample: int, today: dt.date, latency_ms: int, *, instant: bool = False) -> float:
     """One instalment at a time through the ORM: what the chunked engine replaces."""
     from django.utils import timezone
 
     from debits.gateways.simulator import SimulatorGateway
     from debits.models import DebitAttempt, Instalment, Mandate
 
-    gateway = SimulatorGateway(latency_ms=latency_ms)
+    gateway = InstantGateway() if instant else SimulatorGateway(latency_ms=latency_ms)
     ids = list(
         Instalment.objects.filter(state="due", due_date__lte=today)
         .order_by("id")
@@ -285,7 +285,10 @@ def main() -> None:
         for latency in latencies:
             reset_book(args.instalments, today)
             sample = args.naive_sample if not latency else max(1, args.naive_sample // 10)
-            naive[latency] = (sample, naive_loop(sample, today, latency))
+            naive[latency] = (
+                sample,
+                naive_loop(sample, today, latency, instant=args.gateway == "instant"),
+            )
     reset_book(args.instalments, today)
 
     print()
