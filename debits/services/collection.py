@@ -862,26 +862,30 @@ def collect_debit_chunk(
     run = DebitRun.objects.get(pk=run_id)
     ids = sorted(set(instalment_ids))
     summary = ChunkSummary()
-    for _round in range(SAME_DAY_BANK_SIDE_RETRIES):
-        _preflight_resync(ids)
-        claims, skipped = _claim(run, ids, honour_retry_schedule=honour_retry_schedule)
-        summary.claimed += len(claims)
-        summary.skipped += skipped
-        answers = _in_flight(claims, _present)
-        outcomes = record_debit_outcomes(
-            claims=[(claims[i], answers[i]) for i in range(len(claims))]
-        )
-        summary.outcomes.update(outcomes.values())
-        # Bank-side answers that re-sync repairs are retried at once, the same day.
-        again = [
-            claim.instalment_id
-            for claim in claims
-            if OUTCOMES[outcomes[claim.attempt_id]].mandate_effect == MandateEffect.RESYNC
-        ]
-        if not again:
-            break
-        ids, honour_retry_schedule = again, True
-    _finish_chunk(run, summary)
+    try:
+        for _round in range(SAME_DAY_BANK_SIDE_RETRIES):
+            _preflight_resync(ids)
+            claims, skipped = _claim(run, ids, honour_retry_schedule=honour_retry_schedule)
+            summary.claimed += len(claims)
+            summary.skipped += skipped
+            answers = _in_flight(claims, _present)
+            outcomes = record_debit_outcomes(
+                claims=[(claims[i], answers[i]) for i in range(len(claims))]
+            )
+            summary.outcomes.update(outcomes.values())
+            # Bank-side answers that re-sync repairs are retried at once, the same day.
+            again = [
+                claim.instalment_id
+                for claim in claims
+                if OUTCOMES[outcomes[claim.attempt_id]].mandate_effect == MandateEffect.RESYNC
+            ]
+            if not again:
+                break
+            ids, honour_retry_schedule = again, True
+    finally:
+        # Even a chunk that failed half-way is done for the run's progress: what it
+        # claimed and did not record stays `submitted`, and the janitor settles it.
+        _finish_chunk(run, summary)
     return summary
 
 
