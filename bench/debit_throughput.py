@@ -211,6 +211,12 @@ def main() -> None:
         default=None,
         help="instalments due in the 20 ms runs (default: all); they take longer",
     )
+    parser.add_argument(
+        "--collect",
+        type=int,
+        default=None,
+        help="instalments due in each run (default: all seeded; the rest are left paid)",
+    )
     parser.add_argument("--workers", default="1,2", help="worker process counts to measure")
     parser.add_argument("--latencies", default="0,20", help="simulator latencies in ms")
     parser.add_argument("--gateway-concurrency", type=int, default=16)
@@ -254,7 +260,7 @@ def main() -> None:
     results = []
     logs = Path(tempfile.mkdtemp(prefix="debit-bench-"))
     for latency in latencies:
-        due = args.instalments
+        due = min(args.instalments, args.collect or args.instalments)
         if latency and args.latency_instalments:
             due = min(due, args.latency_instalments)
         for processes in workers:
@@ -292,7 +298,7 @@ def main() -> None:
     reset_book(args.instalments, today)
 
     print()
-    print(f"Debit run throughput, {args.instalments:,} due instalments, PostgreSQL + Redis")
+    print(f"Debit run throughput, {args.instalments:,} instalments seeded, PostgreSQL + Redis")
     print(
         f"(gateway: {args.gateway}; calls in flight per worker process: {args.gateway_concurrency})"
     )
