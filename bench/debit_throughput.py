@@ -20,7 +20,7 @@ import datetime as dt
 import os
 import shlex
 import signal
-import subprocess
+import subprocess  # nosec B404 # starts our own processes, never a shell
 import sys
 import tempfile
 import time
@@ -89,7 +89,7 @@ class Workers:
     def __init__(self, *, processes: int, env: dict, log: Path):
         self.log = log
         self._file = log.open("w")
-        self.process = subprocess.Popen(  # noqa: S603 - our own celery app and arguments
+        self.process = subprocess.Popen(  # noqa: S603 # nosec B603 # our own celery app and arguments
             [
                 sys.executable,
                 "-m",

@@ -13,7 +13,7 @@ import os
 import platform
 import resource
 import shlex
-import subprocess
+import subprocess  # nosec B404 # starts our own processes, never a shell
 import sys
 import tempfile
 import time
@@ -37,7 +37,7 @@ def recreate_postgres_database(url: str) -> None:
 
 
 def run(args: list[str], env: dict[str, str]) -> None:
-    subprocess.run(  # noqa: S603 - our own manage.py with our own arguments
+    subprocess.run(  # noqa: S603 # nosec B603 # our own manage.py with our own arguments
         [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, check=True
     )
 
