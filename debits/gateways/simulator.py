@@ -10,7 +10,11 @@ demo can also script an exact answer for one mandate (``script_fault``).
 
 The simulator writes through the caller's database connection: call it
 outside any open transaction (as the debit engine and re-sync do), or its
-books roll back with the caller's.
+books roll back with the caller's. On PostgreSQL a collect costs two
+autocommitted statements: one counts the presentation and reads the ledger,
+the agreement, the card's credential version and whether a fault is scripted;
+one writes the ledger row (``ON CONFLICT DO NOTHING``: the first writer wins).
+Only a mandate with a scripted fault pays for the locked read that consumes it.
 """
 
 import hashlib
@@ -19,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -160,14 +164,21 @@ class SimulatorGateway:
             "agreement_token": agreement_token,
             "amount_minor": amount_minor,
         }
-        first = SimulatedCollection.objects.filter(idempotency_key=idempotency_key).first()
-        if first is not None:
-            return _replay(first, params)
+        if connection.vendor == "postgresql":
+            seen = _presentation_pg(idempotency_key, mandate_reference)
+        else:
+            seen = _presentation_portable(idempotency_key, mandate_reference)
+        if seen.first is not None:
+            return _replay(seen.first, params)
 
-        presentation = _count_presentation(f"collect:{idempotency_key}")
-        scripted = _take_scripted_fault(
-            mandate_reference,
-            kinds=set(SimulatedFault.Outcome) - _BIND_FAULTS,
+        presentation = seen.presentation
+        scripted = (
+            _take_scripted_fault(
+                mandate_reference,
+                kinds=set(SimulatedFault.Outcome) - _BIND_FAULTS,
+            )
+            if seen.fault_scripted
+            else None
         )
         roll = _fraction(self.seed, "collect", idempotency_key, presentation)
         rates = self.rates
@@ -188,14 +199,13 @@ class SimulatorGateway:
             timeout_after_collect = True
 
         outcome = SUCCEEDED
-        agreement = SimulatedAgreement.objects.filter(mandate_reference=mandate_reference).first()
         if (
-            agreement is None
-            or agreement.token != agreement_token
-            or agreement.credential_version < _card_credential_version(mandate_reference)
+            seen.agreement_token is None
+            or seen.agreement_token != agreement_token
+            or seen.agreement_version < seen.card_version
         ):
             outcome = AGREEMENT_STALE
-        elif agreement.revoked:
+        elif seen.agreement_revoked:
             outcome = AGREEMENT_REVOKED
         elif scripted in _RECORDED_FAULTS:
             outcome = str(scripted)
@@ -208,15 +218,15 @@ class SimulatorGateway:
         ):
             outcome = INSUFFICIENT_FUNDS
 
-        try:
-            with transaction.atomic():
-                row = SimulatedCollection.objects.create(
-                    idempotency_key=idempotency_key,
-                    outcome=outcome,
-                    gateway_reference=f"SIM{secrets.token_hex(8).upper()}",
-                    **params,
-                )
-        except IntegrityError:
+        row = _record_collection(
+            SimulatedCollection(
+                idempotency_key=idempotency_key,
+                outcome=outcome,
+                gateway_reference=f"SIM{secrets.token_hex(8).upper()}",
+                **params,
+            )
+        )
+        if row is None:
             # The same key presented concurrently: the first writer's result stands.
             row = SimulatedCollection.objects.get(idempotency_key=idempotency_key)
             return _replay(row, params)
@@ -252,6 +262,144 @@ def _replay(row: SimulatedCollection, params: dict) -> CollectionResult:
             f"idempotency key {row.idempotency_key} was first used with other parameters"
         )
     return _result(row)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the network knows when a collect arrives, read in one go."""
+
+    first: SimulatedCollection | None  # the ledger's row for this key, if any
+    presentation: int  # this request's presentation number (0 when replayed)
+    agreement_token: str | None
+    agreement_version: int
+    agreement_revoked: bool
+    card_version: int
+    fault_scripted: bool  # a collect fault may be scripted for the mandate
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _presentation_pg(idempotency_key: str, mandate_reference: str) -> _Seen:
+    """Count the presentation and read the ledger, agreement, card and scripted faults
+    in one autocommitted statement.
+
+    A key already in the ledger is replayed, not presented again, so the count
+    only moves when the ledger has no row for it (as the portable path does).
+    """
+    from accounts.models import Card
+
+    sql = f"""
+        WITH counted AS (
+            INSERT INTO {_table(SimulatedPresentation)} (request_key, "count")
+            SELECT %(request_key)s, 1
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {_table(SimulatedCollection)} WHERE idempotency_key = %(key)s
+            )
+            ON CONFLICT (request_key) DO UPDATE
+                SET "count" = {_table(SimulatedPresentation)}."count" + 1
+            RETURNING "count"
+        )
+        SELECT
+            (SELECT "count" FROM counted),
+            c.mandate_reference, c.agreement_token, c.amount_minor, c.outcome,
+            c.gateway_reference,
+            a.token, a.credential_version, a.revoked,
+            (
+                SELECT card.credential_version
+                FROM {_table(Mandate)} m JOIN {_table(Card)} card ON card.id = m.card_id
+                WHERE m.reference = %(reference)s ORDER BY m.id LIMIT 1
+            ),
+            EXISTS (
+                SELECT 1 FROM {_table(SimulatedFault)} f
+                WHERE f.mandate_reference = %(reference)s AND f.outcome <> ALL(%(bind)s)
+                AND (f.remaining IS NULL OR f.remaining <> 0)
+            )
+        FROM (SELECT 1) AS one
+        LEFT JOIN {_table(SimulatedCollection)} c ON c.idempotency_key = %(key)s
+        LEFT JOIN {_table(SimulatedAgreement)} a ON a.mandate_reference = %(reference)s
+    """  # noqa: S608 # nosec B608 - table names are the models' own, every value a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "request_key": f"collect:{idempotency_key}",
+                "key": idempotency_key,
+                "reference": mandate_reference,
+                "bind": [str(kind) for kind in _BIND_FAULTS],
+            },
+        )
+        (count, c_ref, c_token, c_amount, c_outcome, c_gw_ref, token, version, revoked, card,
+         fault) = cursor.fetchone()  # fmt: skip
+    first = None
+    if c_ref is not None:
+        first = SimulatedCollection(
+            idempotency_key=idempotency_key,
+            mandate_reference=c_ref,
+            agreement_token=c_token,
+            amount_minor=c_amount,
+            outcome=c_outcome,
+            gateway_reference=c_gw_ref,
+        )
+    return _Seen(
+        first=first,
+        presentation=count or 0,
+        agreement_token=token,
+        agreement_version=version or 0,
+        agreement_revoked=bool(revoked),
+        card_version=card or 0,
+        fault_scripted=bool(fault),
+    )
+
+
+def _presentation_portable(idempotency_key: str, mandate_reference: str) -> _Seen:
+    first = SimulatedCollection.objects.filter(idempotency_key=idempotency_key).first()
+    if first is not None:
+        return _Seen(first, 0, None, 0, False, 0, False)
+    presentation = _count_presentation(f"collect:{idempotency_key}")
+    agreement = SimulatedAgreement.objects.filter(mandate_reference=mandate_reference).first()
+    return _Seen(
+        first=None,
+        presentation=presentation,
+        agreement_token=agreement.token if agreement else None,
+        agreement_version=agreement.credential_version if agreement else 0,
+        agreement_revoked=bool(agreement and agreement.revoked),
+        card_version=_card_credential_version(mandate_reference),
+        fault_scripted=True,
+    )
+
+
+def _record_collection(row: SimulatedCollection) -> SimulatedCollection | None:
+    """Write the ledger row; None when the key is already there (first writer wins)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {_table(SimulatedCollection)} "  # noqa: S608 # nosec B608
+                "(idempotency_key, mandate_reference, agreement_token, amount_minor, outcome, "
+                "gateway_reference, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+                [
+                    row.idempotency_key,
+                    row.mandate_reference,
+                    row.agreement_token,
+                    row.amount_minor,
+                    row.outcome,
+                    row.gateway_reference,
+                    row.created_at,
+                ],
+            )
+            inserted = cursor.fetchone()
+        if inserted is None:
+            return None
+        row.pk = inserted[0]
+        return row
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return row
 
 
 def _card_credential_version(mandate_reference: str) -> int:
