@@ -6,15 +6,24 @@ the janitor settles only what is still unsettled, fees are unique per instalment
 """
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.utils import timezone
 
 from debits.models import DebitRun
 from debits.services.collection import (
     collect_debit_chunk,
+    keep_gateway_connections,
     run_debit_job,
     settle_unresolved_attempts,
 )
 from debits.services.fees import accrue_late_fees
+
+
+@worker_process_init.connect
+def _keep_gateway_connections(**_kwargs) -> None:
+    # A worker process collects chunk after chunk: reconnecting 16 gateway
+    # threads for each one cost more than a chunk's own queries.
+    keep_gateway_connections()
 
 
 @shared_task(name="debits.tasks.collection.run_scheduled_debits_task")
