@@ -11,10 +11,11 @@ demo can also script an exact answer for one mandate (``script_fault``).
 The simulator writes through the caller's database connection: call it
 outside any open transaction (as the debit engine and re-sync do), or its
 books roll back with the caller's. On PostgreSQL a collect costs two
-autocommitted statements: one counts the presentation and reads the ledger,
+statements and one commit: one read of the ledger, the presentations so far,
 the agreement, the card's credential version and whether a fault is scripted;
-one writes the ledger row (``ON CONFLICT DO NOTHING``: the first writer wins).
-Only a mandate with a scripted fault pays for the locked read that consumes it.
+one write, of the ledger row (``ON CONFLICT DO NOTHING``: the first writer
+wins) or, for an answer that carried out nothing, of the presentation. Only a
+mandate with a scripted fault pays for the locked read that consumes it.
 """
 
 import hashlib
@@ -172,6 +173,13 @@ class SimulatorGateway:
             return _replay(seen.first, params)
 
         presentation = seen.presentation
+
+        def carried_out_nothing() -> None:
+            # Only an answer that leaves no ledger row can be presented again
+            # (a ledger row is replayed), so only it needs its presentation kept.
+            if not seen.counted:
+                _record_presentation_pg(f"collect:{idempotency_key}")
+
         scripted = (
             _take_scripted_fault(
                 mandate_reference,
@@ -186,8 +194,10 @@ class SimulatorGateway:
         if scripted == SimulatedFault.Outcome.UNAVAILABLE or (
             scripted is None and roll < rates.unavailable
         ):
+            carried_out_nothing()
             raise GatewayUnavailable("payment network unavailable")
         if scripted == SimulatedFault.Outcome.TIMEOUT_BEFORE_COLLECT:
+            carried_out_nothing()
             raise GatewayTimeout("no answer from the payment network")
         if scripted == SimulatedFault.Outcome.TIMEOUT_AFTER_COLLECT:
             timeout_after_collect = True
@@ -195,6 +205,7 @@ class SimulatorGateway:
             # Half of injected timeouts happen after the network carried out the
             # collection, half before: get_status is the only way to tell.
             if _fraction(self.seed, "timeout-side", idempotency_key, presentation) < 0.5:
+                carried_out_nothing()
                 raise GatewayTimeout("no answer from the payment network")
             timeout_after_collect = True
 
@@ -270,6 +281,7 @@ class _Seen:
 
     first: SimulatedCollection | None  # the ledger's row for this key, if any
     presentation: int  # this request's presentation number (0 when replayed)
+    counted: bool  # the presentation is already recorded
     agreement_token: str | None
     agreement_version: int
     agreement_revoked: bool
@@ -282,27 +294,18 @@ def _table(model) -> str:
 
 
 def _presentation_pg(idempotency_key: str, mandate_reference: str) -> _Seen:
-    """Count the presentation and read the ledger, agreement, card and scripted faults
-    in one autocommitted statement.
+    """Read the ledger, the presentations so far, the agreement, the card's credential
+    version and whether a fault is scripted, in one read-only statement.
 
-    A key already in the ledger is replayed, not presented again, so the count
-    only moves when the ledger has no row for it (as the portable path does).
+    The presentation is written later, and only when the answer leaves no ledger
+    row (``_record_presentation_pg``): a key in the ledger is replayed, never
+    presented again, so most collects commit once, with the ledger row.
     """
     from accounts.models import Card
 
     sql = f"""
-        WITH counted AS (
-            INSERT INTO {_table(SimulatedPresentation)} (request_key, "count")
-            SELECT %(request_key)s, 1
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {_table(SimulatedCollection)} WHERE idempotency_key = %(key)s
-            )
-            ON CONFLICT (request_key) DO UPDATE
-                SET "count" = {_table(SimulatedPresentation)}."count" + 1
-            RETURNING "count"
-        )
         SELECT
-            (SELECT "count" FROM counted),
+            p."count",
             c.mandate_reference, c.agreement_token, c.amount_minor, c.outcome,
             c.gateway_reference,
             a.token, a.credential_version, a.revoked,
@@ -318,6 +321,7 @@ def _presentation_pg(idempotency_key: str, mandate_reference: str) -> _Seen:
             )
         FROM (SELECT 1) AS one
         LEFT JOIN {_table(SimulatedCollection)} c ON c.idempotency_key = %(key)s
+        LEFT JOIN {_table(SimulatedPresentation)} p ON p.request_key = %(request_key)s
         LEFT JOIN {_table(SimulatedAgreement)} a ON a.mandate_reference = %(reference)s
     """  # noqa: S608 # nosec B608 - table names are the models' own, every value a parameter
     with connection.cursor() as cursor:
@@ -344,7 +348,8 @@ def _presentation_pg(idempotency_key: str, mandate_reference: str) -> _Seen:
         )
     return _Seen(
         first=first,
-        presentation=count or 0,
+        presentation=0 if first is not None else (count or 0) + 1,
+        counted=False,
         agreement_token=token,
         agreement_version=version or 0,
         agreement_revoked=bool(revoked),
@@ -356,18 +361,28 @@ def _presentation_pg(idempotency_key: str, mandate_reference: str) -> _Seen:
 def _presentation_portable(idempotency_key: str, mandate_reference: str) -> _Seen:
     first = SimulatedCollection.objects.filter(idempotency_key=idempotency_key).first()
     if first is not None:
-        return _Seen(first, 0, None, 0, False, 0, False)
+        return _Seen(first, 0, True, None, 0, False, 0, False)
     presentation = _count_presentation(f"collect:{idempotency_key}")
     agreement = SimulatedAgreement.objects.filter(mandate_reference=mandate_reference).first()
     return _Seen(
         first=None,
         presentation=presentation,
+        counted=True,
         agreement_token=agreement.token if agreement else None,
         agreement_version=agreement.credential_version if agreement else 0,
         agreement_revoked=bool(agreement and agreement.revoked),
         card_version=_card_credential_version(mandate_reference),
         fault_scripted=True,
     )
+
+
+def _record_presentation_pg(request_key: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {_table(SimulatedPresentation)} AS p (request_key, "count") '  # noqa: S608 # nosec B608
+            'VALUES (%s, 1) ON CONFLICT (request_key) DO UPDATE SET "count" = p."count" + 1',
+            [request_key],
+        )
 
 
 def _record_collection(row: SimulatedCollection) -> SimulatedCollection | None:
