@@ -1,0 +1,59 @@
+"""The dashboard: what needs attention, shown only to roles that may act on it."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Card
+from debits.models import Alert
+from tests.factories import MandateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _drift(mandate):
+    Card.objects.filter(pk=mandate.card_id).update(credential_version=2)
+
+
+def test_it_lists_a_mandate_still_bound_to_an_old_credential(staff_client):
+    client = staff_client(role="operations")
+    behind = MandateFactory(reference="MD-BEHIND")
+    MandateFactory(reference="MD-IN-SYNC")
+    _drift(behind)
+
+    page = client.get("/").content.decode()
+
+    assert "MD-BEHIND" in page
+    assert "MD-IN-SYNC" not in page
+
+
+def test_it_shows_open_alerts_to_operations_but_not_to_agents(staff_client):
+    mandate = MandateFactory()
+    Alert.objects.create(
+        kind=Alert.Kind.RESYNC_FAILED,
+        dedup_key=f"resync_failed:mandate:{mandate.pk}",
+        card=mandate.card,
+        mandate=mandate,
+        message="Re-sync of <b>MD</b> failed after retries",
+    )
+
+    operations_page = staff_client(role="operations").get("/").content.decode()
+    assert "Re-sync of &lt;b&gt;MD&lt;/b&gt; failed after retries" in operations_page
+
+    agent_page = staff_client(role="agent").get("/").content.decode()
+    assert "failed after retries" not in agent_page
+
+
+def test_it_does_a_fixed_number_of_queries_however_many_mandates_drift(staff_client):
+    client = staff_client(role="supervisor")
+
+    def queries_for_page():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/").status_code == 200
+        return len(queries)
+
+    _drift(MandateFactory())
+    few = queries_for_page()
+    for _ in range(6):
+        _drift(MandateFactory())
+    assert queries_for_page() == few
