@@ -58,6 +58,8 @@ def looks_like_card_number(text: str) -> bool:
 
 def mask_search_text(text: str) -> str:
     """What a page may echo of a search: full card numbers, national ids and phones masked."""
+    if search_fingerprints(text) is not None:
+        return "the full card number or national id searched for"
     compact = text.replace(" ", "").replace("-", "")
     if len(compact) == 18 and compact[:17].isdigit():
         return mask_national_id(compact)
@@ -66,3 +68,35 @@ def mask_search_text(text: str) -> str:
     if compact.isdigit() and len(compact) == 11:
         return mask_phone(compact)
     return text
+
+
+# A search by a full card number or national id travels in URLs as ``fp:`` and the
+# keyed fingerprints it could be (an 18-digit number may be either): the URL, the
+# browser history and every access log see only the fingerprints.
+FINGERPRINT_SEARCH_PREFIX = "fp:"
+_FINGERPRINT_SEARCH = re.compile(r"fp:([0-9a-f]{64}(?:,[0-9a-f]{64})*)")
+
+
+def fingerprint_search_term(query: str) -> str:
+    """``fp:<hex>[,<hex>]`` for a full card number or national id; otherwise the query itself."""
+    query = query.strip()
+    compact = query.replace(" ", "").replace("-", "")
+    fingerprints = []
+    if compact.isdigit() and 13 <= len(compact) <= 19:
+        fingerprints.append(card_number_fingerprint(compact))
+    if len(compact) == 18 and compact[:17].isdigit() and compact[17] in "0123456789Xx":
+        fingerprints.append(national_id_fingerprint(compact))
+    if not fingerprints:
+        return query
+    return FINGERPRINT_SEARCH_PREFIX + ",".join(fingerprints)
+
+
+def search_fingerprints(term: str) -> list[str] | None:
+    """The fingerprints of an ``fp:`` search term, or None when it is not one."""
+    match = _FINGERPRINT_SEARCH.fullmatch(term.strip())
+    return match[1].split(",") if match else None
+
+
+def is_full_phone(text: str) -> bool:
+    compact = text.strip().replace(" ", "").replace("-", "")
+    return compact.isdigit() and len(compact) == 11

@@ -4,11 +4,19 @@ from django.db import models
 from django.db.models import Q, QuerySet
 
 from accounts.models import Card, Customer
-from accounts.pii import card_number_fingerprint, national_id_fingerprint, normalise_card_number
+from accounts.pii import (
+    card_number_fingerprint,
+    national_id_fingerprint,
+    normalise_card_number,
+    search_fingerprints,
+)
 
 
 def search_customers(query: str) -> QuerySet[Customer]:
     """Customers matching a name, phone, card last four, full card number or national id.
+
+    Also takes an ``fp:`` term (accounts.pii.fingerprint_search_term), the form a
+    full card number or national id has in a search URL.
 
     Full identifiers are matched through their keyed fingerprints: the query
     value itself is never stored or logged.
@@ -17,6 +25,16 @@ def search_customers(query: str) -> QuerySet[Customer]:
     customers = Customer.objects.all()
     if not query:
         return customers.none()
+    fingerprints = search_fingerprints(query)
+    if fingerprints is not None:
+        return (
+            customers.filter(
+                Q(cards__number_fingerprint__in=fingerprints)
+                | Q(national_id_fingerprint__in=fingerprints)
+            )
+            .distinct()
+            .order_by("full_name", "id")
+        )
     digits = normalise_card_number(query)
     condition = Q(full_name__icontains=query)
     if digits and digits == query.replace(" ", ""):
@@ -36,6 +54,12 @@ def search_cards(query: str) -> QuerySet[Card]:
     query = query.strip()
     if not query:
         return Card.objects.none()
+    fingerprints = search_fingerprints(query)
+    if fingerprints is not None:
+        return Card.objects.filter(
+            Q(number_fingerprint__in=fingerprints)
+            | Q(customer__national_id_fingerprint__in=fingerprints)
+        )
     digits = normalise_card_number(query)
     condition = Q(customer__in=search_customers(query).order_by().values("pk"))
     if digits and digits == query.replace(" ", ""):

@@ -6,6 +6,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("customers/", views.customer_search, name="customer_search"),
+    path("admin-search/", views.admin_search, name="admin_search"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
     path(
         "cards/<int:card_id>/password-reset/",

@@ -3,13 +3,19 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.forms import CustomerNewPasswordForm, StartPasswordResetForm
 from accounts.models import Card
-from accounts.pii import mask_search_text
+from accounts.pii import (
+    fingerprint_search_term,
+    is_full_phone,
+    mask_phone,
+    mask_search_text,
+    normalise_card_number,
+)
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
 from accounts.selectors import customer_for_staff, search_customers
 from accounts.services import (
@@ -21,12 +27,48 @@ from accounts.services import (
     start_password_reset,
 )
 from accounts.services.card_credentials import reset_token_fingerprint
-from backoffice.permissions import staff_permission_required
+from backoffice.permissions import staff_login_required, staff_permission_required
+
+# --- Searching by full identifiers ------------------------------------------------
+# A full card number or national id typed into a search never reaches a URL (browser
+# history, Referer headers, proxy and access logs): the search box posts, the view
+# turns the identifier into an ``fp:`` term of keyed fingerprints and redirects to a
+# URL that carries only those (Post/Redirect/Get). A full phone number, which no
+# fingerprint column finds, waits in the session and the URL shows it masked.
+# Names, last fours and partial phones stay in the URL, so such searches bookmark.
+
+SEARCH_PHONE_SESSION_KEY = "customer_search_phone"
+# Long enough for an ``fp:`` term of two fingerprints; anything typed is far shorter.
+SEARCH_MAX_LENGTH = 140
+
+
+def _url_search_term(request, query: str) -> str:
+    """The form of a search that may appear in a URL (remembering a full phone)."""
+    query = query.strip()[:SEARCH_MAX_LENGTH]
+    if is_full_phone(query):
+        digits = normalise_card_number(query)
+        request.session[SEARCH_PHONE_SESSION_KEY] = digits
+        return mask_phone(digits)
+    return fingerprint_search_term(query)
+
+
+def _query_from_url_term(request, term: str) -> str:
+    """The search a URL term stands for: a masked phone is the one the session holds."""
+    held = request.session.get(SEARCH_PHONE_SESSION_KEY, "")
+    if held and mask_phone(held) == term:
+        return held
+    return term
 
 
 @staff_permission_required("accounts.view_customer")
 def customer_search(request):
-    query = request.GET.get("q", "")[:64]
+    typed = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
+    term = _url_search_term(request, typed) if typed.strip() else ""
+    if request.method == "POST" or term != typed.strip()[:SEARCH_MAX_LENGTH]:
+        # An identifier in the address bar (an old bookmark) is moved out of it too.
+        url = reverse("accounts:customer_search")
+        return redirect(f"{url}?{urlencode({'q': term})}" if term else url)
+    query = _query_from_url_term(request, term)
     page = Paginator(search_customers(query), 25).get_page(request.GET.get("page"))
     # The page never echoes a full card number, national id or phone back.
     shown = mask_search_text(query)
@@ -38,9 +80,36 @@ def customer_search(request):
             "query_shown": shown,
             # A masked query is not put back in the box: submitting it again would find nothing.
             "query_input": query if shown == query else "",
+            "url_term": term,
             "page": page,
         },
     )
+
+
+@require_POST
+@staff_login_required
+def admin_search(request):
+    """The admin's search box: a full identifier reaches the changelist as an ``fp:`` term.
+
+    The changelist itself still checks that the person may see that model.
+    """
+    changelist = request.POST.get("changelist", "")
+    admin_root = reverse("admin:index")
+    if not (
+        changelist.startswith(admin_root)
+        and url_has_allowed_host_and_scheme(changelist, allowed_hosts={request.get_host()})
+    ):
+        return redirect(admin_root)
+    params = [
+        (key, value)
+        for key in request.POST
+        if key not in {"q", "changelist", "csrfmiddlewaretoken"}
+        for value in request.POST.getlist(key)
+    ]
+    term = fingerprint_search_term(request.POST.get("q", "")[:SEARCH_MAX_LENGTH])
+    if term:
+        params.append(("q", term))
+    return redirect(f"{changelist}?{urlencode(params)}" if params else changelist)
 
 
 # --- Customer page and staff-initiated card password reset -----------------------

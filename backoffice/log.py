@@ -53,6 +53,13 @@ class RedactResetTokenFilter(logging.Filter):
         return True
 
 
+# Digits that are part of a decimal number (a timing such as 0.126958123456789, an
+# amount) are no identifier: not the fraction after "<digit>." nor the whole part
+# before ".<digit>". A card number at the end of a sentence ("... 4111111111111111.")
+# is still one.
+_NOT_A_FRACTION = r"(?<!\d\.)"
+_NO_FRACTION = r"(?!\.\d)"
+
 # What must never reach a log line: card numbers (13-19 digits, maybe grouped),
 # national ids (17 digits + check character), full mainland mobile numbers, and
 # anything written as password=... / token=... (also in reset links: /reset/<token>/).
@@ -64,9 +71,23 @@ _REDACTIONS = [
         r"\1\2[redacted]",
     ),
     (re.compile(r"(?i)(/reset/)[A-Za-z0-9_\-:.]{8,}"), r"\1[redacted]"),
-    (re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])"), "[national-id]"),
-    (re.compile(r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)"), "[phone]"),
-    (re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"), "[card-number]"),
+    (
+        re.compile(
+            rf"(?<![0-9A-Za-z]){_NOT_A_FRACTION}\d{{17}}[\dXx](?![0-9A-Za-z]){_NO_FRACTION}"
+        ),
+        "[national-id]",
+    ),
+    (
+        re.compile(
+            rf"(?<!\d){_NOT_A_FRACTION}(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{{4}}){{2}}"
+            rf"(?!\d){_NO_FRACTION}"
+        ),
+        "[phone]",
+    ),
+    (
+        re.compile(rf"(?<!\d){_NOT_A_FRACTION}(?:\d[ -]?){{12,18}}\d(?!\d){_NO_FRACTION}"),
+        "[card-number]",
+    ),
 ]
 _SENSITIVE_KEYS = re.compile(
     r"(?i)password|passwd|token|secret|pepper|otp|national_id$|^phone$|card_number"

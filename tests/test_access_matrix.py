@@ -108,6 +108,11 @@ MATRIX: dict[str, Row] = {
     # --- Customers and cards ----------------------------------------------------
     "accounts:customer_search": Row(BOOK),
     "accounts:customer_detail": Row(BOOK, kwargs=_pk("customer")),
+    "accounts:admin_search": Row(
+        ALL,
+        method="post",
+        why="the admin's search box: redirects to the changelist, which checks the model",
+    ),
     "accounts:start_card_password_reset": Row(
         frozenset({AGENT, SUPERVISOR}),
         kwargs=_pk("card", "card_id"),

@@ -1,7 +1,11 @@
 """A real browser signs in with password and authenticator code and sees the dashboard.
 
 Drives Debian's Chromium through Playwright against pytest-django's live
-server (transactional database), and saves docs/screenshots/dashboard.png.
+server (transactional database) and takes a screenshot of the dashboard. The
+screenshot goes to pytest's tmp_path, so a test run leaves the work tree clean;
+with UPDATE_SCREENSHOTS=1 it replaces docs/screenshots/dashboard.png instead:
+
+    UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/test_browser_login.py
 """
 
 import os
@@ -15,7 +19,7 @@ from tests.factories import STAFF_PASSWORD, InstalmentFactory, MandateFactory, S
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT = PROJECT_DIR / "docs" / "screenshots" / "dashboard.png"
+DOCS_SCREENSHOT = PROJECT_DIR / "docs" / "screenshots" / "dashboard.png"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,11 +53,15 @@ def seed_a_small_book() -> None:
     )
 
 
-def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(live_server, chromium_path):
+def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(
+    live_server, chromium_path, tmp_path
+):
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
     from playwright.sync_api import sync_playwright
 
+    update_docs = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    screenshot = DOCS_SCREENSHOT if update_docs else tmp_path / "dashboard.png"
     seed_a_small_book()
     user = StaffUserFactory(username="li.na", first_name="Na", last_name="Li", role="supervisor")
     device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
@@ -88,8 +96,8 @@ def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(live_server,
             assert page.locator("h1").inner_text() == "Dashboard"
             assert page.locator(".kpi .value").first.inner_text() == "14"
             assert not csp_violations, csp_violations
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert screenshot.stat().st_size > 10_000
