@@ -35,6 +35,24 @@ def _require(actor: StaffUser) -> None:
         raise CollectionControlError("You may not pause or resume collection")
 
 
+def _checked_request(
+    *,
+    scope: str,
+    card: Card | None,
+    mandate: Mandate | None,
+    reason: str,
+    actor: StaffUser,
+    missing_reason: str,
+) -> tuple[dict, str]:
+    """(the pause's target filter, the stripped reason) once the actor and input are valid."""
+    _require(actor)
+    target = _target_filter(scope=scope, card=card, mandate=mandate)
+    reason = (reason or "").strip()
+    if not reason:
+        raise CollectionControlError(missing_reason)
+    return target, reason
+
+
 def _summary(pause: CollectionPause) -> dict:
     return {"scope": pause.scope, "card": pause.card_id, "mandate": pause.mandate_id}
 
@@ -49,11 +67,14 @@ def pause_collection(
     actor: StaffUser,
 ) -> CollectionPause:
     """Stop debits for the scope until resumed; runs skip it with this reason."""
-    _require(actor)
-    target = _target_filter(scope=scope, card=card, mandate=mandate)
-    reason = (reason or "").strip()
-    if not reason:
-        raise CollectionControlError("A pause needs a reason")
+    target, reason = _checked_request(
+        scope=scope,
+        card=card,
+        mandate=mandate,
+        reason=reason,
+        actor=actor,
+        missing_reason="A pause needs a reason",
+    )
     try:
         with transaction.atomic():
             pause = CollectionPause.objects.create(
@@ -82,11 +103,14 @@ def resume_collection(
     actor: StaffUser,
 ) -> CollectionPause:
     """End the open pause of the scope; the next run collects there again."""
-    _require(actor)
-    target = _target_filter(scope=scope, card=card, mandate=mandate)
-    reason = (reason or "").strip()
-    if not reason:
-        raise CollectionControlError("Resuming needs a reason")
+    target, reason = _checked_request(
+        scope=scope,
+        card=card,
+        mandate=mandate,
+        reason=reason,
+        actor=actor,
+        missing_reason="Resuming needs a reason",
+    )
     pause = (
         CollectionPause.objects.select_for_update()
         .filter(scope=scope, resumed_at__isnull=True, **target)
