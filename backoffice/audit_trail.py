@@ -5,23 +5,20 @@ PostgreSQL trigger). The export neutralises spreadsheet formulas so an
 attacker-chosen name or reason cannot run in the auditor's spreadsheet.
 """
 
-import csv
 import json
 
 import django_filters
 from django import forms
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
+from accounts.csv_export import csv_safe, streaming_csv_response  # noqa: F401 # csv_safe re-exported
 from accounts.models import AuditEvent, StaffUser
 from backoffice.permissions import staff_permission_required
 
 PAGE_SIZE = 50
-# Cells a spreadsheet would read as a formula (OWASP "CSV injection").
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -73,18 +70,6 @@ def audit_trail(request):
     )
 
 
-def csv_safe(value) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @staff_permission_required("accounts.view_auditevent", "accounts.export_auditevent")
 def audit_trail_export(request):
     filterset = _filtered(request)
@@ -95,7 +80,6 @@ def audit_trail_export(request):
         object_type="accounts.auditevent",
         summary={"filters": {k: v for k, v in request.GET.items() if k != "page"}},
     )
-    writer = csv.writer(_Echo())
     header = [
         "occurred_at",
         "actor",
@@ -108,29 +92,20 @@ def audit_trail_export(request):
         "request_id",
         "source_ip",
     ]
-
-    def rows():
-        yield writer.writerow(header)
-        for event in filterset.qs.iterator(chunk_size=500):
-            yield writer.writerow(
-                [
-                    csv_safe(value)
-                    for value in (
-                        event.occurred_at.isoformat(),
-                        event.actor.username if event.actor else "",
-                        event.actor_label,
-                        event.action,
-                        event.object_type,
-                        event.object_id,
-                        json.dumps(event.summary, ensure_ascii=False, sort_keys=True),
-                        event.reason,
-                        event.request_id,
-                        event.source_ip,
-                    )
-                ]
-            )
-
+    rows = (
+        (
+            event.occurred_at.isoformat(),
+            event.actor.username if event.actor else "",
+            event.actor_label,
+            event.action,
+            event.object_type,
+            event.object_id,
+            json.dumps(event.summary, ensure_ascii=False, sort_keys=True),
+            event.reason,
+            event.request_id,
+            event.source_ip,
+        )
+        for event in filterset.qs.iterator(chunk_size=500)
+    )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
-    return response
+    return streaming_csv_response(header=header, rows=rows, filename=f"audit-{stamp}.csv")

@@ -4,16 +4,15 @@ attempts (retry, export), manual runs, collection pauses, fee waivers.
 Thin: parse, call one service, render or redirect. Every page declares its permission.
 """
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.audit import record_audit_event
+from accounts.csv_export import streaming_csv_response
 from backoffice.permissions import staff_permission_required
 from debits.filters import UnresolvedAttemptFilter
 from debits.forms import ManualRunForm, PauseForm, ReasonForm
@@ -37,8 +36,6 @@ from debits.services import (
 )
 
 ATTEMPTS_PER_PAGE = 50
-# Cells a spreadsheet would read as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @staff_permission_required("debits.view_debitrun")
@@ -137,16 +134,6 @@ def retry_attempts(request):
     return redirect("debits:run_detail", pk=run.pk)
 
 
-def csv_safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 EXPORT_HEADER = [
     "attempt",
     "idempotency_key",
@@ -176,38 +163,30 @@ def attempt_export(request):
         object_type="debits.debitattempt",
         summary={"filters": {k: v for k, v in request.GET.items() if k != "page"}},
     )
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(EXPORT_HEADER)
-        for a in filterset.qs.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    csv_safe(v)
-                    for v in (
-                        a.pk,
-                        a.idempotency_key,
-                        a.run_id,
-                        a.instalment.loan.reference,
-                        a.instalment.sequence,
-                        a.instalment.due_date,
-                        a.mandate.reference,
-                        a.mandate.card.masked_number,
-                        a.amount,
-                        a.state,
-                        a.failure_code,
-                        a.raw_failure_code,
-                        a.next_retry_on,
-                        a.created_at.isoformat(),
-                        a.finished_at.isoformat() if a.finished_at else "",
-                    )
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = (
+        (
+            a.pk,
+            a.idempotency_key,
+            a.run_id,
+            a.instalment.loan.reference,
+            a.instalment.sequence,
+            a.instalment.due_date,
+            a.mandate.reference,
+            a.mandate.card.masked_number,
+            a.amount,
+            a.state,
+            a.failure_code,
+            a.raw_failure_code,
+            a.next_retry_on,
+            a.created_at.isoformat(),
+            a.finished_at.isoformat() if a.finished_at else "",
+        )
+        for a in filterset.qs.iterator(chunk_size=2000)
+    )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="debit-attempts-{stamp}.csv"'
-    return response
+    return streaming_csv_response(
+        header=EXPORT_HEADER, rows=rows, filename=f"debit-attempts-{stamp}.csv"
+    )
 
 
 @staff_permission_required("debits.view_collectionpause")
