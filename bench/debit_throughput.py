@@ -19,34 +19,14 @@ import argparse
 import datetime as dt
 import os
 import shlex
-import signal
-import subprocess  # nosec B404 # starts our own processes, never a shell
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bo_h3_bench"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/3"
-
-
-def ensure_database(url: str, *, fresh: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if fresh:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def seed(count: int, today: dt.date) -> None:
@@ -83,61 +63,6 @@ def reset_book(due: int, today: dt.date) -> None:
             [boundary, boundary, boundary, boundary, boundary, boundary, today],
         )
         cursor.execute("VACUUM ANALYZE")
-
-
-class Workers:
-    def __init__(self, *, processes: int, env: dict, log: Path):
-        self.log = log
-        self._file = log.open("w")
-        self.process = subprocess.Popen(  # noqa: S603 # nosec B603 # our own celery app and arguments
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "backoffice",
-                "worker",
-                "-Q",
-                "debits",
-                "-c",
-                str(processes),
-                "--prefetch-multiplier",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=self._file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while "ready." not in log.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"worker did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._file.close()
-
-
-def purge_queue() -> None:
-    from backoffice.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("debits")
 
 
 def measure_run(today: dt.date) -> tuple[int, float, float]:
@@ -245,15 +170,13 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
         }
     )
-    sys.path.insert(0, str(PROJECT_DIR))
-    ensure_database(args.database_url, fresh=args.fresh)
-    import django
+    from bench_support import prepare_database
 
-    django.setup()
-    from django.core.management import call_command
+    prepare_database(args.database_url, fresh=args.fresh)
     from django.utils import timezone
 
-    call_command("migrate", verbosity=0)
+    from tests.workers import WorkerProcess, purge_queues
+
     today = timezone.localdate()
     seed(args.instalments, today)
 
@@ -265,15 +188,23 @@ def main() -> None:
             due = min(due, args.latency_instalments)
         for processes in workers:
             reset_book(due, today)
-            purge_queue()
+            purge_queues("debits")
             # INFO: the worker says "ready." at that level.
             env = dict(os.environ, GATEWAY_SIMULATOR_LATENCY_MS=str(latency), LOG_LEVEL="INFO")
             if args.gateway == "instant":
                 env["PAYMENT_GATEWAY"] = "debit_throughput.InstantGateway"
                 env["PYTHONPATH"] = str(PROJECT_DIR / "bench")
-            pool = Workers(
-                processes=processes, env=env, log=logs / f"worker-{processes}-{latency}.log"
-            )
+            try:
+                pool = WorkerProcess(
+                    queues="debits",
+                    concurrency=processes,
+                    env=env,
+                    log=logs / f"worker-{processes}-{latency}.log",
+                    prefetch_multiplier=1,
+                    stop_timeout=30,
+                )
+            except RuntimeError as error:
+                raise SystemExit(str(error)) from None
             try:
                 collected, seconds, selection = measure_run(today)
             finally:

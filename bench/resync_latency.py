@@ -20,33 +20,15 @@ import argparse
 import os
 import random
 import shlex
-import signal
 import statistics
-import subprocess  # nosec B404 # starts our own processes, never a shell
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlparse
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PASSWORDS = ["480927", "902716", "135790", "274916", "390581", "582039", "613847", "740259"]
-
-
-def recreate_postgres_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -126,45 +108,6 @@ def seed(cards: int, rng: random.Random) -> list[int]:
     return [card.pk for card in card_rows]
 
 
-def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen:
-    handle = log.open("w")
-    process = subprocess.Popen(  # noqa: S603 # nosec B603 # our own celery app and arguments
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "backoffice",
-            "worker",
-            "-Q",
-            "resync",
-            "-c",
-            str(concurrency),
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "INFO",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"worker exited: {log.read_text()[-2000:]}")
-        if "ready." in log.read_text():
-            return process
-        time.sleep(0.2)
-    # Never leave a worker behind: it would take later messages from the same queue.
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(10)
-    raise SystemExit("worker did not become ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=1000)
@@ -190,29 +133,33 @@ def main() -> int:
         }
     )
     os.environ.update(env)
-    recreate_postgres_database(options.database_url)
-    sys.path.insert(0, str(PROJECT_DIR))
-    import django
+    from bench_support import prepare_database
 
-    django.setup()
-    from django.core.management import call_command
+    prepare_database(options.database_url, fresh=True)
     from django.db import transaction
     from django.utils import timezone
 
     from accounts.models import Card, CardCredential, Channel, OutboxEvent
     from accounts.services import change_card_password
-    from backoffice.celery import app
     from debits.models import Mandate, MandateSync
+    from tests.workers import WorkerProcess, purge_queues
 
-    call_command("migrate", verbosity=0)
     rng = random.Random(options.seed)  # nosec B311 # seeded on purpose: a reproducible book
     card_ids = seed(options.cards, rng)
     mandate_count = Mandate.objects.count()
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("resync")
+    purge_queues("resync")
 
     with tempfile.TemporaryDirectory(prefix="resync-bench-") as tmp:
-        worker = start_worker(env, options.worker_concurrency, Path(tmp) / "worker.log")
+        try:
+            worker = WorkerProcess(
+                queues="resync",
+                concurrency=options.worker_concurrency,
+                env=env,
+                log=Path(tmp) / "worker.log",
+                stop_timeout=30,
+            )
+        except RuntimeError as error:
+            raise SystemExit(str(error)) from None
         committed: dict[tuple[int, int], datetime] = {}
         try:
             started = time.monotonic()
@@ -239,11 +186,7 @@ def main() -> int:
                     raise SystemExit("not every change was re-synced within 2 minutes")
                 time.sleep(0.2)
         finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
+            worker.stop()
 
     # For each change (card, version): the last of the card's mandates to reach it.
     finished: dict[int, list[tuple[int, datetime]]] = {}

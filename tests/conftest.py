@@ -8,9 +8,6 @@ such skip into a failure.
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +15,15 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.workers import (  # noqa: F401 # re-exported: tests import these from here
+    PROJECT_DIR,
+    WorkerProcess,
+    purge_broker,
+    redis_broker_url,
+    worker_environment,
+)
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in {"1", "true", "yes"}
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
@@ -28,11 +32,6 @@ def service_unavailable(reason: str):
     if REQUIRE_SERVICES:
         pytest.fail(f"service not available: {reason}", pytrace=False)
     pytest.skip(f"service not available: {reason}")
-
-
-def redis_broker_url() -> str | None:
-    url = settings.CELERY_BROKER_URL
-    return url if url.startswith(("redis://", "rediss://")) else None
 
 
 def redis_is_reachable(url: str) -> bool:
@@ -56,97 +55,6 @@ def _services_for_markers(request):
             service_unavailable("Redis broker (set CELERY_BROKER_URL=redis://...)")
     if request.node.get_closest_marker("browser") and not Path(CHROMIUM).exists():
         service_unavailable(f"Chromium at {CHROMIUM}")
-
-
-def database_url_for_workers() -> str:
-    """The URL of the test database pytest-django created, for worker subprocesses."""
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or "5432"
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-def worker_environment(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": database_url_for_workers(),
-            "CELERY_BROKER_URL": redis_broker_url() or "",
-            "CONN_MAX_AGE": "0",
-            "DJANGO_SETTINGS_MODULE": "backoffice.settings",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-class WorkerProcess:
-    """A real ``celery worker`` subprocess against the test database and Redis."""
-
-    def __init__(self, *, queues: str, concurrency: int, env: dict[str, str], log: Path):
-        self.log_path = log
-        self._log = log.open("w")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "backoffice",
-                "worker",
-                "-Q",
-                queues,
-                "-c",
-                str(concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-2000:]}")
-            if "ready." in self.log_path.read_text():
-                return
-            time.sleep(0.2)
-        raise RuntimeError("worker did not become ready")
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (parent and pool children), as a crash would."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
-
-
-def purge_broker() -> None:
-    from backoffice.celery import app
-
-    with app.connection_for_write() as conn:
-        for queue in ("default", settings.CELERY_QUEUE_RESYNC, settings.CELERY_QUEUE_DEBITS):
-            conn.default_channel.queue_purge(queue)
 
 
 @pytest.fixture
