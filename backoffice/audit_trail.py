@@ -8,13 +8,13 @@ attacker-chosen name or reason cannot run in the auditor's spreadsheet.
 import json
 
 import django_filters
-from django import forms
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
 from accounts.csv_export import csv_safe, streaming_csv_response  # noqa: F401 # csv_safe re-exported
+from accounts.date_filters import day_from_filter, day_to_filter
 from accounts.models import AuditEvent, StaffUser
 from backoffice.permissions import staff_permission_required
 
@@ -26,18 +26,8 @@ class AuditEventFilter(django_filters.FilterSet):
         queryset=StaffUser.objects.order_by("username"), label="Who"
     )
     action = django_filters.CharFilter(lookup_expr="istartswith", label="Action starts with")
-    occurred_after = django_filters.DateFilter(
-        field_name="occurred_at",
-        lookup_expr="date__gte",
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    occurred_before = django_filters.DateFilter(
-        field_name="occurred_at",
-        lookup_expr="date__lte",
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    occurred_after = day_from_filter("occurred_at")
+    occurred_before = day_to_filter("occurred_at")
     object_type = django_filters.CharFilter(lookup_expr="iexact", label="Object type")
     object_id = django_filters.CharFilter(lookup_expr="exact", label="Object id")
     request_id = django_filters.CharFilter(lookup_expr="exact", label="Request id")

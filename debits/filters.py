@@ -1,8 +1,8 @@
 """Filters for the debit attempt list and its CSV export (django-filter)."""
 
 import django_filters
-from django import forms
 
+from accounts.date_filters import day_from_filter, day_to_filter
 from debits.models import DebitAttempt
 from debits.services.collection import OUTCOMES
 
@@ -22,18 +22,8 @@ class UnresolvedAttemptFilter(django_filters.FilterSet):
         empty_label="Any failure code",
     )
     run = django_filters.NumberFilter(field_name="run_id", label="Run #")
-    created_from = django_filters.DateFilter(
-        field_name="created_at",
-        lookup_expr="date__gte",
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    created_to = django_filters.DateFilter(
-        field_name="created_at",
-        lookup_expr="date__lte",
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    created_from = day_from_filter("created_at")
+    created_to = day_to_filter("created_at")
     loan = django_filters.CharFilter(
         field_name="instalment__loan__reference", lookup_expr="iexact", label="Loan reference"
     )
