@@ -36,7 +36,6 @@ def _require(actor: StaffUser) -> None:
 
 
 def _checked_request(
-    *,
     scope: str,
     card: Card | None,
     mandate: Mandate | None,
@@ -53,8 +52,14 @@ def _checked_request(
     return target, reason
 
 
-def _summary(pause: CollectionPause) -> dict:
-    return {"scope": pause.scope, "card": pause.card_id, "mandate": pause.mandate_id}
+def _record(*, action: str, pause: CollectionPause, actor: StaffUser, reason: str) -> None:
+    record_audit_event(
+        actor=actor,
+        action=action,
+        target=pause,
+        summary={"scope": pause.scope, "card": pause.card_id, "mandate": pause.mandate_id},
+        reason=reason[:300],
+    )
 
 
 @transaction.atomic
@@ -67,14 +72,7 @@ def pause_collection(
     actor: StaffUser,
 ) -> CollectionPause:
     """Stop debits for the scope until resumed; runs skip it with this reason."""
-    target, reason = _checked_request(
-        scope=scope,
-        card=card,
-        mandate=mandate,
-        reason=reason,
-        actor=actor,
-        missing_reason="A pause needs a reason",
-    )
+    target, reason = _checked_request(scope, card, mandate, reason, actor, "A pause needs a reason")
     try:
         with transaction.atomic():
             pause = CollectionPause.objects.create(
@@ -83,13 +81,7 @@ def pause_collection(
     except IntegrityError as exc:
         # The partial unique indexes allow one open pause per target.
         raise CollectionControlError("Collection is already paused there") from exc
-    record_audit_event(
-        actor=actor,
-        action="collection.paused",
-        target=pause,
-        summary=_summary(pause),
-        reason=reason[:300],
-    )
+    _record(action="collection.paused", pause=pause, actor=actor, reason=reason)
     return pause
 
 
@@ -104,12 +96,7 @@ def resume_collection(
 ) -> CollectionPause:
     """End the open pause of the scope; the next run collects there again."""
     target, reason = _checked_request(
-        scope=scope,
-        card=card,
-        mandate=mandate,
-        reason=reason,
-        actor=actor,
-        missing_reason="Resuming needs a reason",
+        scope, card, mandate, reason, actor, "Resuming needs a reason"
     )
     pause = (
         CollectionPause.objects.select_for_update()
@@ -121,11 +108,5 @@ def resume_collection(
     pause.resumed_at = timezone.now()
     pause.resumed_by = actor
     pause.save(update_fields=["resumed_at", "resumed_by"])
-    record_audit_event(
-        actor=actor,
-        action="collection.resumed",
-        target=pause,
-        summary=_summary(pause),
-        reason=reason[:300],
-    )
+    _record(action="collection.resumed", pause=pause, actor=actor, reason=reason)
     return pause
