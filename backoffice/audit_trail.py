@@ -8,13 +8,13 @@ attacker-chosen name or reason cannot run in the auditor's spreadsheet.
 import json
 
 import django_filters
-from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
 from accounts.csv_export import csv_safe, streaming_csv_response  # noqa: F401 # csv_safe re-exported
 from accounts.date_filters import day_from_filter, day_to_filter
+from accounts.listing import chosen_filters, filtered_page
 from accounts.models import AuditEvent, StaffUser
 from backoffice.permissions import staff_permission_required
 
@@ -44,17 +44,11 @@ def _filtered(request):
 
 @staff_permission_required("accounts.view_auditevent")
 def audit_trail(request):
-    filterset = _filtered(request)
-    page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "backoffice/audit_trail.html",
         {
-            "filter": filterset,
-            "page": page,
-            "query": query.urlencode(),
+            **filtered_page(request, _filtered(request), PAGE_SIZE),
             "can_export": request.user.has_perm("accounts.export_auditevent"),
         },
     )
@@ -68,7 +62,7 @@ def audit_trail_export(request):
         actor=request.user,
         action="audit.exported",
         object_type="accounts.auditevent",
-        summary={"filters": {k: v for k, v in request.GET.items() if k != "page"}},
+        summary={"filters": chosen_filters(request)},
     )
     header = [
         "occurred_at",

@@ -5,7 +5,6 @@ Thin: parse, call one service, render or redirect. Every page declares its permi
 """
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record_audit_event
 from accounts.csv_export import streaming_csv_response
+from accounts.listing import chosen_filters, filtered_page
 from backoffice.permissions import staff_permission_required
 from debits.filters import UnresolvedAttemptFilter
 from debits.forms import ManualRunForm, PauseForm, ReasonForm
@@ -96,17 +96,11 @@ def _filtered_attempts(request) -> UnresolvedAttemptFilter:
 
 @staff_permission_required("debits.view_debitattempt")
 def attempt_list(request):
-    filterset = _filtered_attempts(request)
-    page = Paginator(filterset.qs, ATTEMPTS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "debits/attempt_list.html",
         {
-            "filter": filterset,
-            "page": page,
-            "query": query.urlencode(),
+            **filtered_page(request, _filtered_attempts(request), ATTEMPTS_PER_PAGE),
             "can_retry": request.user.has_perm("debits.retry_debit_attempt"),
             "can_export": request.user.has_perm("debits.export_debitattempt"),
         },
@@ -161,7 +155,7 @@ def attempt_export(request):
         actor=request.user,
         action="debit_attempt.exported",
         object_type="debits.debitattempt",
-        summary={"filters": {k: v for k, v in request.GET.items() if k != "page"}},
+        summary={"filters": chosen_filters(request)},
     )
     rows = (
         (

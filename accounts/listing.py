@@ -1,0 +1,17 @@
+"""Filtered, paginated staff lists and the exports of the same filters."""
+
+from django.core.paginator import Paginator
+
+
+def filtered_page(request, filterset, per_page: int) -> dict:
+    """Template context of a filtered list: the filter, the requested page and the
+    query string without ``page`` (what the pager links keep)."""
+    page = Paginator(filterset.qs, per_page).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"filter": filterset, "page": page, "query": query.urlencode()}
+
+
+def chosen_filters(request) -> dict:
+    """The filters a list or export was asked for, as recorded in its audit event."""
+    return {k: v for k, v in request.GET.items() if k != "page"}
