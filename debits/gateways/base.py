@@ -64,6 +64,12 @@ class CollectionResult:
         return self.outcome == "succeeded"
 
 
+def check_amount_minor(amount_minor: int) -> None:
+    """Refuse, before anything is sent, an amount that is not a positive number of minor units."""
+    if not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ValueError("amount_minor must be a positive integer")
+
+
 class PaymentGateway(Protocol):
     def bind_agreement(
         self, *, mandate_reference: str, account_fingerprint: str, credential_version: int

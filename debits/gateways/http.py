@@ -31,6 +31,7 @@ from debits.gateways.base import (
     GatewayTimeout,
     GatewayUnavailable,
     IdempotencyConflict,
+    check_amount_minor,
 )
 
 
@@ -83,8 +84,7 @@ class HttpGateway:
         amount_minor: int,
         currency: str = "CNY",
     ) -> CollectionResult:
-        if not isinstance(amount_minor, int) or amount_minor <= 0:
-            raise ValueError("amount_minor must be a positive integer")
+        check_amount_minor(amount_minor)
         status, body = self._call(
             "POST",
             "/collections",

@@ -34,6 +34,7 @@ from debits.gateways.base import (
     GatewayTimeout,
     GatewayUnavailable,
     IdempotencyConflict,
+    check_amount_minor,
 )
 from debits.models import (
     Mandate,
@@ -157,8 +158,7 @@ class SimulatorGateway:
         amount_minor: int,
         currency: str = "CNY",
     ) -> CollectionResult:
-        if not isinstance(amount_minor, int) or amount_minor <= 0:
-            raise ValueError("amount_minor must be a positive integer")
+        check_amount_minor(amount_minor)
         self._wait()
         params = {
             "mandate_reference": mandate_reference,
