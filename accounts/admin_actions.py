@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 
 from accounts.forms import StartPasswordResetForm
 from accounts.models import CardCredential
-from accounts.services import CardPasswordError, reset_needs_supervisor, start_password_reset
+from accounts.services import CardPasswordError, reset_needs_supervisor
 
 
 @admin.action(
@@ -25,17 +25,8 @@ def start_password_reset_action(modeladmin, request, queryset):
     submitted = "apply" in request.POST
     form = StartPasswordResetForm(request.POST if submitted else None)
     if submitted and form.is_valid():
-        data = form.cleaned_data
         try:
-            start_password_reset(
-                card=card,
-                kind=data["kind"],
-                verification_method=data["verification_method"],
-                verification_reference=data["verification_reference"],
-                delivery_channel=data["delivery_channel"],
-                actor=request.user,
-                approved_by=request.user if data["supervisor_approval"] else None,
-            )
+            form.start_reset(card=card, actor=request.user)
         except CardPasswordError as exc:
             form.add_error(None, str(exc))
         else:

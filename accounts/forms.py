@@ -3,6 +3,7 @@
 from django import forms
 
 from accounts.models import CardCredential, PasswordResetRequest
+from accounts.services import start_password_reset
 
 
 class StartPasswordResetForm(forms.Form):
@@ -26,6 +27,19 @@ class StartPasswordResetForm(forms.Form):
     supervisor_approval = forms.BooleanField(
         label="I approve this reset as supervisor (locked or closed card)", required=False
     )
+
+    def start_reset(self, *, card, actor) -> PasswordResetRequest:
+        """Start the reset the valid form describes (the UI page and the admin action)."""
+        data = self.cleaned_data
+        return start_password_reset(
+            card=card,
+            kind=data["kind"],
+            verification_method=data["verification_method"],
+            verification_reference=data["verification_reference"],
+            delivery_channel=data["delivery_channel"],
+            actor=actor,
+            approved_by=actor if data["supervisor_approval"] else None,
+        )
 
 
 class _SixDigitInput(forms.PasswordInput):

@@ -24,7 +24,6 @@ from accounts.services import (
     ResetLinkInvalid,
     check_password_reset_link,
     complete_password_reset,
-    start_password_reset,
 )
 from accounts.services.card_credentials import reset_token_fingerprint
 from backoffice.permissions import staff_login_required, staff_permission_required
@@ -134,17 +133,8 @@ def start_card_password_reset(request, card_id: int):
             label = form.fields[field].label if field in form.fields else ""
             messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
         return redirect(back)
-    data = form.cleaned_data
     try:
-        reset = start_password_reset(
-            card=card,
-            kind=data["kind"],
-            verification_method=data["verification_method"],
-            verification_reference=data["verification_reference"],
-            delivery_channel=data["delivery_channel"],
-            actor=request.user,
-            approved_by=request.user if data["supervisor_approval"] else None,
-        )
+        reset = form.start_reset(card=card, actor=request.user)
     except CardPasswordError as exc:
         messages.error(request, str(exc))
         return redirect(back)
