@@ -64,6 +64,9 @@ class AuditedAdminMixin:
 class ViewOnlyAdmin(admin.ModelAdmin):
     """A record that changes only through a business action (a service), never by hand."""
 
+    # These tables grow to millions of rows: skip the unfiltered COUNT(*) on every page.
+    show_full_result_count = False
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -327,7 +330,6 @@ class CardCredentialAdmin(CardSearchMixin, ViewOnlyAdmin):
     list_select_related = ("card",)
     search_fields = ("card__last_four",)
     search_help_text = SEARCH_HELP
-    show_full_result_count = False
 
     @admin.display(boolean=True, description="Locked")
     def is_locked(self, obj: CardCredential) -> bool:
@@ -342,7 +344,6 @@ class PasswordChangeAdmin(CardSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "changed_at"
     search_fields = ("card__last_four", "actor__username")
     search_help_text = SEARCH_HELP
-    show_full_result_count = False
 
 
 @admin.register(PasswordResetRequest)
@@ -382,7 +383,6 @@ class PasswordResetRequestAdmin(CardSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "created_at"
     search_fields = ("card__last_four", "requested_by__username", "verification_reference")
     search_help_text = SEARCH_HELP
-    show_full_result_count = False
 
 
 # --- Audit trail and outbox -----------------------------------------------------
@@ -405,7 +405,6 @@ class AuditEventAdmin(ViewOnlyAdmin):
     list_select_related = ("actor",)
     date_hierarchy = "occurred_at"
     search_fields = ("action", "object_type", "object_id", "request_id", "actor__username")
-    show_full_result_count = False
     fields = (
         "occurred_at",
         "actor",
@@ -456,4 +455,3 @@ class OutboxEventAdmin(ViewOnlyAdmin):
     list_filter = ("event_type", ProcessedFilter)
     date_hierarchy = "created_at"
     search_fields = ("=id", "last_error")
-    show_full_result_count = False

@@ -74,7 +74,6 @@ class LoanAdmin(CardSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "start_date"
     search_fields = ("reference", "vehicle")
     search_help_text = f"Loan reference, vehicle. {SEARCH_HELP}"
-    show_full_result_count = False
     inlines = (MandateInline, InstalmentInline)
 
     @admin.display(description="Customer", ordering="card__customer__full_name")
@@ -98,7 +97,6 @@ class InstalmentAdmin(CardSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "due_date"
     search_fields = ("loan__reference",)
     search_help_text = f"Loan reference. {SEARCH_HELP}"
-    show_full_result_count = False
 
 
 class MandateSyncInline(ViewOnlyInline):
@@ -168,7 +166,6 @@ class MandateSyncAdmin(CardSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "requested_at"
     search_fields = ("mandate__reference",)
     search_help_text = f"Mandate reference. {SEARCH_HELP}"
-    show_full_result_count = False
 
 
 class SkippedInstalmentInline(ViewOnlyInline):
@@ -199,7 +196,6 @@ class DebitRunAdmin(ViewOnlyAdmin):
     list_select_related = ("requested_by",)
     date_hierarchy = "run_date"
     search_fields = ("=id", "requested_by__username")
-    show_full_result_count = False
 
 
 @admin.register(DebitAttempt)
@@ -223,7 +219,6 @@ class DebitAttemptAdmin(RetryDebitAttemptsAdminMixin, CardSearchMixin, ViewOnlyA
     date_hierarchy = "created_at"
     search_fields = ("idempotency_key", "gateway_reference", "mandate__reference")
     search_help_text = f"Idempotency key, gateway or mandate reference. {SEARCH_HELP}"
-    show_full_result_count = False
     raw_id_fields = ("instalment", "mandate", "run")
 
 
@@ -234,7 +229,6 @@ class SkippedInstalmentAdmin(ViewOnlyAdmin):
     list_select_related = ("run", "instalment__loan")
     date_hierarchy = "created_at"
     search_fields = ("instalment__loan__reference", "reason")
-    show_full_result_count = False
 
 
 @admin.register(LateFee)
@@ -259,7 +253,6 @@ class LateFeeAdmin(CardSearchMixin, ViewOnlyAdmin):
     date_hierarchy = "accrued_at"
     search_fields = ("instalment__loan__reference",)
     search_help_text = f"Loan reference. {SEARCH_HELP}"
-    show_full_result_count = False
 
 
 @admin.register(CollectionPause)
@@ -279,7 +272,6 @@ class CollectionPauseAdmin(PauseCollectionAdminMixin, ViewOnlyAdmin):
     list_select_related = ("card", "mandate", "paused_by", "resumed_by")
     date_hierarchy = "paused_at"
     search_fields = ("reason", "mandate__reference", "card__last_four")
-    show_full_result_count = False
 
 
 @admin.register(Alert)
@@ -299,7 +291,6 @@ class AlertAdmin(ViewOnlyAdmin):
     list_select_related = ("card", "mandate", "resolved_by")
     date_hierarchy = "raised_at"
     search_fields = ("message", "dedup_key", "mandate__reference", "card__last_four")
-    show_full_result_count = False
 
 
 # --- The gateway simulator's books (read-only: the simulator alone writes them) ---
@@ -311,7 +302,6 @@ class SimulatedAgreementAdmin(ViewOnlyAdmin):
     list_filter = ("revoked",)
     date_hierarchy = "bound_at"
     search_fields = ("mandate_reference", "token")
-    show_full_result_count = False
 
 
 @admin.register(SimulatedCollection)
@@ -327,7 +317,6 @@ class SimulatedCollectionAdmin(ViewOnlyAdmin):
     list_filter = ("outcome",)
     date_hierarchy = "created_at"
     search_fields = ("idempotency_key", "mandate_reference", "gateway_reference")
-    show_full_result_count = False
 
 
 @admin.register(SimulatedFault)
@@ -336,11 +325,9 @@ class SimulatedFaultAdmin(ViewOnlyAdmin):
     list_filter = ("outcome",)
     date_hierarchy = "created_at"
     search_fields = ("mandate_reference",)
-    show_full_result_count = False
 
 
 @admin.register(SimulatedPresentation)
 class SimulatedPresentationAdmin(ViewOnlyAdmin):
     list_display = ("request_key", "count")
     search_fields = ("request_key",)
-    show_full_result_count = False
