@@ -20,6 +20,7 @@ from accounts.models import (
     Card,
     CardCredential,
     Customer,
+    CustomerNotice,
     OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
@@ -455,3 +456,11 @@ class OutboxEventAdmin(ViewOnlyAdmin):
     list_filter = ("event_type", ProcessedFilter)
     date_hierarchy = "created_at"
     search_fields = ("=id", "last_error")
+
+
+@admin.register(CustomerNotice)
+class CustomerNoticeAdmin(CardSearchMixin, ViewOnlyAdmin):
+    list_display = ("created_at", "customer", "card", "topic", "channel", "language", "sent_at")
+    list_filter = ("topic", "channel", ("sent_at", admin.EmptyFieldListFilter))
+    list_select_related = ("customer", "card")
+    date_hierarchy = "created_at"

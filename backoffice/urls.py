@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("backoffice.staff_auth_urls")),
     path("", include("accounts.urls")),
     path("debits/", include("debits.urls")),
+    path("complaints/", include("backoffice.complaints.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -18,10 +18,18 @@ from accounts.models import (
     Card,
     CardCredential,
     Customer,
+    CustomerNotice,
     OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
     StaffUser,
+)
+from backoffice.complaints.models import (
+    Compensation,
+    Complaint,
+    ComplaintAssignment,
+    DeadlineExtension,
+    RepairPromise,
 )
 from debits.models import (
     Alert,
@@ -42,6 +50,7 @@ from debits.models import (
 from tests.conftest import sign_in_verified
 from tests.factories import (
     CardFactory,
+    ComplaintFactory,
     CustomerFactory,
     InstalmentFactory,
     LoanFactory,
@@ -112,6 +121,46 @@ def _make(model):
         OutboxEvent: lambda: OutboxEvent.objects.create(
             event_type=OutboxEvent.Type.CREDENTIAL_CHANGED, payload={"card_id": n}
         ),
+        CustomerNotice: lambda: CustomerNotice.objects.create(
+            customer=CustomerFactory(),
+            card=CardFactory(),
+            topic=CustomerNotice.Topic.PASSWORD_CHANGED,
+            language="en",
+            subject="Your card password was changed",
+            body="...",
+            dedup_key=f"admin-test:{n}",
+        ),
+        Complaint: lambda: ComplaintFactory(assignee=_staff()),
+        Compensation: lambda: Compensation.objects.create(
+            complaint=ComplaintFactory(),
+            kind=Compensation.Kind.GOODWILL,
+            amount=Decimal("300.00"),
+            reason="Goodwill",
+            state=Compensation.State.APPROVED,
+            requested_by=_staff(),
+            approved_by=_staff(),
+        ),
+        RepairPromise: lambda: RepairPromise.objects.create(
+            complaint=ComplaintFactory(),
+            root_cause="bank_sync_failure",
+            failed_attempt=_attempt(),
+            failed_at=now,
+            repair_due_at=now + dt.timedelta(hours=24),
+        ),
+        DeadlineExtension: lambda: DeadlineExtension.objects.create(
+            complaint=ComplaintFactory(),
+            stage=1,
+            reason="Complex",
+            extended_by=_staff(),
+            previous_due_on=dt.date(2026, 1, 16),
+            new_due_on=dt.date(2026, 1, 31),
+        ),
+        ComplaintAssignment: lambda: ComplaintAssignment.objects.create(
+            complaint=ComplaintFactory(),
+            assignee=_staff(),
+            team="complaints_desk",
+            assigned_by=_staff(),
+        ),
         Loan: LoanFactory,
         Instalment: InstalmentFactory,
         Mandate: _mandate,
@@ -166,7 +215,11 @@ def _make(model):
 
 
 OUR_MODELS = sorted(
-    (model for model in admin.site._registry if model._meta.app_label in {"accounts", "debits"}),
+    (
+        model
+        for model in admin.site._registry
+        if model._meta.app_label in {"accounts", "debits", "complaints"}
+    ),
     key=lambda model: model._meta.label,
 )
 
@@ -189,7 +242,9 @@ def test_it_registers_every_model_of_the_book_in_the_admin():
     from django.apps import apps
 
     ours = {
-        model for app in ("accounts", "debits") for model in apps.get_app_config(app).get_models()
+        model
+        for app in ("accounts", "debits", "complaints")
+        for model in apps.get_app_config(app).get_models()
     }
     assert ours == set(OUR_MODELS)
 

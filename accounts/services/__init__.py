@@ -19,6 +19,12 @@ from accounts.services.card_credentials import (
     start_password_reset,
     verify_card_password,
 )
+from accounts.services.customer_notices import (
+    NoticeText,
+    queue_customer_notice,
+    send_customer_notice,
+    sweep_customer_notices,
+)
 from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
 from accounts.services.staff_security import (
     change_staff_password,
@@ -47,6 +53,11 @@ __all__ = [
     "reset_needs_supervisor",
     "start_password_reset",
     "verify_card_password",
+    # customer notices
+    "NoticeText",
+    "queue_customer_notice",
+    "send_customer_notice",
+    "sweep_customer_notices",
     # demo staff
     "DemoStaffLogin",
     "create_demo_staff",

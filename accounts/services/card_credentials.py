@@ -13,13 +13,11 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from accounts.audit import record_audit_event
 from accounts.card_passwords import card_password_matches, hash_card_password
@@ -28,13 +26,16 @@ from accounts.models import (
     CardCredential,
     Channel,
     Customer,
+    CustomerNotice,
     OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
     StaffUser,
 )
 from accounts.notifications import Notification, send_notification
+from accounts.outbox import dispatch_outbox_event
 from accounts.rate_limits import CARD_PASSWORD_VERIFICATION, RateLimited
+from accounts.services.customer_notices import password_changed_text, queue_customer_notice
 
 logger = logging.getLogger(__name__)
 
@@ -134,35 +135,6 @@ def check_password_policy(password: str, *, customer: Customer | None = None) ->
 # --- Changing a password -------------------------------------------------------------
 
 
-def _dispatch_outbox_event(event_id: int, event_type: str) -> None:
-    """Hand a committed outbox event to its consumer task, by name.
-
-    accounts does not import debits (debits depends on accounts): the consumer
-    task is named in ``settings.OUTBOX_CONSUMER_TASKS`` and resolved through
-    Celery's registry, so routing, eager mode in tests and the queue all come
-    from Celery's configuration. If the broker is down the event is not lost:
-    it stays unprocessed in the outbox and the sweeper dispatches it later.
-    """
-    task_name = settings.OUTBOX_CONSUMER_TASKS.get(event_type)
-    if not task_name:
-        return
-    try:
-        task = current_app.tasks.get(task_name)
-        if task is None:
-            # Task modules load lazily (autodiscovery); load them once, by name.
-            current_app.loader.import_default_modules()
-            task = current_app.tasks.get(task_name)
-        if task is not None:
-            task.apply_async(args=[event_id])
-        else:
-            current_app.send_task(task_name, args=[event_id])
-    except OperationalError:
-        logger.warning(
-            "outbox event %s not dispatched (broker unavailable); the sweeper will retry",
-            event_id,
-        )
-
-
 def change_card_password(
     *,
     card: Card,
@@ -237,8 +209,16 @@ def change_card_password(
                 created_at=now,
             )
             transaction.on_commit(
-                lambda: _dispatch_outbox_event(event.pk, OutboxEvent.Type.CREDENTIAL_CHANGED)
+                lambda: dispatch_outbox_event(event.pk, OutboxEvent.Type.CREDENTIAL_CHANGED)
             )
+        queue_customer_notice(
+            customer=customer,
+            card=card,
+            topic=CustomerNotice.Topic.PASSWORD_CHANGED,
+            dedup_key=f"password_changed:{change.pk}",
+            text=password_changed_text(change=change, last_four=card.last_four),
+            channel=reset_request.delivery_channel if reset_request else "sms",
+        )
     card.credential_version = version
     card.credential_changed_at = Card.objects.values_list("credential_changed_at", flat=True).get(
         pk=card.pk
@@ -503,18 +483,5 @@ def complete_password_reset(
             target=reset,
             summary={"card_id": reset.card_id, "kind": reset.kind},
         )
-        customer = reset.card.customer
-        message = Notification(
-            channel=reset.delivery_channel,
-            recipient=_recipient(customer, reset.delivery_channel),
-            subject="Your card password was changed",
-            body=(
-                f"The {CardCredential.Kind(reset.kind).label.lower()} of your car-loan card "
-                f"ending {reset.card.last_four} was changed. Your automatic loan repayments "
-                "continue as before; you need to do nothing. If you did not ask for this, "
-                "call the bank at once."
-            ),
-            topic="password_changed",
-        )
-        transaction.on_commit(lambda: send_notification(message))
+    # The customer is told through the password-change notice change_card_password wrote.
     return change

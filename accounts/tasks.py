@@ -1,0 +1,15 @@
+"""Celery tasks of accounts: thin wrappers that take ids and call one service."""
+
+from celery import shared_task
+
+from accounts.services.customer_notices import send_customer_notice, sweep_customer_notices
+
+
+@shared_task(name="accounts.tasks.send_customer_notice_task")
+def send_customer_notice_task(notice_id: int) -> bool:
+    return send_customer_notice(notice_id=notice_id)
+
+
+@shared_task(name="accounts.tasks.sweep_customer_notices_task")
+def sweep_customer_notices_task() -> int:
+    return len(sweep_customer_notices())
