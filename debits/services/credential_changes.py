@@ -15,8 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
-from accounts.models import OutboxEvent
+from accounts.models import Card, OutboxEvent
 from debits.models import Mandate, MandateSync
+from debits.notices import tell_mandates_rebound
 from debits.services.resync import (
     RESYNCABLE_STATES,
     MandateNotResyncable,
@@ -86,9 +87,14 @@ def apply_credential_change(
         return CredentialChangeOutcome(
             outbox_event_id, processed=False, behind_mandate_ids=behind, syncs=syncs
         )
-    OutboxEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
-        processed_at=timezone.now(), last_error=""
-    )
+    with transaction.atomic():
+        # The row count says which run closed the event: that one tells the customer, once.
+        closed = OutboxEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
+            processed_at=timezone.now(), last_error=""
+        )
+        if closed and Mandate.objects.filter(card_id=card_id, state__in=RESYNCABLE_STATES).exists():
+            card = Card.objects.select_related("customer").get(pk=card_id)
+            tell_mandates_rebound(card=card, credential_version=version)
     return CredentialChangeOutcome(outbox_event_id, processed=True, syncs=syncs)
 
 
