@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
 from accounts.admin import CardSearchMixin, ViewOnlyAdmin, ViewOnlyInline
 from backoffice.complaints.models import (
@@ -24,6 +25,9 @@ class ComplaintIntakeForm(forms.ModelForm):
         card, customer = data.get("card"), data.get("customer")
         if card is not None and customer is not None and card.customer_id != customer.pk:
             raise forms.ValidationError("That card belongs to another customer")
+        received = data.get("received_at")
+        if received is not None and received > timezone.now():
+            raise forms.ValidationError("A complaint cannot be received in the future")
         return data
 
 

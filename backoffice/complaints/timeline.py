@@ -93,7 +93,7 @@ def _local(moment: dt.datetime) -> str:
 def card_timeline(card: Card, *, since: dt.datetime | None = None) -> CardTimeline:
     """The card's history since ``since`` (default: the last 90 days), in eleven queries."""
     since = since or timezone.now() - dt.timedelta(days=TIMELINE_DAYS)
-    mandates = list(Mandate.objects.filter(card=card).select_related("loan").order_by("pk"))
+    mandates = list(Mandate.objects.filter(card=card).select_related("loan", "card").order_by("pk"))
     mandate_ids = [m.pk for m in mandates]
     timeline = CardTimeline(
         card=card,

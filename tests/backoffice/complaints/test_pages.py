@@ -178,3 +178,38 @@ def test_an_illegal_transition_on_the_page_is_a_message_not_an_error(officer_cli
 
     assert response.status_code == 200
     assert "cannot become closed" in response.content.decode()
+
+
+def test_the_team_queue_shows_only_that_teams_complaints(officer_client):
+    ours = ComplaintFactory(team="card_operations")
+    other = ComplaintFactory(team="complaints_desk")
+
+    page = officer_client.get("/complaints/?team=card_operations").content.decode()
+
+    assert f'href="/complaints/{ours.pk}/"' in page
+    assert f'href="/complaints/{other.pk}/"' not in page
+
+
+def test_a_complaint_logged_in_the_admin_goes_through_the_intake_service(officer_client):
+    from accounts.models import AuditEvent, CustomerNotice
+
+    case = build_seed_case()
+
+    response = officer_client.post(
+        "/admin/complaints/complaint/add/",
+        {
+            "customer": case.card.customer_id,
+            "card": case.card.pk,
+            "category": "fee_dispute",
+            "channel": "letter",
+            "description": "The late fee is not mine to pay.",
+            "received_at_0": (timezone.localdate() - dt.timedelta(days=1)).isoformat(),
+            "received_at_1": "08:00:00",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    complaint = Complaint.objects.get()
+    assert complaint.channel == "letter"
+    assert AuditEvent.objects.filter(action="complaint.logged", object_id=complaint.pk).exists()
+    assert CustomerNotice.objects.filter(topic="complaint_acknowledged").exists()
