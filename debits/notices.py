@@ -8,11 +8,14 @@ card with several mandates or a debit retried the same day sends one notice.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 
 from accounts.models import Card, CustomerNotice
 from accounts.services import NoticeText, queue_customer_notice
+from debits.models import Mandate
 
 # Failure codes -> what the customer is told happened, (English, Chinese).
 _WHAT_HAPPENED = {
@@ -91,3 +94,33 @@ def tell_debit_failed(
             ),
         ),
     )
+
+
+@dataclass(frozen=True)
+class FailedDebit:
+    mandate_id: int
+    instalment_id: int
+    amount: Decimal
+    code: str
+    bank_side: bool
+    next_try_on: dt.date | None
+
+
+def tell_failed_debits(failures: list[FailedDebit]) -> None:
+    """One notice per instalment and day for the debits that just failed (one query for all
+    their cards, then one notice each)."""
+    if not failures:
+        return
+    mandates = Mandate.objects.filter(pk__in={f.mandate_id for f in failures}).select_related(
+        "card__customer"
+    )
+    cards = {mandate.pk: mandate.card for mandate in mandates}
+    for failure in failures:
+        tell_debit_failed(
+            card=cards[failure.mandate_id],
+            instalment_id=failure.instalment_id,
+            amount=failure.amount,
+            code=failure.code,
+            bank_side=failure.bank_side,
+            next_try_on=failure.next_try_on,
+        )

@@ -71,7 +71,11 @@ def queue_customer_notice(
     """
     if CustomerNotice.objects.filter(dedup_key=dedup_key).exists():
         return None
-    language = Customer.objects.values_list("language", flat=True).get(pk=customer.pk)
+    language = (
+        customer.language
+        if "language" in customer.__dict__  # loaded with the customer: no query
+        else Customer.objects.values_list("language", flat=True).get(pk=customer.pk)
+    )
     subject, body = text.for_language(language)
     try:
         with transaction.atomic():
