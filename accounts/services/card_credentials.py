@@ -347,7 +347,7 @@ def reset_needs_supervisor(*, card: Card, kind: str) -> bool:
 
 
 def _reset_link(token: str) -> str:
-    path = reverse("accounts:password_reset_link", kwargs={"token": token})
+    path = reverse("customers:password_reset_link", kwargs={"token": token})
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
 
 
