@@ -53,7 +53,3 @@ class PauseForm(forms.Form):
                 self.add_error("mandate_reference", "No such mandate.")
             cleaned["mandate"] = mandate
         return cleaned
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, widget=forms.Textarea)

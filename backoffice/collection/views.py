@@ -12,10 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.audit import record_audit_event
 from backoffice.collection.filters import UnresolvedAttemptFilter
-from backoffice.collection.forms import ManualRunForm, PauseForm, ReasonForm
+from backoffice.collection.forms import ManualRunForm, PauseForm
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import streaming_csv_response
 from backoffice.ui.listing import chosen_filters, filtered_page
+from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
 from debits.selectors import (
     debit_run_progress,
