@@ -454,12 +454,9 @@ def _open_request(fingerprint: str, *, lock: bool = False) -> PasswordResetReque
     reset = requests.filter(token_fingerprint=fingerprint).first()
     if reset is None:
         raise ResetLinkInvalid("unknown")
-    if reset.used_at is not None:
-        raise ResetLinkInvalid("used")
-    if reset.cancelled_at is not None:
-        raise ResetLinkInvalid("cancelled")
-    if reset.expires_at <= timezone.now():
-        raise ResetLinkInvalid("expired")
+    state = reset.link_state
+    if state != PasswordResetRequest.LinkState.OPEN:
+        raise ResetLinkInvalid(state.value)
     return reset
 
 

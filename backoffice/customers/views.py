@@ -3,7 +3,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -173,7 +172,6 @@ def card_detail(request, pk: int):
         "can_start_reset": request.user.has_perm("accounts.start_password_reset"),
         "can_approve_reset": request.user.has_perm("accounts.approve_locked_card_reset"),
         "can_resync": request.user.has_perm("debits.resync_mandate"),
-        "now": timezone.now(),
     }
     return render(request, "backoffice/customers/card_detail.html", context)
 
