@@ -18,15 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from accounts.models import Card
 from accounts.roles import Role
-from debits.gateways.simulator import script_fault
-from debits.models import (
-    DebitAttempt,
-    DebitRun,
-    Instalment,
-    Mandate,
-    SimulatedCollection,
-    SimulatedFault,
-)
+from debits.models import DebitAttempt, DebitRun, Instalment, Mandate
 from debits.services import (
     collection,
     resync_mandate,
@@ -34,6 +26,8 @@ from debits.services import (
     run_debit_job,
     settle_unresolved_attempts,
 )
+from simulator.faults import script_fault
+from simulator.models import SimulatedCollection, SimulatedFault
 from tests.debit_helpers import bind_at_network
 from tests.factories import CardFactory, InstalmentFactory, MandateFactory, StaffUserFactory
 

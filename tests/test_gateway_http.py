@@ -124,7 +124,10 @@ def gateway(payment_api):
 
 def bind(gateway, version=1):
     return gateway.bind_agreement(
-        mandate_reference="MD1", account_fingerprint="f" * 64, credential_version=version
+        mandate_reference="MD1",
+        card_reference="card-1",
+        account_fingerprint="f" * 64,
+        credential_version=version,
     )
 
 

@@ -4,21 +4,25 @@ import pytest
 from django.db import connection
 
 from debits.gateways.base import GatewayTimeout, GatewayUnavailable, IdempotencyConflict
-from debits.gateways.simulator import (
-    FaultRates,
-    SimulatorGateway,
-    bound_version,
-    revoke_agreement,
-    script_fault,
+from simulator.faults import FaultRates, script_fault
+from simulator.gateway import SimulatorGateway
+from simulator.ledger import bound_version, revoke_agreement
+from simulator.models import (
+    SimulatedAgreement,
+    SimulatedCollection,
+    SimulatedFault,
+    SimulatedPresentation,
 )
-from debits.models import SimulatedAgreement, SimulatedCollection, SimulatedFault
 
 pytestmark = pytest.mark.django_db
 
 
-def bind(gateway, reference="MD1", version=1):
+def bind(gateway, reference="MD1", version=1, card="card-1"):
     return gateway.bind_agreement(
-        mandate_reference=reference, account_fingerprint="f" * 64, credential_version=version
+        mandate_reference=reference,
+        card_reference=card,
+        account_fingerprint="f" * 64,
+        credential_version=version,
     )
 
 
@@ -139,8 +143,6 @@ def test_injected_faults_depend_on_the_seed_and_key_not_on_order():
     gateway = SimulatorGateway(seed=7, rates=rates)
     forwards = dict(zip(keys, _outcomes(gateway, token, keys), strict=True))
     SimulatedCollection.objects.all().delete()
-    from debits.models import SimulatedPresentation
-
     SimulatedPresentation.objects.filter(request_key__startswith="collect:").delete()
     backwards_keys = list(reversed(keys))
     backwards = dict(zip(backwards_keys, _outcomes(gateway, token, backwards_keys), strict=True))
