@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from accounts.models import Card
 from accounts.roles import Role
+from debits.gateways import get_gateway
 from debits.models import DebitAttempt, DebitRun, Instalment, Mandate
 from debits.services import (
     collection,
@@ -86,8 +87,14 @@ class DebitEngine(RuleBasedStateMachine):
 
     @rule()
     def password_changed_elsewhere(self):
-        # A change from another channel whose event never reached the debit engine.
+        # A change from another channel whose event never reached the debit engine;
+        # the core system still told the payment network.
         Card.objects.filter(pk=self.card.pk).update(credential_version=F("credential_version") + 1)
+        self.card.refresh_from_db()
+        get_gateway().notify_credential_change(
+            card_reference=self.card.network_reference,
+            credential_version=self.card.credential_version,
+        )
 
     @rule(which=st.integers(0, 1))
     def resync(self, which):
