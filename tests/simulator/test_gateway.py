@@ -235,3 +235,10 @@ def test_concurrent_first_bindings_of_one_version_end_with_one_token():
     assert len(tokens) == 6
     assert len(set(tokens)) == 1
     assert SimulatedAgreement.objects.get(mandate_reference="MDRACE").token == tokens[0]
+
+
+def test_the_former_setting_path_still_names_the_simulator(settings):
+    from debits.gateways import get_gateway
+
+    settings.PAYMENT_GATEWAY = "debits.gateways.simulator.SimulatorGateway"
+    assert isinstance(get_gateway(), SimulatorGateway)
