@@ -117,6 +117,13 @@ class Card(models.Model):
     def masked_number(self) -> str:
         return f"•••• •••• •••• {self.last_four}"
 
+    @property
+    def network_reference(self) -> str:
+        """How the payment network knows this card (opaque; never the number)."""
+        from accounts.pii import card_network_reference
+
+        return card_network_reference(self.number_fingerprint)
+
 
 class CardCredential(models.Model):
     """One of a card's two 6-digit passwords, stored only as a peppered argon2 hash."""

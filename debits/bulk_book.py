@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Card, Customer
-from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+from debits.models import Instalment, Loan, Mandate
+from simulator.models import SimulatedAgreement
 
 # Rows per INSERT statement.
 INSERT_BATCH = 5000

@@ -16,7 +16,8 @@ from django.utils import timezone
 from accounts.card_passwords import card_password_matches
 from accounts.models import AuditEvent, Card, CardCredential, Customer, PasswordChange
 from debits.demo_book import generate_demo_book, seed_demo_book
-from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+from debits.models import Instalment, Loan, Mandate
+from simulator.models import SimulatedAgreement
 from tests.conftest import PROJECT_DIR
 from tests.factories import CardFactory, LoanFactory, MandateFactory
 
