@@ -31,8 +31,8 @@ from accounts.pii import (
     mask_national_id,
     national_id_fingerprint,
 )
+from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
-from debits.schedule import add_months, equal_instalment_schedule
 
 MAX_DEMO_CUSTOMERS = 1_000_000
 # Customers written per transaction: ~40k rows held as tuples, so memory stays

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from accounts.card_passwords import hash_card_password
 from accounts.models import Card, CardCredential, Customer, StaffUser
 from accounts.pii import card_number_fingerprint, mask_national_id, national_id_fingerprint
+from debits.amortisation import equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate
-from debits.schedule import equal_instalment_schedule
 
 STAFF_PASSWORD = "correct horse battery staple 42"
 
