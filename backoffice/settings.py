@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "accounts",
     "debits",
     "backoffice",
+    # Demo book, load seeding and demo staff (seed_demo, create_demo_staff); not the domain.
+    "demo",
 ]
 
 MIDDLEWARE = [

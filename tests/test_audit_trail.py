@@ -242,7 +242,6 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.reveal_customer_phone": lambda b: accounts.services.reveal_customer_phone(
         customer=b.customer, actor=b.supervisor, reason="Customer asked for a call-back"
     ),
-    "accounts.services.create_demo_staff": lambda b: accounts.services.create_demo_staff(),
     "accounts.services.provision_staff_second_factor": lambda b: (
         accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
     ),

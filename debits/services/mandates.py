@@ -26,9 +26,9 @@ class MandateTermsError(Exception):
     """A mandate that cannot be created with these terms (shown to staff as a message)."""
 
 
-def mandate_purpose(loan: Loan) -> str:
+def mandate_purpose(loan_reference: str) -> str:
     """The purpose a loan's mandate states; the debit engine checks it names the loan."""
-    return f"Car loan {loan.reference} repayment"
+    return f"Car loan {loan_reference} repayment"
 
 
 @transaction.atomic
@@ -82,7 +82,7 @@ def create_mandate(
                 loan=loan,
                 reference=reference,
                 payee=settings.DEBIT_PAYEE_NAME,
-                purpose=mandate_purpose(loan),
+                purpose=mandate_purpose(loan.reference),
                 settlement_account_masked=mask_account_number(account),
                 settlement_account_fingerprint=card_number_fingerprint(account),
                 valid_from=valid_from,

@@ -6,6 +6,21 @@ national ids and settlement account numbers exist only in memory here: the
 database receives their masked forms and keyed fingerprints, as from any other
 source. Tests call the generator with the same seed to learn the full values
 and prove none of them reached the database.
+
+Up to a million customers go in as plain rows (COPY on PostgreSQL) in batches:
+calling the services once per loan and mandate would multiply the seeding
+time. The rows mirror what the domain's services write, and a test holds them
+to it (``tests/demo/test_seed_demo.py``):
+
+- a loan and its schedule as ``debits.services.open_loan`` writes them: the
+  instalments of ``debits.amortisation.equal_instalment_schedule``, exact to
+  the cent (here already months into repayment: past instalments paid);
+- a mandate within ``debits.services.create_mandate``'s terms: the payee of
+  ``DEBIT_PAYEE_NAME``, the purpose of ``mandate_purpose``, the settlement
+  account only as ``mask_account_number`` and its keyed fingerprint, a cap
+  covering the largest instalment and a validity reaching past the last one;
+  then, as ``resync_mandate`` and ``activate_mandate`` leave it, bound to the
+  card's credential version and active.
 """
 
 import datetime as dt
@@ -28,11 +43,13 @@ from accounts.card_passwords import hash_card_password
 from accounts.models import Card, CardCredential, Channel, Customer, PasswordChange
 from accounts.pii import (
     card_number_fingerprint,
+    mask_account_number,
     mask_national_id,
     national_id_fingerprint,
 )
 from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+from debits.services.mandates import mandate_purpose
 
 MAX_DEMO_CUSTOMERS = 1_000_000
 # Customers written per transaction: ~40k rows held as tuples, so memory stays
@@ -267,10 +284,6 @@ def _morning_of(day: dt.date) -> dt.datetime:
 
 def new_password_pool(size: int = PASSWORD_POOL_SIZE) -> list[str]:
     return [f"{secrets.randbelow(10**6):06d}" for _ in range(size)]
-
-
-def mask_account(number: str) -> str:
-    return f"{number[:4]} **** **** {number[-4:]}"
 
 
 @dataclass
@@ -580,8 +593,8 @@ def _write_batch(
                 loan_id,
                 p.mandate_reference,
                 payee,
-                f"Car loan {p.loan_reference} repayment",
-                mask_account(p.settlement_account),
+                mandate_purpose(p.loan_reference),
+                mask_account_number(p.settlement_account),
                 card_number_fingerprint(p.settlement_account),
                 p.start_date,
                 dates[-1] + dt.timedelta(days=90),
