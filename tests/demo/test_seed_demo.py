@@ -17,7 +17,8 @@ from accounts.card_passwords import card_password_matches
 from accounts.models import AuditEvent, Card, CardCredential, Customer, PasswordChange
 from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
 from debits.services import create_mandate, open_loan
-from demo.book import generate_demo_book, seed_demo_book
+from demo.book import seed_demo_book
+from demo.generator import generate_demo_book
 from tests.conftest import PROJECT_DIR
 from tests.factories import CardFactory, LoanFactory, MandateFactory
 
