@@ -116,7 +116,10 @@ def test_seed_demo_builds_a_book_the_debit_run_can_collect():
     assert set(week.values_list("state", flat=True)) == {Instalment.State.DUE}
     assert AuditEvent.objects.filter(action="demo.seeded").count() == 1
     # Rows added afterwards through the ORM get fresh ids (sequences moved past the book).
-    MandateFactory(loan=LoanFactory(card=CardFactory()))
+    # (References of their own: the factories' sequences may reach the book's.)
+    MandateFactory(
+        loan=LoanFactory(card=CardFactory(), reference="LN-AFTER-SEED"), reference="MD-AFTER-SEED"
+    )
 
 
 @pytest.mark.django_db
