@@ -63,6 +63,12 @@ def mask_phone(phone: str) -> str:
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
+def mask_account_number(number: str) -> str:
+    """6217 **** **** 0042: how a settlement account (a debit card) is shown on a mandate."""
+    digits = normalise_card_number(number)
+    return f"{digits[:4]} **** **** {digits[-4:]}"
+
+
 def looks_like_card_number(text: str) -> bool:
     return len(normalise_card_number(text)) >= 13 and text.replace(" ", "").isdigit()
 

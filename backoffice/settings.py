@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     # The simulated payment network (development, tests, demo): after the domain
     # apps, which never import it.
     "simulator",
+    # Demo book, load seeding and demo staff (seed_demo, create_demo_staff); not the domain.
+    "demo",
 ]
 
 MIDDLEWARE = [

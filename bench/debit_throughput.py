@@ -32,8 +32,8 @@ DEFAULT_BROKER = "redis://127.0.0.1:6379/3"
 def seed(count: int, today: dt.date) -> None:
     from tqdm import tqdm
 
-    from debits.bulk_book import seed_due_instalments
     from debits.models import Instalment
+    from demo.load_book import seed_due_instalments
 
     have = Instalment.objects.count()
     if have >= count:

@@ -28,6 +28,15 @@ from debits.services.fees import (
     approve_fee_waiver,
     waive_late_fee,
 )
+from debits.services.loans import LoanTermsError, open_loan
+from debits.services.mandates import (
+    MandateTermsError,
+    MandateTransitionError,
+    activate_mandate,
+    cancel_mandate,
+    create_mandate,
+    suspend_mandate,
+)
 from debits.services.resync import (
     MandateNotResyncable,
     close_interrupted_syncs,
@@ -60,4 +69,13 @@ __all__ = [
     "raise_alert",
     "resync_mandate",
     "sweep_outbox",
+    # loans and the mandate lifecycle
+    "LoanTermsError",
+    "MandateTermsError",
+    "MandateTransitionError",
+    "activate_mandate",
+    "cancel_mandate",
+    "create_mandate",
+    "open_loan",
+    "suspend_mandate",
 ]
