@@ -21,10 +21,8 @@ from debits.models import (
     MandateSync,
     SkippedInstalment,
 )
-from debits.services.collection import (
-    BANK_SIDE_FAILURE_CODES,
-    BANK_SIDE_SKIP_REASONS,
-)
+from debits.outcomes import BANK_SIDE_FAILURE_CODES
+from debits.services.eligibility import BANK_SIDE_SKIP_REASONS
 
 CENT = Decimal("0.01")
 
