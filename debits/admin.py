@@ -208,7 +208,7 @@ class DebitAttemptAdmin(RetryDebitAttemptsAdminMixin, CardSearchMixin, ViewOnlyA
         "run",
         "attempt_number",
         "amount",
-        "credential_version",
+        "presented_credential_version",
         "state",
         "failure_code",
         "created_at",

@@ -288,7 +288,9 @@ class DebitAttempt(models.Model):
     # same key, so the gateway returns the first result instead of paying twice.
     idempotency_key = models.CharField(max_length=80, unique=True)
     amount = models.DecimalField(**MONEY)
-    credential_version = models.PositiveIntegerField()
+    # The credential version the mandate's agreement was bound to when this debit
+    # was presented (the mandate's synced version then, not the card's).
+    presented_credential_version = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
     failure_code = models.CharField(max_length=40, blank=True)
     raw_failure_code = models.CharField(max_length=60, blank=True)

@@ -323,7 +323,7 @@ def test_debit_is_not_sent_with_a_stale_agreement_after_a_password_change(
     attempt = DebitAttempt.objects.get(instalment=instalment)
     assert mandate.synced_credential_version == 2
     assert attempt.state == DebitAttempt.State.SUCCEEDED
-    assert attempt.credential_version == 2
+    assert attempt.presented_credential_version == 2
     ledger = list(SimulatedCollection.objects.filter(mandate_reference=mandate.reference))
     assert [row.outcome for row in ledger] == ["succeeded"]
     assert ledger[0].agreement_token == mandate.gateway_agreement_token

@@ -140,7 +140,7 @@ def claim_chunk(
                 attempt_number=history.last_number + 1,
                 idempotency_key=idempotency_key_for(row["id"], history.last_number + 1),
                 amount=row["amount_due"] - row["amount_paid"],
-                credential_version=mandate.synced_credential_version,
+                presented_credential_version=mandate.synced_credential_version,
             )
             for row, mandate, history in candidates
         ]
