@@ -35,6 +35,10 @@ CHUNK_SIZE = 500
 # book of millions.
 SELECTION_BATCH = 5000
 
+# A run collects everything due on or before its date, so a date further ahead
+# than one monthly cycle would collect next month's instalments early.
+MAX_DAYS_AHEAD = 31
+
 
 class DebitRunError(Exception):
     """A debit run or retry request that cannot be carried out (shown to staff)."""
@@ -80,10 +84,14 @@ def run_debit_job(
 
     Every open instalment due by then is either handed to a chunk task or
     recorded as a ``SkippedInstalment`` with its reason. The scheduled run of a
-    day happens once: asking again returns the run that exists.
+    day happens once: asking again returns the run that exists. A date more
+    than a month ahead is refused (``DebitRunError``), whoever asks.
     """
     if kind not in DebitRun.Kind.values:
         raise DebitRunError(f"Unknown kind of run: {kind}")
+    latest = timezone.localdate() + dt.timedelta(days=MAX_DAYS_AHEAD)
+    if on_date > latest:
+        raise DebitRunError(f"A run may look at most a month ahead: {on_date} is after {latest}.")
     run, created = _create_run(on_date=on_date, kind=kind, actor=actor, dry_run=dry_run)
     if not created:
         return run
