@@ -144,7 +144,7 @@ class MandateAdmin(
 
     @admin.display(boolean=True, description="In sync")
     def in_sync(self, obj: Mandate) -> bool:
-        return obj.in_sync
+        return obj.is_in_sync
 
 
 @admin.register(MandateSync)

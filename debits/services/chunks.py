@@ -73,11 +73,8 @@ def _preflight_resync(instalment_ids: list[int]) -> None:
     from debits.services.resync import MandateNotResyncable, resync_mandate
 
     stale = (
-        Mandate.objects.filter(
-            state=Mandate.State.ACTIVE,
-            loan__instalments__in=instalment_ids,
-        )
-        .exclude(synced_credential_version=F("card__credential_version"))
+        Mandate.objects.filter(state=Mandate.State.ACTIVE, loan__instalments__in=instalment_ids)
+        .out_of_sync()
         .distinct()
     )
     for mandate in stale:
@@ -107,15 +104,13 @@ def claim_chunk(
                 ctx, row, on_date=today, now=now, honour_retry_schedule=honour_retry_schedule
             )
             mandate = ctx.mandates.get(row["loan_id"])
-            if reason is None and mandate.synced_credential_version != ctx.card_versions.get(
-                mandate.card_id
-            ):
+            if reason is None and not mandate.is_in_sync:
                 # Pre-flight could not bind the new credential version: never present
                 # an agreement bound to the old one.
                 reason = (
                     SkipReason.MANDATE_OUT_OF_SYNC,
                     f"Agreement bound to v{mandate.synced_credential_version}, card is at "
-                    f"v{ctx.card_versions.get(mandate.card_id)}",
+                    f"v{mandate.card.credential_version}",
                 )
             if reason is not None:
                 if reason[0] == SkipReason.ATTEMPT_IN_FLIGHT and _in_flight_for_run(

@@ -110,8 +110,7 @@ class CollectionContext:
     """Everything the eligibility rules read, loaded in a fixed number of queries."""
 
     instalments: dict[int, dict]
-    mandates: dict[int, Mandate]  # by loan id: the live one, else the latest
-    card_versions: dict[int, int]
+    mandates: dict[int, Mandate]  # by loan id: the live one, else the latest, with its card
     book_pause: CollectionPause | None
     card_pauses: dict[int, CollectionPause]
     mandate_pauses: dict[int, CollectionPause]
@@ -132,7 +131,10 @@ INSTALMENT_FIELDS = (
 def load_collection_context(rows: list[dict], *, today: dt.date) -> CollectionContext:
     loan_ids = {row["loan_id"] for row in rows}
     mandates: dict[int, Mandate] = {}
-    for mandate in Mandate.objects.filter(loan_id__in=loan_ids).order_by("id"):
+    # With its card: whether the mandate is in sync is read from the card's version.
+    for mandate in (
+        Mandate.objects.filter(loan_id__in=loan_ids).select_related("card").order_by("id")
+    ):
         current = mandates.get(mandate.loan_id)
         if (
             current is None
@@ -140,12 +142,6 @@ def load_collection_context(rows: list[dict], *, today: dt.date) -> CollectionCo
             or current.state not in Mandate.LIVE_STATES
         ):
             mandates[mandate.loan_id] = mandate
-    card_ids = {m.card_id for m in mandates.values()}
-    from accounts.models import Card
-
-    card_versions = dict(
-        Card.objects.filter(pk__in=card_ids).values_list("pk", "credential_version")
-    )
     open_pauses = list(CollectionPause.objects.filter(resumed_at__isnull=True))
     history: dict[int, AttemptHistory] = defaultdict(AttemptHistory)
     ids = [row["id"] for row in rows]
@@ -185,7 +181,6 @@ def load_collection_context(rows: list[dict], *, today: dt.date) -> CollectionCo
     return CollectionContext(
         instalments={row["id"]: row for row in rows},
         mandates=mandates,
-        card_versions=card_versions,
         book_pause=next((p for p in open_pauses if p.scope == CollectionPause.Scope.BOOK), None),
         card_pauses={p.card_id: p for p in open_pauses if p.scope == CollectionPause.Scope.CARD},
         mandate_pauses={
