@@ -48,20 +48,51 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ChunkSummary:
+    """What one chunk did: instalments claimed and skipped, outcome codes counted."""
+
     claimed: int = 0
     skipped: int = 0
     outcomes: Counter = field(default_factory=Counter)
 
 
-def idempotency_key_for(instalment_id: int, attempt_number: int) -> str:
-    return f"inst-{instalment_id}-{attempt_number}"
+def collect_debit_chunk(
+    *, run_id: int, instalment_ids: list[int], honour_retry_schedule: bool = True
+) -> ChunkSummary:
+    """Collect one chunk of a run: pre-flight, claim, present, record.
 
-
-def amount_in_minor_units(amount: Decimal) -> int:
-    minor = amount.scaleb(2)
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{amount} is not a whole number of fen")
-    return int(minor)
+    Safe to run twice (the broker delivers at least once): paid instalments and
+    ones with an attempt in flight are not claimed again.
+    """
+    run = DebitRun.objects.get(pk=run_id)
+    ids = sorted(set(instalment_ids))
+    summary = ChunkSummary()
+    try:
+        for _round in range(SAME_DAY_BANK_SIDE_RETRIES):
+            _preflight_resync(ids)
+            claims, skipped = claim_chunk(
+                run=run, instalment_ids=ids, honour_retry_schedule=honour_retry_schedule
+            )
+            summary.claimed += len(claims)
+            summary.skipped += skipped
+            answers = call_in_flight(claims, _present)
+            outcomes = record_debit_outcomes(
+                claims=[(claims[i], answers[i]) for i in range(len(claims))]
+            )
+            summary.outcomes.update(outcomes.values())
+            # Bank-side answers that re-sync repairs are retried at once, the same day.
+            again = [
+                claim.instalment_id
+                for claim in claims
+                if OUTCOMES[outcomes[claim.attempt_id]].mandate_effect == MandateEffect.RESYNC
+            ]
+            if not again:
+                break
+            ids, honour_retry_schedule = again, True
+    finally:
+        # Even a chunk that failed half-way is done for the run's progress: what it
+        # claimed and did not record stays `submitted`, and the janitor settles it.
+        _finish_chunk(run, summary)
+    return summary
 
 
 def _preflight_resync(instalment_ids: list[int]) -> None:
@@ -208,7 +239,12 @@ def _in_flight_for_run(instalment_id: int, run_id: int) -> bool:
     ).exists()
 
 
+def idempotency_key_for(instalment_id: int, attempt_number: int) -> str:
+    return f"inst-{instalment_id}-{attempt_number}"
+
+
 def _present(claim: Claim) -> GatewayAnswer:
+    """Call the gateway for one claim; every failure becomes an answer, never an exception."""
     try:
         result = get_gateway().collect(
             idempotency_key=claim.key,
@@ -216,11 +252,8 @@ def _present(claim: Claim) -> GatewayAnswer:
             agreement_token=claim.agreement_token,
             amount_minor=amount_in_minor_units(claim.amount),
         )
-    except GatewayTimeout as exc:
-        return GatewayAnswer(raw_code=exc.code, message=str(exc)[:300])
-    except GatewayUnavailable as exc:
-        return GatewayAnswer(raw_code=exc.code, message=str(exc)[:300])
-    except IdempotencyConflict as exc:
+    except (GatewayTimeout, GatewayUnavailable, IdempotencyConflict) as exc:
+        # Answers the outcome table knows by their own code.
         return GatewayAnswer(raw_code=exc.code, message=str(exc)[:300])
     except GatewayError as exc:
         return GatewayAnswer(raw_code="gateway_error", message=f"{exc.code}: {exc}"[:300])
@@ -235,47 +268,16 @@ def _present(claim: Claim) -> GatewayAnswer:
     )
 
 
-def collect_debit_chunk(
-    *, run_id: int, instalment_ids: list[int], honour_retry_schedule: bool = True
-) -> ChunkSummary:
-    """Collect one chunk of a run: pre-flight, claim, present, record.
-
-    Safe to run twice (the broker delivers at least once): paid instalments and
-    ones with an attempt in flight are not claimed again.
-    """
-    run = DebitRun.objects.get(pk=run_id)
-    ids = sorted(set(instalment_ids))
-    summary = ChunkSummary()
-    try:
-        for _round in range(SAME_DAY_BANK_SIDE_RETRIES):
-            _preflight_resync(ids)
-            claims, skipped = claim_chunk(
-                run=run, instalment_ids=ids, honour_retry_schedule=honour_retry_schedule
-            )
-            summary.claimed += len(claims)
-            summary.skipped += skipped
-            answers = call_in_flight(claims, _present)
-            outcomes = record_debit_outcomes(
-                claims=[(claims[i], answers[i]) for i in range(len(claims))]
-            )
-            summary.outcomes.update(outcomes.values())
-            # Bank-side answers that re-sync repairs are retried at once, the same day.
-            again = [
-                claim.instalment_id
-                for claim in claims
-                if OUTCOMES[outcomes[claim.attempt_id]].mandate_effect == MandateEffect.RESYNC
-            ]
-            if not again:
-                break
-            ids, honour_retry_schedule = again, True
-    finally:
-        # Even a chunk that failed half-way is done for the run's progress: what it
-        # claimed and did not record stays `submitted`, and the janitor settles it.
-        _finish_chunk(run, summary)
-    return summary
+def amount_in_minor_units(amount: Decimal) -> int:
+    minor = amount.scaleb(2)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of fen")
+    return int(minor)
 
 
 def _finish_chunk(run: DebitRun, summary: ChunkSummary) -> None:
+    """The run's progress: counters bumped, the chunk audited, and the run completed
+    (its counters recounted from the rows) when this was its last chunk."""
     states = Counter()
     for code, count in summary.outcomes.items():
         states[OUTCOMES[code].attempt_state] += count
