@@ -41,11 +41,14 @@ from debits.models import (
     Loan,
     Mandate,
     MandateSync,
+    SkippedInstalment,
+)
+from simulator.models import (
     SimulatedAgreement,
+    SimulatedCardCredential,
     SimulatedCollection,
     SimulatedFault,
     SimulatedPresentation,
-    SkippedInstalment,
 )
 from tests.conftest import sign_in_verified
 from tests.factories import (
@@ -81,7 +84,7 @@ def _attempt():
         attempt_number=1,
         idempotency_key=f"key-{n}",
         amount=instalment.amount_due,
-        credential_version=1,
+        presented_credential_version=1,
         state=DebitAttempt.State.FAILED,
         failure_code="insufficient_funds",
     )
@@ -196,6 +199,9 @@ def _make(model):
         SimulatedAgreement: lambda: SimulatedAgreement.objects.create(
             mandate_reference=f"MD{n}", token=f"tok-{n}", credential_version=1
         ),
+        SimulatedCardCredential: lambda: SimulatedCardCredential.objects.create(
+            card_reference=f"card-{n}", credential_version=2
+        ),
         SimulatedCollection: lambda: SimulatedCollection.objects.create(
             idempotency_key=f"sim-{n}",
             mandate_reference=f"MD{n}",
@@ -218,7 +224,7 @@ OUR_MODELS = sorted(
     (
         model
         for model in admin.site._registry
-        if model._meta.app_label in {"accounts", "debits", "complaints"}
+        if model._meta.app_label in {"accounts", "debits", "simulator", "complaints"}
     ),
     key=lambda model: model._meta.label,
 )
@@ -243,7 +249,7 @@ def test_it_registers_every_model_of_the_book_in_the_admin():
 
     ours = {
         model
-        for app in ("accounts", "debits", "complaints")
+        for app in ("accounts", "debits", "simulator", "complaints")
         for model in apps.get_app_config(app).get_models()
     }
     assert ours == set(OUR_MODELS)

@@ -25,7 +25,6 @@ from accounts.services.customer_notices import (
     send_customer_notice,
     sweep_customer_notices,
 )
-from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
@@ -58,9 +57,6 @@ __all__ = [
     "queue_customer_notice",
     "send_customer_notice",
     "sweep_customer_notices",
-    # demo staff
-    "DemoStaffLogin",
-    "create_demo_staff",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",

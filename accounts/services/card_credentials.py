@@ -19,7 +19,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.card_passwords import card_password_matches, hash_card_password
 from accounts.models import (
     Card,
@@ -193,7 +193,7 @@ def change_card_password(
         record_audit_event(
             actor=actor,
             actor_label="" if actor else ("customer" if reset_request else "system"),
-            action="card.password_changed",
+            action=AuditAction.CARD_PASSWORD_CHANGED,
             target=card,
             summary={
                 "kind": kind,
@@ -255,7 +255,7 @@ def verify_card_password(
     if credential.is_locked:
         record_audit_event(
             actor=actor,
-            action="card.password_verification_refused",
+            action=AuditAction.CARD_PASSWORD_VERIFICATION_REFUSED,
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "locked"},
         )
@@ -267,7 +267,7 @@ def verify_card_password(
     except RateLimited as limited:
         record_audit_event(
             actor=actor,
-            action="card.password_verification_refused",
+            action=AuditAction.CARD_PASSWORD_VERIFICATION_REFUSED,
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "rate_limited"},
         )
@@ -293,7 +293,9 @@ def verify_card_password(
         credential.refresh_from_db(fields=["failed_attempts", "locked_at"])
         record_audit_event(
             actor=actor,
-            action="card.password_verified" if matched else "card.password_verification_failed",
+            action=AuditAction.CARD_PASSWORD_VERIFIED
+            if matched
+            else AuditAction.CARD_PASSWORD_VERIFICATION_FAILED,
             target=card,
             summary={
                 "kind": kind,
@@ -327,7 +329,7 @@ def reset_needs_supervisor(*, card: Card, kind: str) -> bool:
 
 
 def _reset_link(token: str) -> str:
-    path = reverse("accounts:password_reset_link", kwargs={"token": token})
+    path = reverse("customers:password_reset_link", kwargs={"token": token})
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
 
 
@@ -400,7 +402,7 @@ def start_password_reset(
     )
     record_audit_event(
         actor=actor,
-        action="password_reset.started",
+        action=AuditAction.PASSWORD_RESET_STARTED,
         target=reset,
         summary={
             "card_id": card.pk,
@@ -434,12 +436,9 @@ def _open_request(fingerprint: str, *, lock: bool = False) -> PasswordResetReque
     reset = requests.filter(token_fingerprint=fingerprint).first()
     if reset is None:
         raise ResetLinkInvalid("unknown")
-    if reset.used_at is not None:
-        raise ResetLinkInvalid("used")
-    if reset.cancelled_at is not None:
-        raise ResetLinkInvalid("cancelled")
-    if reset.expires_at <= timezone.now():
-        raise ResetLinkInvalid("expired")
+    state = reset.link_state
+    if state != PasswordResetRequest.LinkState.OPEN:
+        raise ResetLinkInvalid(state.value)
     return reset
 
 
@@ -479,7 +478,7 @@ def complete_password_reset(
         record_audit_event(
             actor=None,
             actor_label="customer",
-            action="password_reset.completed",
+            action=AuditAction.PASSWORD_RESET_COMPLETED,
             target=reset,
             summary={"card_id": reset.card_id, "kind": reset.kind},
         )

@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.csv_export import streaming_csv_response
 from accounts.models import Card, Customer
 from backoffice.complaints import deadlines, reports, selectors
 from backoffice.complaints.forms import (
@@ -34,6 +33,7 @@ from backoffice.complaints.services import (
     request_compensation,
 )
 from backoffice.permissions import staff_permission_required
+from backoffice.ui.csv_export import streaming_csv_response
 
 VIEW = "complaints.view_complaint"
 HANDLE = "complaints.handle_complaint"

@@ -12,7 +12,7 @@ from backoffice.complaints.services.compensation import (
     request_compensation,
 )
 from backoffice.complaints.services.deadline_watch import watch_complaint_deadlines
-from backoffice.complaints.services.errors import ComplaintAction, ComplaintError
+from backoffice.complaints.services.errors import ComplaintError
 from backoffice.complaints.services.remedies import apply_remedy
 from backoffice.complaints.services.repair_promise import (
     review_open_repair_promises,
@@ -34,7 +34,6 @@ from backoffice.complaints.services.workflow import (
 
 __all__ = [
     "TRANSITIONS",
-    "ComplaintAction",
     "ComplaintError",
     "apply_remedy",
     "approve_compensation",

@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
+from accounts.audit_actions import AuditAction
 from accounts.models import StaffUser
 from backoffice.complaints.models import Compensation, Complaint
-from backoffice.complaints.services.errors import ComplaintAction, ComplaintError
+from backoffice.complaints.services.errors import ComplaintError
 from debits.models import DebitAttempt, LateFee
 
 APPROVE = "complaints.approve_compensation"
@@ -40,11 +41,11 @@ def _grant_or_queue(compensation: Compensation, *, actor: StaffUser) -> Compensa
     """Approved at once up to the threshold; above it, waiting for a second approver."""
     if needs_second_approver(compensation.amount):
         compensation.state = Compensation.State.AWAITING_APPROVAL
-        action = ComplaintAction.COMPENSATION_REQUESTED
+        action = AuditAction.COMPENSATION_REQUESTED
     else:
         compensation.state = Compensation.State.APPROVED
         compensation.decided_at = timezone.now()
-        action = ComplaintAction.COMPENSATION_GRANTED
+        action = AuditAction.COMPENSATION_GRANTED
     compensation.requested_by = actor
     compensation.save()
     record_audit_event(
@@ -110,7 +111,7 @@ def approve_compensation(*, compensation: Compensation, approver: StaffUser) -> 
             refused = True
             record_audit_event(
                 actor=approver,
-                action=ComplaintAction.COMPENSATION_APPROVAL_REFUSED,
+                action=AuditAction.COMPENSATION_APPROVAL_REFUSED,
                 target=locked,
                 summary={"amount": str(locked.amount)},
                 reason="the requester cannot approve their own compensation",
@@ -122,7 +123,7 @@ def approve_compensation(*, compensation: Compensation, approver: StaffUser) -> 
             locked.save(update_fields=["state", "approved_by", "decided_at"])
             record_audit_event(
                 actor=approver,
-                action=ComplaintAction.COMPENSATION_APPROVED,
+                action=AuditAction.COMPENSATION_APPROVED,
                 target=locked,
                 summary={
                     "complaint": locked.complaint_id,
@@ -156,7 +157,7 @@ def reject_compensation(
     locked.save(update_fields=["state", "decided_at"])
     record_audit_event(
         actor=actor,
-        action=ComplaintAction.COMPENSATION_REJECTED,
+        action=AuditAction.COMPENSATION_REJECTED,
         target=locked,
         summary={"amount": str(locked.amount)},
         reason=reason.strip(),

@@ -13,10 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
+from accounts.audit_actions import AuditAction
 from accounts.notifications import Notification, send_notification
 from backoffice.complaints import deadlines
 from backoffice.complaints.models import Complaint
-from backoffice.complaints.services.errors import ComplaintAction
 
 
 def _tell_handler(complaint: Complaint, *, subject: str) -> None:
@@ -47,7 +47,7 @@ def watch_complaint_deadlines(*, now: dt.datetime | None = None) -> dict[str, in
                 escalated += 1
                 record_audit_event(
                     actor=None,
-                    action=ComplaintAction.ESCALATED,
+                    action=AuditAction.COMPLAINT_ESCALATED,
                     target=complaint,
                     summary={"due_on": complaint.due_on.isoformat()},
                     reason="decision deadline passed",
@@ -63,7 +63,7 @@ def watch_complaint_deadlines(*, now: dt.datetime | None = None) -> dict[str, in
             reminded += 1
             record_audit_event(
                 actor=None,
-                action=ComplaintAction.REMINDED,
+                action=AuditAction.COMPLAINT_REMINDED,
                 target=complaint,
                 summary={"days_left": deadlines.days_left(complaint.due_on, now=now)},
             )

@@ -11,10 +11,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.audit import record_audit_event
+from accounts.audit_actions import AuditAction
 from accounts.models import StaffUser
 from backoffice.complaints.models import Compensation, Complaint
 from backoffice.complaints.services.compensation import request_compensation
-from backoffice.complaints.services.errors import ComplaintAction, ComplaintError
+from backoffice.complaints.services.errors import ComplaintError
 from backoffice.complaints.services.workflow import HANDLE, complaint_diagnosis, require
 from debits.models import DebitAttempt, LateFee, Mandate, MandateSync
 from debits.services import (
@@ -30,7 +31,7 @@ from debits.services import (
 def _record(complaint: Complaint, actor: StaffUser, code: str, target_id: int, result: str):
     record_audit_event(
         actor=actor,
-        action=ComplaintAction.REMEDY_APPLIED,
+        action=AuditAction.COMPLAINT_REMEDY_APPLIED,
         target=complaint,
         summary={"remedy": code, "target": target_id, "result": result},
     )

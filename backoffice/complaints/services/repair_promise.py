@@ -18,8 +18,8 @@ from django.db.models import Min
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
+from accounts.audit_actions import AuditAction
 from backoffice.complaints.models import Compensation, Complaint, RepairPromise, RootCause
-from backoffice.complaints.services.errors import ComplaintAction
 from debits.models import DebitAttempt, MandateSync
 
 
@@ -41,7 +41,7 @@ def start_repair_clock(*, complaint: Complaint, diagnosis) -> RepairPromise | No
     if created:
         record_audit_event(
             actor=None,
-            action=ComplaintAction.REPAIR_CLOCK_STARTED,
+            action=AuditAction.REPAIR_PROMISE_STARTED,
             target=promise,
             summary={
                 "complaint": complaint.pk,
@@ -100,7 +100,7 @@ def review_repair_promise(
         locked.save(update_fields=["state", "repaired_at"])
         record_audit_event(
             actor=None,
-            action=ComplaintAction.REPAIR_PROMISE_KEPT,
+            action=AuditAction.REPAIR_PROMISE_KEPT,
             target=locked,
             summary={"repaired_at": repaired.isoformat()},
         )
@@ -128,7 +128,7 @@ def review_repair_promise(
         )
         record_audit_event(
             actor=None,
-            action=ComplaintAction.COMPENSATION_PROPOSED,
+            action=AuditAction.COMPENSATION_PROPOSED,
             target=locked.compensation,
             summary={"complaint": locked.complaint_id, "amount": str(amount), "days": days},
         )
@@ -140,7 +140,7 @@ def review_repair_promise(
     if newly_broken:
         record_audit_event(
             actor=None,
-            action=ComplaintAction.REPAIR_PROMISE_BROKEN,
+            action=AuditAction.REPAIR_PROMISE_BROKEN,
             target=locked,
             summary={"days_late": days, "repaired": repaired is not None},
         )

@@ -14,11 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_audit_event
+from accounts.audit_actions import AuditAction
 from accounts.models import Card, Customer, StaffUser
 from backoffice.complaints import deadlines
 from backoffice.complaints.diagnosis import diagnose
 from backoffice.complaints.models import Complaint, ComplaintAssignment, DeadlineExtension, Team
-from backoffice.complaints.services.errors import ComplaintAction, ComplaintError
+from backoffice.complaints.services.errors import ComplaintError
 from backoffice.complaints.services.notices import (
     tell_complaint_acknowledged,
     tell_complaint_decided,
@@ -106,7 +107,7 @@ def log_complaint(
     )
     record_audit_event(
         actor=actor,
-        action=ComplaintAction.LOGGED,
+        action=AuditAction.COMPLAINT_LOGGED,
         target=complaint,
         summary={
             "category": category,
@@ -127,7 +128,9 @@ def log_complaint(
 def start_investigation(*, complaint: Complaint, actor: StaffUser) -> Complaint:
     require(actor, HANDLE, "handle complaints")
     _move(complaint, S.INVESTIGATING)
-    record_audit_event(actor=actor, action=ComplaintAction.INVESTIGATION_STARTED, target=complaint)
+    record_audit_event(
+        actor=actor, action=AuditAction.COMPLAINT_INVESTIGATION_STARTED, target=complaint
+    )
     return complaint
 
 
@@ -166,7 +169,7 @@ def assign_complaint(
             )
             record_audit_event(
                 actor=actor,
-                action=ComplaintAction.ASSIGNMENT_REFUSED,
+                action=AuditAction.COMPLAINT_ASSIGNMENT_REFUSED,
                 target=complaint,
                 summary={"assignee": assignee.pk, "conflicts": conflicts[:5]},
                 reason="conflict of interest",
@@ -186,7 +189,7 @@ def assign_complaint(
                 _move(locked, S.INVESTIGATING)
             record_audit_event(
                 actor=actor,
-                action=ComplaintAction.ASSIGNED,
+                action=AuditAction.COMPLAINT_ASSIGNED,
                 target=locked,
                 summary={"assignee": assignee.pk, "previous": previous, "team": team},
             )
@@ -234,7 +237,7 @@ def extend_complaint_deadline(
     locked.save(update_fields=["deadline_stage", "due_on", "reminded_at"])
     record_audit_event(
         actor=actor,
-        action=ComplaintAction.DEADLINE_EXTENDED,
+        action=AuditAction.COMPLAINT_DEADLINE_EXTENDED,
         target=locked,
         summary={"stage": stage, "from": previous.isoformat(), "to": locked.due_on.isoformat()},
         reason=reason,
@@ -274,7 +277,7 @@ def decide_complaint(
     )
     record_audit_event(
         actor=actor,
-        action=ComplaintAction.DECIDED,
+        action=AuditAction.COMPLAINT_DECIDED,
         target=complaint,
         summary={
             "outcome": outcome,
@@ -290,7 +293,7 @@ def decide_complaint(
 def close_complaint(*, complaint: Complaint, actor: StaffUser) -> Complaint:
     require(actor, HANDLE, "handle complaints")
     _move(complaint, S.CLOSED, closed_at=timezone.now())
-    record_audit_event(actor=actor, action=ComplaintAction.CLOSED, target=complaint)
+    record_audit_event(actor=actor, action=AuditAction.COMPLAINT_CLOSED, target=complaint)
     return complaint
 
 
@@ -302,6 +305,6 @@ def reopen_complaint(*, complaint: Complaint, reason: str, actor: StaffUser) -> 
         raise ComplaintError("Say why the complaint is reopened")
     _move(complaint, S.INVESTIGATING, closed_at=None)
     record_audit_event(
-        actor=actor, action=ComplaintAction.REOPENED, target=complaint, reason=reason.strip()
+        actor=actor, action=AuditAction.COMPLAINT_REOPENED, target=complaint, reason=reason.strip()
     )
     return complaint

@@ -69,7 +69,7 @@ def build_seed_case(*, channel: str = Channel.MOBILE_APP, resetter=None) -> Seed
         mandate=mandate,
         instalment=instalment,
         attempt_number=1,
-        credential_version=1,
+        presented_credential_version=1,
         state=DebitAttempt.State.FAILED,
         failure_code="agreement_stale",
         created_at=days_ago(10, 6, 0),

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent
 from backoffice.complaints.models import Compensation
 from backoffice.complaints.services import (
-    ComplaintAction,
     ComplaintError,
     approve_compensation,
     reject_compensation,
@@ -40,7 +40,7 @@ def test_a_compensation_up_to_the_threshold_is_granted_by_the_officer_alone(offi
 
     assert compensation.state == Compensation.State.APPROVED
     assert compensation.approved_by is None
-    event = AuditEvent.objects.get(action=ComplaintAction.COMPENSATION_GRANTED)
+    event = AuditEvent.objects.get(action=AuditAction.COMPENSATION_GRANTED)
     assert event.actor == officer
 
 
@@ -53,7 +53,7 @@ def test_above_the_threshold_it_waits_for_a_second_approver(officer, supervisor)
     compensation.refresh_from_db()
     assert compensation.state == Compensation.State.APPROVED
     assert compensation.approved_by == supervisor
-    approved = AuditEvent.objects.get(action=ComplaintAction.COMPENSATION_APPROVED)
+    approved = AuditEvent.objects.get(action=AuditAction.COMPENSATION_APPROVED)
     assert approved.actor == supervisor and approved.summary["requested_by"] == officer.pk
 
 
@@ -67,7 +67,7 @@ def test_a_requester_cannot_approve_their_own_compensation_and_the_attempt_is_au
 
     compensation.refresh_from_db()
     assert compensation.state == Compensation.State.AWAITING_APPROVAL
-    refused = AuditEvent.objects.get(action=ComplaintAction.COMPENSATION_APPROVAL_REFUSED)
+    refused = AuditEvent.objects.get(action=AuditAction.COMPENSATION_APPROVAL_REFUSED)
     assert refused.actor == supervisor
 
 
@@ -92,7 +92,7 @@ def test_a_second_approver_may_turn_a_request_down_with_a_reason(officer, superv
     reject_compensation(compensation=compensation, actor=supervisor, reason="Already refunded")
     compensation.refresh_from_db()
     assert compensation.state == Compensation.State.REJECTED
-    assert AuditEvent.objects.get(action=ComplaintAction.COMPENSATION_REJECTED).actor == supervisor
+    assert AuditEvent.objects.get(action=AuditAction.COMPENSATION_REJECTED).actor == supervisor
 
 
 def test_an_agent_gets_403_on_the_approval_url(client, officer):
@@ -124,3 +124,20 @@ def test_the_supervisors_queue_holds_compensations_and_fee_waivers_awaiting_appr
     assert page.status_code == 200
     assert f"#{compensation.complaint_id}".encode() in page.content
     assert b"\xc2\xa5250.00" in page.content  # the fee waiting for its waiver
+
+
+def test_a_supervisors_dashboard_lists_what_waits_for_their_approval(client, officer, supervisor):
+    compensation = ask(officer, "500.00")
+    sign_in_verified(client, supervisor)
+
+    page = client.get("/").content.decode()
+
+    assert "Waiting for your approval" in page
+    assert f"/complaints/compensations/{compensation.pk}/approve/" in page
+
+
+def test_an_agents_dashboard_has_no_approval_queue(client, officer):
+    ask(officer, "500.00")
+    sign_in_verified(client, StaffUserFactory(role="agent"))
+
+    assert "Waiting for your approval" not in client.get("/").content.decode()

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent
 from backoffice.complaints.models import Complaint
-from backoffice.complaints.services import ComplaintAction
 from backoffice.complaints.tasks import watch_complaint_deadlines_task
 from tests.conftest import wait_until
 from tests.factories import ComplaintFactory
@@ -27,11 +27,13 @@ def test_a_complaint_past_its_deadline_is_escalated_once_by_the_beat_task(start_
         lambda: Complaint.objects.get(pk=late.pk).escalated_at is not None,
         message="the worker did not escalate the late complaint",
     )
-    wait_until(lambda: AuditEvent.objects.filter(action=ComplaintAction.ESCALATED).count() >= 1)
+    wait_until(
+        lambda: AuditEvent.objects.filter(action=AuditAction.COMPLAINT_ESCALATED).count() >= 1
+    )
     # Both runs done: the second found nothing left to escalate.
     wait_until(
         lambda: worker.log_path.read_text().count("watch_complaint_deadlines_task") >= 4,
         message="the worker did not finish both runs",
     )
-    assert AuditEvent.objects.filter(action=ComplaintAction.ESCALATED).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.COMPLAINT_ESCALATED).count() == 1
     assert Complaint.objects.get(pk=on_time.pk).escalated_at is None

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import CustomerNotice, PasswordChange
 from backoffice.complaints.models import Complaint
 from debits.models import CollectionPause, LateFee
@@ -76,7 +76,7 @@ def add_history(case, *, months: int) -> None:
             created_at=at,
             sent_at=at,
         )
-        record_audit_event(actor=staff, action="card.viewed_by_staff", target=case.card)
+        record_audit_event(actor=staff, action=AuditAction.CARD_PASSWORD_VERIFIED, target=case.card)
 
 
 def queries_for(client, url: str) -> int:

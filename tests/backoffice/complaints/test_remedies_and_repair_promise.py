@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent
 from backoffice.complaints.models import Compensation, RepairPromise
 from backoffice.complaints.services import (
-    ComplaintAction,
     ComplaintError,
     apply_remedy,
     confirm_compensation_proposal,
@@ -46,7 +46,7 @@ def test_waive_the_fee_calls_the_fee_service_and_is_audited_on_the_complaint(see
     assert seed_case.fee.state == LateFee.State.WAIVED
     assert "waived" in result.lower()
     assert AuditEvent.objects.filter(action="late_fee.waived", actor=officer).exists()
-    applied = AuditEvent.objects.get(action=ComplaintAction.REMEDY_APPLIED)
+    applied = AuditEvent.objects.get(action=AuditAction.COMPLAINT_REMEDY_APPLIED)
     assert applied.actor == officer and applied.summary["remedy"] == "waive_fee"
 
 
@@ -127,7 +127,7 @@ def test_a_late_repair_proposes_compensation_per_day_for_the_officer_to_confirm(
     assert proposal.state == Compensation.State.PROPOSED
     assert proposal.kind == Compensation.Kind.REPAIR_DELAY
     assert proposal.amount == Decimal("60.00") and proposal.requested_by is None
-    assert AuditEvent.objects.filter(action=ComplaintAction.REPAIR_PROMISE_BROKEN).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.REPAIR_PROMISE_BROKEN).exists()
 
     confirmed = confirm_compensation_proposal(compensation=proposal, actor=officer)
     assert confirmed.state == Compensation.State.APPROVED

@@ -117,7 +117,7 @@ def test_a_cell_that_looks_like_a_formula_is_neutralised():
 
     table = ReportTable("x", "Title", [(2026, 3)], rows=[("=HYPERLINK(1)", [1])])
     header, rows = report_csv_rows(table)
-    from accounts.csv_export import csv_safe
+    from backoffice.ui.csv_export import csv_safe
 
     assert csv_safe(rows[0][0]) == "'=HYPERLINK(1)"
 

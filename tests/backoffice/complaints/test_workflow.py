@@ -5,11 +5,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, Channel, CustomerNotice, Language
 from backoffice.complaints import deadlines
 from backoffice.complaints.models import Complaint, ComplaintAssignment, RootCause
 from backoffice.complaints.services import (
-    ComplaintAction,
     ComplaintError,
     assign_complaint,
     close_complaint,
@@ -49,7 +49,7 @@ def test_an_agent_logs_a_complaint_and_the_customer_is_acknowledged_in_chinese(a
     notice = CustomerNotice.objects.get(topic=CustomerNotice.Topic.COMPLAINT_ACKNOWLEDGED)
     assert notice.language == Language.CHINESE and "我们已" in notice.body
     assert "2026-12-05" in notice.body
-    event = AuditEvent.objects.get(action=ComplaintAction.LOGGED)
+    event = AuditEvent.objects.get(action=AuditAction.COMPLAINT_LOGGED)
     assert event.actor == agent and event.object_id == str(complaint.pk)
 
 
@@ -76,7 +76,7 @@ def test_the_staff_member_who_performed_the_disputed_reset_cannot_be_assigned(of
     assert "reset started by Li Na" in str(refused.value)
     complaint.refresh_from_db()
     assert complaint.assignee is None and complaint.state == Complaint.State.RECEIVED
-    refusal = AuditEvent.objects.get(action=ComplaintAction.ASSIGNMENT_REFUSED)
+    refusal = AuditEvent.objects.get(action=AuditAction.COMPLAINT_ASSIGNMENT_REFUSED)
     assert refusal.actor == supervisor and refusal.summary["assignee"] == officer.pk
 
 
@@ -94,7 +94,7 @@ def test_an_officer_with_no_part_in_the_events_is_assigned_and_investigation_sta
     assert complaint.assignee == colleague and complaint.team == "card_operations"
     assert complaint.state == Complaint.State.INVESTIGATING
     assert ComplaintAssignment.objects.get().assigned_by == supervisor
-    assert AuditEvent.objects.get(action=ComplaintAction.ASSIGNED).actor == supervisor
+    assert AuditEvent.objects.get(action=AuditAction.COMPLAINT_ASSIGNED).actor == supervisor
 
 
 def test_logging_a_complaint_does_not_make_the_agent_conflicted(agent, officer):
@@ -152,7 +152,7 @@ def test_the_deadline_extends_to_30_days_with_a_reason_and_to_60_only_by_a_super
 
     with pytest.raises(ComplaintError, match="60 days"):
         extend_complaint_deadline(complaint=complaint, reason="More", actor=supervisor)
-    assert AuditEvent.objects.filter(action=ComplaintAction.DEADLINE_EXTENDED).count() == 2
+    assert AuditEvent.objects.filter(action=AuditAction.COMPLAINT_DEADLINE_EXTENDED).count() == 2
 
 
 def test_a_deadline_already_passed_cannot_be_extended(agent, officer):
@@ -182,7 +182,7 @@ def test_the_decision_records_the_root_cause_and_tells_the_customer_the_further_
     notice = CustomerNotice.objects.get(topic=CustomerNotice.Topic.COMPLAINT_DECIDED)
     assert "upheld" in notice.body and "mediation" in notice.body and "arbitration" in notice.body
     assert "court" in notice.body and "review" in notice.body
-    decided = AuditEvent.objects.get(action=ComplaintAction.DECIDED)
+    decided = AuditEvent.objects.get(action=AuditAction.COMPLAINT_DECIDED)
     assert decided.actor == officer and decided.summary["root_cause"] == "bank_sync_failure"
 
 
@@ -199,7 +199,7 @@ def test_a_closed_complaint_can_be_reopened_and_decided_again(agent, officer):
     )
 
     assert CustomerNotice.objects.filter(topic="complaint_decided").count() == 2
-    assert AuditEvent.objects.filter(action=ComplaintAction.REOPENED, actor=officer).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.COMPLAINT_REOPENED, actor=officer).exists()
 
 
 def test_the_watch_reminds_before_the_deadline_and_escalates_once_after_it(agent, officer):
@@ -215,4 +215,4 @@ def test_the_watch_reminds_before_the_deadline_and_escalates_once_after_it(agent
     assert near.reminded_at is not None and near.escalated_at is None
     assert late.escalated_at is not None
     assert fresh.reminded_at is None and fresh.escalated_at is None
-    assert AuditEvent.objects.filter(action=ComplaintAction.ESCALATED).count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.COMPLAINT_ESCALATED).count() == 1
