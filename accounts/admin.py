@@ -409,18 +409,7 @@ class AuditEventAdmin(ViewOnlyAdmin):
     list_select_related = ("actor",)
     date_hierarchy = "occurred_at"
     search_fields = ("action", "object_type", "object_id", "request_id", "actor__username")
-    fields = (
-        "occurred_at",
-        "actor",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "summary",
-        "reason",
-        "request_id",
-        "source_ip",
-    )
+    fields = AuditEvent.SHOWN_FIELDS
     readonly_fields = fields
 
     def get_actions(self, request):

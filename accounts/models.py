@@ -318,6 +318,20 @@ class AuditEvent(models.Model):
 
     objects = AuditEventQuerySet.as_manager()
 
+    # What an event shows, in this order, wherever it is shown (admin, CSV export).
+    SHOWN_FIELDS = (
+        "occurred_at",
+        "actor",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "summary",
+        "reason",
+        "request_id",
+        "source_ip",
+    )
+
     class Meta:
         permissions = [
             ("export_auditevent", "Can export audit events"),

@@ -64,18 +64,7 @@ def audit_trail_export(request):
         object_type="accounts.auditevent",
         summary={"filters": chosen_filters(request)},
     )
-    header = [
-        "occurred_at",
-        "actor",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "summary",
-        "reason",
-        "request_id",
-        "source_ip",
-    ]
+    header = list(AuditEvent.SHOWN_FIELDS)
     rows = (
         (
             event.occurred_at.isoformat(),
