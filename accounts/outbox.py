@@ -1,9 +1,12 @@
 """Handing committed outbox events to the task that consumes each type."""
 
+import datetime as dt
 import logging
 
 from celery import current_app
 from django.conf import settings
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
@@ -36,3 +39,29 @@ def dispatch_outbox_event(event_id: int, event_type: str) -> None:
             "outbox event %s not dispatched (broker unavailable); the sweeper will retry",
             event_id,
         )
+
+
+def claim_for_redispatch(queryset, *, older_than_seconds: float | None, limit: int) -> list[int]:
+    """Ids of rows of ``queryset`` last dispatched (or created) too long ago, stamped now.
+
+    Call inside a transaction: the rows are locked with ``skip_locked``, so two
+    sweepers (a second beat by mistake, a manual run) never claim the same row,
+    and the caller dispatches the claimed ids after commit. The model has
+    ``created_at`` and ``last_dispatched_at``; oldest first, at most ``limit``.
+    """
+    threshold = (
+        settings.OUTBOX_REDISPATCH_AFTER_SECONDS
+        if older_than_seconds is None
+        else older_than_seconds
+    )
+    now = timezone.now()
+    claimed = list(
+        queryset.select_for_update(skip_locked=True)
+        .annotate(dispatched=Coalesce("last_dispatched_at", "created_at"))
+        .filter(dispatched__lte=now - dt.timedelta(seconds=threshold))
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if claimed:
+        queryset.model.objects.filter(pk__in=claimed).update(last_dispatched_at=now)
+    return claimed

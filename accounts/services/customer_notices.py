@@ -14,9 +14,7 @@ import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import (
@@ -29,7 +27,7 @@ from accounts.models import (
     PasswordChange,
 )
 from accounts.notifications import Notification, send_notification
-from accounts.outbox import dispatch_outbox_event
+from accounts.outbox import claim_for_redispatch, dispatch_outbox_event
 
 logger = logging.getLogger(__name__)
 
@@ -170,24 +168,12 @@ def send_customer_notice(*, notice_id: int) -> bool:
 
 def sweep_customer_notices(*, older_than_seconds: float | None = None) -> list[int]:
     """Dispatch again the notices no worker sent in time (broker down, worker lost)."""
-    threshold = (
-        settings.OUTBOX_REDISPATCH_AFTER_SECONDS
-        if older_than_seconds is None
-        else older_than_seconds
-    )
-    now = timezone.now()
-    cutoff = now - timezone.timedelta(seconds=threshold)
     with transaction.atomic():
-        claimed = list(
-            CustomerNotice.objects.select_for_update(skip_locked=True)
-            .annotate(dispatched=Coalesce("last_dispatched_at", "created_at"))
-            .filter(dispatched__lte=cutoff, sent_at__isnull=True)
-            .order_by("created_at", "pk")
-            .values_list("pk", flat=True)[:NOTICE_SWEEP_BATCH_SIZE]
+        claimed = claim_for_redispatch(
+            CustomerNotice.objects.filter(sent_at__isnull=True),
+            older_than_seconds=older_than_seconds,
+            limit=NOTICE_SWEEP_BATCH_SIZE,
         )
-        if not claimed:
-            return []
-        CustomerNotice.objects.filter(pk__in=claimed).update(last_dispatched_at=now)
         for notice_id in claimed:
             transaction.on_commit(
                 lambda notice_id=notice_id: dispatch_outbox_event(

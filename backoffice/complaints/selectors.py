@@ -96,8 +96,14 @@ def card_timeline_page(card) -> dict:
 
 
 def approvals_waiting() -> dict:
-    """What waits for a supervisor: compensations above the threshold and fee waivers."""
+    """What waits for a supervisor: compensations above the threshold, fee waivers, and
+    complaints escalated past their deadline."""
     return {
+        "escalated": list(
+            Complaint.objects.filter(state__in=Complaint.OPEN_STATES, escalated_at__isnull=False)
+            .select_related("customer", "assignee")
+            .order_by("due_on", "pk")
+        ),
         "compensations": list(
             Compensation.objects.filter(state=Compensation.State.AWAITING_APPROVAL)
             .select_related("complaint__customer", "requested_by")

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, OutboxEvent
+from accounts.outbox import claim_for_redispatch
 from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
 from debits.models import Mandate, MandateSync
@@ -193,28 +193,14 @@ def sweep_outbox(*, older_than_seconds: float | None = None) -> list[int]:
 
     if not settings.AUTO_RESYNC_ENABLED:
         return []
-    threshold = (
-        settings.OUTBOX_REDISPATCH_AFTER_SECONDS
-        if older_than_seconds is None
-        else older_than_seconds
-    )
-    now = timezone.now()
-    cutoff = now - timezone.timedelta(seconds=threshold)
     with transaction.atomic():
-        claimed = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .annotate(dispatched=Coalesce("last_dispatched_at", "created_at"))
-            .filter(
-                Q(dispatched__lte=cutoff),
-                processed_at__isnull=True,
-                event_type=OutboxEvent.Type.CREDENTIAL_CHANGED,
-            )
-            .order_by("created_at", "pk")
-            .values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
+        claimed = claim_for_redispatch(
+            OutboxEvent.objects.filter(
+                processed_at__isnull=True, event_type=OutboxEvent.Type.CREDENTIAL_CHANGED
+            ),
+            older_than_seconds=older_than_seconds,
+            limit=SWEEP_BATCH_SIZE,
         )
-        if not claimed:
-            return []
-        OutboxEvent.objects.filter(pk__in=claimed).update(last_dispatched_at=now)
         for event_id in claimed:
             transaction.on_commit(
                 lambda event_id=event_id: consume_credential_change_task.apply_async(

@@ -141,3 +141,21 @@ def test_an_agents_dashboard_has_no_approval_queue(client, officer):
     sign_in_verified(client, StaffUserFactory(role="agent"))
 
     assert "Waiting for your approval" not in client.get("/").content.decode()
+
+
+def test_a_complaint_escalated_past_its_deadline_reaches_the_supervisors_dashboard(
+    client, supervisor
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from backoffice.complaints.services import watch_complaint_deadlines
+
+    late = ComplaintFactory(received_at=timezone.now() - dt.timedelta(days=20))
+    watch_complaint_deadlines()
+    sign_in_verified(client, supervisor)
+
+    page = client.get("/").content.decode()
+
+    assert "Complaints past their deadline" in page and f"/complaints/{late.pk}/" in page
