@@ -105,6 +105,9 @@ def test_the_complaint_page_shows_the_diagnosis_and_offers_its_remedies(officer_
     for code in ("resync", "retry", "waive_fee"):
         assert f'value="{code}"' in body
     assert 'value="refund_interest"' not in body and 'value="refund_duplicate"' not in body
+    # What the bank holds, so nobody asks the customer for it.
+    assert case.card.customer.national_id_masked in body
+    assert f"{case.mandate.reference} (active, " in body and "bound to v1" in body
 
 
 def test_the_complaint_page_and_the_timeline_take_fixed_queries_on_two_years_of_history(
@@ -213,3 +216,14 @@ def test_a_complaint_logged_in_the_admin_goes_through_the_intake_service(officer
     assert complaint.channel == "letter"
     assert AuditEvent.objects.filter(action="complaint.logged", object_id=complaint.pk).exists()
     assert CustomerNotice.objects.filter(topic="complaint_acknowledged").exists()
+
+
+def test_the_complaint_page_says_when_the_mandate_is_in_sync(officer_client, officer):
+    case = build_seed_case()
+    case.mandate.synced_credential_version = 2
+    case.mandate.save(update_fields=["synced_credential_version"])
+    complaint = ComplaintFactory(card=case.card, logged_by=officer)
+
+    body = officer_client.get(f"/complaints/{complaint.pk}/").content.decode()
+
+    assert f"{case.mandate.reference} (active, in sync)" in body
