@@ -66,6 +66,19 @@ def apply_remedy(*, complaint: Complaint, code: str, target_id: int, actor: Staf
                     fee=LateFee.objects.get(pk=target_id), reason=reason, actor=actor
                 )
                 result = f"late fee {fee.get_state_display().lower()}"
+                if fee.state == LateFee.State.WAIVED:
+                    # Waived by the fee service (its own approval rule): recorded on the
+                    # complaint so the reports count what the customer got back.
+                    Compensation.objects.create(
+                        complaint=complaint,
+                        kind=Compensation.Kind.FEE_WAIVER,
+                        amount=fee.amount,
+                        reason=reason,
+                        state=Compensation.State.APPROVED,
+                        late_fee=fee,
+                        requested_by=actor,
+                        decided_at=fee.waived_at,
+                    )
             else:
                 kind = {
                     "refund_interest": Compensation.Kind.INTEREST_REFUND,

@@ -48,6 +48,8 @@ def test_waive_the_fee_calls_the_fee_service_and_is_audited_on_the_complaint(see
     assert AuditEvent.objects.filter(action="late_fee.waived", actor=officer).exists()
     applied = AuditEvent.objects.get(action=AuditAction.COMPLAINT_REMEDY_APPLIED)
     assert applied.actor == officer and applied.summary["remedy"] == "waive_fee"
+    recorded = Compensation.objects.get(complaint=complaint)
+    assert recorded.kind == Compensation.Kind.FEE_WAIVER and recorded.amount == Decimal("50.00")
 
 
 def test_a_remedy_is_refused_once_the_facts_no_longer_support_it(seed_case, officer):
