@@ -332,3 +332,11 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.pk}"
+
+
+# Second-factor devices live in their own module; importing them here registers them.
+from accounts.second_factor_devices import (  # noqa: E402, F401
+    AuthenticatorDevice,
+    BackupCode,
+    BackupCodeDevice,
+)

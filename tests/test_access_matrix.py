@@ -340,8 +340,7 @@ def _is_admin_internal(pattern: Pattern) -> bool:
 
 @pytest.fixture
 def world(db):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
+    from accounts.models import AuthenticatorDevice
     from debits.models import CollectionPause, DebitRun, LateFee
 
     instalment = InstalmentFactory(due_date=dt.date.today())
@@ -360,7 +359,7 @@ def world(db):
             "mandate": mandate,
             "instalment": instalment,
             "other_staff": other_staff,
-            "totp_device": TOTPDevice.objects.create(user=other_staff, confirmed=True),
+            "totp_device": AuthenticatorDevice.objects.create(user=other_staff, confirmed=True),
             "debit_run": debit_run,
             "late_fee": late_fee,
             "collection_pause": collection_pause,
@@ -429,8 +428,10 @@ def test_no_one_can_read_a_second_factor_secret_in_the_admin():
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    assert not admin.site.is_registered(TOTPDevice)
-    assert not admin.site.is_registered(StaticDevice)
+    from accounts.models import AuthenticatorDevice, BackupCode, BackupCodeDevice
+
+    for model in (TOTPDevice, StaticDevice, AuthenticatorDevice, BackupCodeDevice, BackupCode):
+        assert not admin.site.is_registered(model)
 
 
 def test_every_staff_page_declares_the_permission_it_needs():

@@ -11,10 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import AuditEvent, StaffUser
+from accounts.models import AuditEvent, AuthenticatorDevice, BackupCodeDevice, StaffUser
 from accounts.services import (
     change_staff_password,
     reset_staff_second_factor,
@@ -29,6 +27,7 @@ from backoffice.staff_session import (
 )
 from tests.conftest import PROJECT_DIR, sign_in_verified
 from tests.factories import STAFF_PASSWORD, CustomerFactory, StaffUserFactory
+from tests.production import production_environment
 from tests.test_access_matrix import all_url_patterns, row_for, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -36,19 +35,19 @@ pytestmark = pytest.mark.django_db
 EVIL = "https://evil.example/steal"
 
 
-def current_code(device: TOTPDevice, *, offset: int = 0) -> str:
+def current_code(device: AuthenticatorDevice, *, offset: int = 0) -> str:
     code = totp(device.bin_key, device.step, device.t0 + offset * device.step, device.digits)
     return f"{code:0{device.digits}d}"
 
 
-def wrong_code(device: TOTPDevice) -> str:
+def wrong_code(device: AuthenticatorDevice) -> str:
     right = {current_code(device, offset=o) for o in (-1, 0, 1)}
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
 
 
-def enrolled_staff(**fields) -> tuple[StaffUser, TOTPDevice]:
+def enrolled_staff(**fields) -> tuple[StaffUser, AuthenticatorDevice]:
     user = StaffUserFactory(**fields)
-    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    device = AuthenticatorDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
     return user, device
 
 
@@ -94,7 +93,7 @@ def test_staff_without_a_factor_reach_only_enrolment_then_enrol_with_a_qr_code(c
     assert page.status_code == 200
     assert "no-store" in page["Cache-Control"]
     assert b'src="data:image/svg+xml' in page.content
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    device = AuthenticatorDevice.objects.get(user=user, confirmed=False)
 
     done = client.post(reverse("staff_auth:enrol"), {"otp_token": current_code(device)})
 
@@ -116,16 +115,16 @@ def test_reloading_enrolment_replaces_the_secret_that_was_shown(client):
     user = StaffUserFactory()
     sign_in_with_password(client, user)
     client.get(reverse("staff_auth:enrol"))
-    first = TOTPDevice.objects.get(user=user)
+    first = AuthenticatorDevice.objects.get(user=user)
     client.get(reverse("staff_auth:enrol"))
-    assert not TOTPDevice.objects.filter(pk=first.pk).exists()
-    assert TOTPDevice.objects.filter(user=user, confirmed=False).count() == 1
+    assert not AuthenticatorDevice.objects.filter(pk=first.pk).exists()
+    assert AuthenticatorDevice.objects.filter(user=user, confirmed=False).count() == 1
 
 
 def test_a_backup_code_signs_in_once(client):
     user, _ = enrolled_staff()
-    backup = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
-    StaticToken.objects.create(device=backup, token="abcdef1234")
+    backup = BackupCodeDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    backup.add_codes(["abcdef1234"])
     sign_in_with_password(client, user)
     assert client.post(reverse("staff_auth:verify"), {"otp_token": "abcdef1234"}).status_code == 302
     assert client.get("/").status_code == 200
@@ -292,7 +291,7 @@ def test_resetting_a_factor_is_audited_and_forces_enrolment(client):
         {"reason": "Lost phone, identity checked in person"},
     )
     assert response.status_code == 302
-    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not AuthenticatorDevice.objects.filter(user=user).exists()
     event = AuditEvent.objects.get(action="staff.second_factor_reset")
     assert event.object_id == str(user.pk)
     assert sign_in_with_password(client, user)["Location"].startswith(reverse("staff_auth:enrol"))
@@ -409,14 +408,7 @@ def test_hsts_is_sent_over_https_when_configured(client, settings):
 
 
 def test_production_settings_pass_the_deployment_checks():
-    env = {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "check-" + "k" * 60,
-        "CARD_PIN_PEPPER": "check-pepper-" + "p" * 30,
-        "PII_FINGERPRINT_KEY": "check-fingerprint-" + "f" * 30,
-        "ALLOWED_HOSTS": "backoffice.example",
-    }
+    env = {**os.environ, **production_environment()}
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=PROJECT_DIR,
@@ -525,7 +517,7 @@ def test_the_admin_resets_a_second_factor_with_an_audited_action():
         {"action": "reset_second_factor", "_selected_action": [user.pk]},
     )
     assert response.status_code == 302
-    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not AuthenticatorDevice.objects.filter(user=user).exists()
     assert AuditEvent.objects.filter(action="staff.second_factor_reset").count() == 1
 
 
@@ -545,7 +537,7 @@ def test_a_newcomer_signs_in_with_the_demo_login_the_command_printed(client):
     assert len(codes) == 3
 
     client.post(reverse("login"), {"username": "demo.agent", "password": password})
-    device = TOTPDevice.objects.get(user__username="demo.agent")
+    device = AuthenticatorDevice.objects.get(user__username="demo.agent")
     assert base64.b32encode(device.bin_key).decode().rstrip("=") == key
     response = client.post(reverse("staff_auth:verify"), {"otp_token": current_code(device)})
     assert response["Location"] == reverse("dashboard")
@@ -623,7 +615,7 @@ def test_a_mistyped_enrolment_code_can_be_retried_without_showing_the_secret_aga
     user = StaffUserFactory()
     sign_in_with_password(client, user)
     client.get(reverse("staff_auth:enrol"))
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    device = AuthenticatorDevice.objects.get(user=user, confirmed=False)
     retry = client.post(reverse("staff_auth:enrol"), {"otp_token": wrong_code(device)})
     assert retry.status_code == 200
     assert b"data:image/svg+xml" not in retry.content

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from django.contrib.auth import password_validation
 from django.db import transaction
 from django.db.models import F
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import record_audit_event
-from accounts.models import Customer, StaffUser
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, Customer, StaffUser
 
 # Enough to survive a lost phone for a few sign-ins, few enough to keep on paper.
 BACKUP_CODE_COUNT = 10
@@ -36,7 +34,7 @@ class InvalidSecondFactorCode(StaffSecurityError):
 
 @dataclass(frozen=True)
 class TotpEnrolment:
-    device: TOTPDevice
+    device: AuthenticatorDevice
     # The otpauth:// URI carries the shared secret: shown once, never stored elsewhere.
     provisioning_uri: str
 
@@ -47,7 +45,7 @@ def _bump_session_generation(staff: StaffUser) -> None:
 
 
 def has_confirmed_second_factor(staff: StaffUser) -> bool:
-    return TOTPDevice.objects.filter(user=staff, confirmed=True).exists()
+    return AuthenticatorDevice.objects.filter(user=staff, confirmed=True).exists()
 
 
 def _new_backup_code() -> str:
@@ -63,8 +61,8 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     """
     if has_confirmed_second_factor(staff):
         raise StaffSecurityError("A second factor is already enrolled; ask an admin to reset it.")
-    TOTPDevice.objects.filter(user=staff, confirmed=False).delete()
-    device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
+    AuthenticatorDevice.objects.filter(user=staff, confirmed=False).delete()
+    device = AuthenticatorDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
     record_audit_event(
         actor=staff,
         action="staff.second_factor_enrolment_started",
@@ -74,7 +72,9 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     return TotpEnrolment(device=device, provisioning_uri=device.config_url)
 
 
-def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice, list[str]]:
+def confirm_totp_enrolment(
+    *, staff: StaffUser, token: str
+) -> tuple[AuthenticatorDevice, list[str]]:
     """Confirm the pending authenticator with a valid code; returns it and new backup codes.
 
     The backup codes are returned once and only their single-use tokens are kept.
@@ -84,7 +84,7 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
     """
     with transaction.atomic():
         device = (
-            TOTPDevice.objects.select_for_update()
+            AuthenticatorDevice.objects.select_for_update()
             .filter(user=staff, confirmed=False)
             .order_by("-id")
             .first()
@@ -113,10 +113,10 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
 
 
 def _replace_backup_codes(staff: StaffUser) -> list[str]:
-    StaticDevice.objects.filter(user=staff).delete()
-    device = StaticDevice.objects.create(user=staff, name=BACKUP_DEVICE_NAME, confirmed=True)
+    BackupCodeDevice.objects.filter(user=staff).delete()
+    device = BackupCodeDevice.objects.create(user=staff, name=BACKUP_DEVICE_NAME, confirmed=True)
     codes = [_new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    device.add_codes(codes)  # only keyed digests are stored
     return codes
 
 
@@ -130,8 +130,9 @@ def verify_staff_second_factor(*, staff: StaffUser, token: str):
     token = token.strip().replace(" ", "")
     matched = None
     if token:
-        for model in (TOTPDevice, StaticDevice):
-            for device in model.objects.filter(user=staff, confirmed=True):
+        for model in (AuthenticatorDevice, BackupCodeDevice):
+            # Locked, so two requests with one code cannot both pass the replay guard.
+            for device in model.objects.select_for_update().filter(user=staff, confirmed=True):
                 if device.verify_token(token):
                     matched = device
                     break
@@ -151,8 +152,8 @@ def reset_staff_second_factor(*, staff: StaffUser, actor: StaffUser, reason: str
     """Remove every second factor of ``staff``; they must enrol again at next sign-in."""
     if not actor.has_perm("accounts.reset_staff_second_factor"):
         raise StaffSecurityError("You may not reset a second factor.")
-    totp_deleted, _ = TOTPDevice.objects.filter(user=staff).delete()
-    static_deleted, _ = StaticDevice.objects.filter(user=staff).delete()
+    totp_deleted, _ = AuthenticatorDevice.objects.filter(user=staff).delete()
+    static_deleted, _ = BackupCodeDevice.objects.filter(user=staff).delete()
     _bump_session_generation(staff)
     record_audit_event(
         actor=actor,
@@ -260,8 +261,8 @@ def provision_staff_second_factor(
     For set-ups where the secret is handed over out of band (the demo logins);
     people normally enrol themselves. Every session of ``staff`` ends.
     """
-    TOTPDevice.objects.filter(user=staff).delete()
-    device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=True)
+    AuthenticatorDevice.objects.filter(user=staff).delete()
+    device = AuthenticatorDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=True)
     codes = _replace_backup_codes(staff)
     _bump_session_generation(staff)
     record_audit_event(
