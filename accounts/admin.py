@@ -116,7 +116,8 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
     )
     add_fieldsets = (
         *UserAdmin.add_fieldsets,
-        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number", "groups")}),
+        # No roles here: a new account starts with none and is granted them under maker-checker.
+        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number")}),
     )
 
     def get_queryset(self, request):

@@ -63,6 +63,7 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.approve_locked_card_reset",
         "accounts.reveal_customer_phone",
         "accounts.unlock_staff",
+        "accounts.approve_staff_change",
         "accounts.view_auditevent",
         "debits.resync_mandate",
         "debits.pause_collection",
@@ -91,6 +92,11 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.change_staffuser",
         "accounts.unlock_staff",
         "accounts.reset_staff_second_factor",
+        # Role grants, re-enabling and staff password resets: asked by one admin,
+        # decided by another admin or a supervisor (accounts.services.staff_grants).
+        "accounts.request_staff_change",
+        "accounts.approve_staff_change",
+        "accounts.clear_sign_in_history",
         "accounts.view_auditevent",
         "auth.view_group",
         # No schedule changes: "run now" on a periodic task would start a debit

@@ -105,6 +105,24 @@ MATRIX: dict[str, Row] = {
     "staff_auth:staff_list": Row(frozenset({ADMIN})),
     "staff_auth:reset_second_factor": Row(frozenset({ADMIN}), kwargs=_pk("other_staff")),
     "staff_auth:reveal_phone": Row(frozenset({COMPLAINTS, SUPERVISOR}), kwargs=_pk("customer")),
+    # Maker-checker: admins ask, another admin or a supervisor decides.
+    "staff_auth:staff_changes": Row(frozenset({SUPERVISOR, ADMIN})),
+    "staff_auth:ask_for_staff_change": Row(frozenset({ADMIN}), kwargs=_pk("other_staff")),
+    "staff_auth:decide_staff_change": Row(
+        frozenset({SUPERVISOR, ADMIN}),
+        kwargs=_pk("staff_change"),
+        method="post",
+        why="without a decision it redirects back with an error",
+    ),
+    "staff_auth:staff_password_reset_link": Row(
+        ALL,
+        kwargs=lambda world: {"token": "not-a-real-token"},
+        public=True,
+        why="a staff member's own reset link: moves the token into the session and redirects",
+    ),
+    "staff_auth:staff_password_reset_form": Row(
+        ALL, public=True, why="a staff member's own reset page"
+    ),
     # --- Customers and cards ----------------------------------------------------
     "accounts:customer_search": Row(BOOK),
     "accounts:customer_detail": Row(BOOK, kwargs=_pk("customer")),
@@ -190,7 +208,9 @@ MATRIX: dict[str, Row] = {
     ),
     "admin:app_list": Row(ALL, kwargs=lambda world: {"app_label": "accounts"}, denied_status=404),
     "admin:auth_user_password_change": Row(
-        frozenset({ADMIN}), kwargs=lambda world: {"id": world.other_staff.pk}
+        NOBODY,
+        kwargs=lambda world: {"id": world.other_staff.pk},
+        why="nobody sets another person's password (a reset sends them a link)",
     ),
 }
 
@@ -256,7 +276,6 @@ ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("django_celery_beat.periodictask", "disable_tasks"): frozenset({OPERATIONS}),
     ("django_celery_beat.periodictask", "toggle_tasks"): frozenset({OPERATIONS}),
     ("django_celery_beat.periodictask", "run_tasks"): frozenset({OPERATIONS}),
-    ("axes.accessattempt", "cleanup_expired_attempts"): NOBODY,
     ("accounts.staffuser", "reset_second_factor"): frozenset({ADMIN}),
     ("accounts.staffuser", "disable_staff"): frozenset({ADMIN}),
     ("accounts.card", "start_password_reset_action"): frozenset({AGENT, SUPERVISOR}),
@@ -340,7 +359,7 @@ def _is_admin_internal(pattern: Pattern) -> bool:
 
 @pytest.fixture
 def world(db):
-    from accounts.models import AuthenticatorDevice
+    from accounts.models import AuthenticatorDevice, StaffChangeRequest
     from debits.models import CollectionPause, DebitRun, LateFee
 
     instalment = InstalmentFactory(due_date=dt.date.today())
@@ -359,6 +378,13 @@ def world(db):
             "mandate": mandate,
             "instalment": instalment,
             "other_staff": other_staff,
+            "staff_change": StaffChangeRequest.objects.create(
+                staff=other_staff,
+                kind=StaffChangeRequest.Kind.GRANT_ROLE,
+                role=SUPERVISOR,
+                reason="Covering the team lead",
+                requested_by=StaffUserFactory(role=ADMIN),
+            ),
             "totp_device": AuthenticatorDevice.objects.create(user=other_staff, confirmed=True),
             "debit_run": debit_run,
             "late_fee": late_fee,
@@ -420,6 +446,8 @@ NOT_STAFF_VIEWS = frozenset(
         "staff_auth:enrol",
         "accounts:password_reset_link",
         "accounts:password_reset_form",
+        "staff_auth:staff_password_reset_link",
+        "staff_auth:staff_password_reset_form",
     }
 )
 

@@ -188,8 +188,16 @@ def _changelist(model) -> str:
 def test_it_registers_every_model_of_the_book_in_the_admin():
     from django.apps import apps
 
-    # Second-factor secrets change only through the sign-in services, never in the admin.
-    kept_out = {"accounts.authenticatordevice", "accounts.backupcodedevice", "accounts.backupcode"}
+    # Second-factor secrets and staff access changes change only through their
+    # services and pages, never in the admin.
+    kept_out = {
+        "accounts.authenticatordevice",
+        "accounts.backupcodedevice",
+        "accounts.backupcode",
+        "accounts.staffchangerequest",
+        "accounts.staffpasswordreset",
+        "accounts.breakglassgrant",
+    }
     ours = {
         model
         for app in ("accounts", "debits")

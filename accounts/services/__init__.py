@@ -20,6 +20,14 @@ from accounts.services.card_credentials import (
     verify_card_password,
 )
 from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
+from accounts.services.sign_in_history import clear_sign_in_history
+from accounts.services.staff_grants import (
+    approve_staff_change,
+    check_staff_reset_link,
+    complete_staff_password_reset,
+    reject_staff_change,
+    request_staff_change,
+)
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
@@ -50,6 +58,13 @@ __all__ = [
     # demo staff
     "DemoStaffLogin",
     "create_demo_staff",
+    # staff access under maker-checker, sign-in history
+    "approve_staff_change",
+    "check_staff_reset_link",
+    "clear_sign_in_history",
+    "complete_staff_password_reset",
+    "reject_staff_change",
+    "request_staff_change",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",

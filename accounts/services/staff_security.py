@@ -39,7 +39,8 @@ class TotpEnrolment:
     provisioning_uri: str
 
 
-def _bump_session_generation(staff: StaffUser) -> None:
+def end_staff_sessions(staff: StaffUser) -> None:
+    """Every open session of ``staff`` ends on its next request (part of a service)."""
     StaffUser.objects.filter(pk=staff.pk).update(session_generation=F("session_generation") + 1)
     staff.refresh_from_db(fields=["session_generation"])
 
@@ -95,7 +96,7 @@ def confirm_totp_enrolment(
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             codes = _replace_backup_codes(staff)
-            _bump_session_generation(staff)
+            end_staff_sessions(staff)
             record_audit_event(
                 actor=staff,
                 action="staff.second_factor_enrolled",
@@ -154,7 +155,7 @@ def reset_staff_second_factor(*, staff: StaffUser, actor: StaffUser, reason: str
         raise StaffSecurityError("You may not reset a second factor.")
     totp_deleted, _ = AuthenticatorDevice.objects.filter(user=staff).delete()
     static_deleted, _ = BackupCodeDevice.objects.filter(user=staff).delete()
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action="staff.second_factor_reset",
@@ -189,14 +190,22 @@ def unlock_staff(*, username: str, actor: StaffUser, reason: str) -> int:
 def change_staff_password(
     *, staff: StaffUser, actor: StaffUser | None, new_password: str | None
 ) -> None:
-    """Set (or, with None, disable) a staff password; every session of ``staff`` ends."""
+    """Set (or, with None, disable) a staff password; every session of ``staff`` ends.
+
+    Only its owner sets a password (``actor`` is ``staff``, or None for the
+    system); anyone else asks for a reset, which sends its owner a link.
+    """
+    if actor is not None and actor.pk != staff.pk:
+        raise StaffSecurityError(
+            "Nobody sets another person's password: ask for a reset, which sends them a link."
+        )
     if new_password is None:
         staff.set_unusable_password()
     else:
         password_validation.validate_password(new_password, staff)
         staff.set_password(new_password)
     staff.save(update_fields=["password"])
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action="staff.password_changed",
@@ -207,16 +216,35 @@ def change_staff_password(
 
 @transaction.atomic
 def set_staff_active(
-    *, staff: StaffUser, actor: StaffUser | None, active: bool, reason: str = ""
+    *,
+    staff: StaffUser,
+    actor: StaffUser | None,
+    active: bool,
+    reason: str = "",
+    approval=None,
 ) -> None:
-    """Enable or disable a staff account; disabling ends every session at once."""
+    """Enable or disable a staff account; disabling ends every session at once.
+
+    Disabling takes one person. Re-enabling widens access, so a person does it
+    only by approving another's request (``approval``, an approved
+    ``StaffChangeRequest``; see ``accounts.services.staff_grants``).
+    """
     if actor is not None and actor.pk == staff.pk and not active:
         raise StaffSecurityError("You cannot disable your own account.")
+    approved = approval is not None and (approval.staff_id, approval.kind, approval.state) == (
+        staff.pk,
+        "reactivate",
+        "approved",
+    )
+    if active and actor is not None and not approved:
+        raise StaffSecurityError(
+            "Re-enabling an account needs a second person's approval: ask for it."
+        )
     changed = (
         StaffUser.objects.filter(pk=staff.pk).exclude(is_active=active).update(is_active=active)
     )
     staff.is_active = active
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action="staff.enabled" if active else "staff.disabled",
@@ -264,7 +292,7 @@ def provision_staff_second_factor(
     AuthenticatorDevice.objects.filter(user=staff).delete()
     device = AuthenticatorDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=True)
     codes = _replace_backup_codes(staff)
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action="staff.second_factor_provisioned",
