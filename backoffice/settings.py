@@ -108,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits; unverified sessions reach only the code step.
     "backoffice.staff_session.StaffSessionMiddleware",
+    # A superuser exists only under a live break-glass grant; each request is audited.
+    "backoffice.break_glass.BreakGlassMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
