@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 CARD_NUMBER = "6222021234567890123"
 NATIONAL_ID = "11010519880512743X"
 PHONE = "13987654321"
-NEW_PASSWORD = "480927"
+NEW_PASSWORD = "946381"
 LINK = re.compile(r"/reset/(?P<token>[A-Za-z0-9_\-]+)/")
 
 
