@@ -32,6 +32,7 @@ from accounts.pii import (
     national_id_fingerprint,
     normalise_card_number,
 )
+from accounts.search_terms import search_for_url_term
 from accounts.selectors import search_cards, search_customers
 
 SEARCH_HELP = "Name, phone, card last four, full card number or national id."
@@ -210,6 +211,7 @@ class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
+        search_term = search_for_url_term(request.session, search_term)
         matches = search_customers(search_term).order_by().values("pk")
         return queryset.filter(pk__in=matches), False
 
@@ -302,6 +304,7 @@ class CardAdmin(CardPasswordResetAdminMixin, AuditedAdminMixin, admin.ModelAdmin
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
+        search_term = search_for_url_term(request.session, search_term)
         return queryset.filter(pk__in=search_cards(search_term).values("pk")), False
 
     @admin.display(description="Card", ordering="last_four")
@@ -317,7 +320,7 @@ class CardSearchMixin:
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term.strip():
-            cards = search_cards(search_term).values("pk")
+            cards = search_cards(search_for_url_term(request.session, search_term)).values("pk")
             results = results | queryset.filter(**{f"{self.card_lookup}__in": cards})
         return results, may_have_duplicates
 
