@@ -242,6 +242,9 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.clear_sign_in_history": lambda b: accounts.services.clear_sign_in_history(
         actor=b.admin, older_than_days=365, reason="Retention period of one year passed"
     ),
+    "accounts.services.rotate_second_factor_keys": lambda b: (
+        accounts.services.rotate_second_factor_keys(actor=b.admin)
+    ),
     # --- card credentials
     "accounts.services.change_card_password": lambda b: accounts.services.change_card_password(
         card=b.card,

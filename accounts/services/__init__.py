@@ -20,6 +20,7 @@ from accounts.services.card_credentials import (
     verify_card_password,
 )
 from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
+from accounts.services.second_factor_keys import rotate_second_factor_keys
 from accounts.services.sign_in_history import clear_sign_in_history
 from accounts.services.staff_grants import (
     approve_staff_change,
@@ -65,6 +66,7 @@ __all__ = [
     "complete_staff_password_reset",
     "reject_staff_change",
     "request_staff_change",
+    "rotate_second_factor_keys",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",

@@ -125,3 +125,22 @@ def test_the_session_key_changes_when_an_authenticator_is_enrolled(client):
     assert len(done.context["backup_codes"]) == 10
     assert client.session.session_key != before
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_rotating_the_key_re_encrypts_every_secret_and_sign_in_keeps_working(settings, client):
+    import io
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    staff = StaffUserFactory()
+    device = AuthenticatorDevice.objects.create(user=staff, confirmed=True)
+    key, old_token = device.bin_key, device.encrypted_key
+    old_keys = list(settings.OTP_ENCRYPTION_KEYS)
+    settings.OTP_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *old_keys]
+    call_command("rotate_second_factor_keys", stdout=io.StringIO())
+    settings.OTP_ENCRYPTION_KEYS = settings.OTP_ENCRYPTION_KEYS[:1]  # the old key is gone
+    device.refresh_from_db()
+    assert device.encrypted_key != old_token
+    assert device.bin_key == key
+    assert _sign_in(client, staff, code_for(key))["Location"] == reverse("dashboard")
