@@ -94,6 +94,11 @@ INSTALLED_APPS = [
     "accounts",
     "debits",
     "backoffice",
+    # The simulated payment network (development, tests, demo): after the domain
+    # apps, which never import it.
+    "simulator",
+    # Demo book, load seeding and demo staff (seed_demo, create_demo_staff); not the domain.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +112,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits; unverified sessions reach only the code step.
-    "backoffice.staff_session.StaffSessionMiddleware",
+    "backoffice.signin.session.StaffSessionMiddleware",
     # A superuser exists only under a live break-glass grant; each request is audited.
     "backoffice.break_glass.BreakGlassMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -190,14 +195,14 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Failures are cleared after the second factor passes, not after the password
-# alone (see backoffice.staff_auth), so a known password buys no extra code guesses.
+# alone (see backoffice.signin.views), so a known password buys no extra code guesses.
 AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "token"]
 AXES_VERBOSE = False
 # Name shown in authenticator apps next to the staff member's username.
 OTP_TOTP_ISSUER = "Car-loan back office"
 # The page django-axes answers a locked-out login with (HTTP 429).
-AXES_LOCKOUT_TEMPLATE = "backoffice/staff_auth/locked_out.html"
+AXES_LOCKOUT_TEMPLATE = "backoffice/signin/locked_out.html"
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -321,8 +326,10 @@ else:
     }
 
 # --- Product settings ---------------------------------------------------------
-# Which payment gateway adapter debits talk to: the simulator or the HTTP client.
-PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="debits.gateways.simulator.SimulatorGateway")
+# Which payment gateway adapter debits talk to: the simulator or the HTTP client
+# ("debits.gateways.http.HttpGateway"). The simulator's former path,
+# "debits.gateways.simulator.SimulatorGateway", is still accepted.
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulator.gateway.SimulatorGateway")
 PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="")
 PAYMENT_GATEWAY_TIMEOUT_SECONDS = env.float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", default=10.0)
 # Bearer token the HTTP gateway adapter presents (empty: no Authorization header).

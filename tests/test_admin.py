@@ -33,11 +33,14 @@ from debits.models import (
     Loan,
     Mandate,
     MandateSync,
+    SkippedInstalment,
+)
+from simulator.models import (
     SimulatedAgreement,
+    SimulatedCardCredential,
     SimulatedCollection,
     SimulatedFault,
     SimulatedPresentation,
-    SkippedInstalment,
 )
 from tests.conftest import sign_in_verified
 from tests.factories import (
@@ -72,7 +75,7 @@ def _attempt():
         attempt_number=1,
         idempotency_key=f"key-{n}",
         amount=instalment.amount_due,
-        credential_version=1,
+        presented_credential_version=1,
         state=DebitAttempt.State.FAILED,
         failure_code="insufficient_funds",
     )
@@ -147,6 +150,9 @@ def _make(model):
         SimulatedAgreement: lambda: SimulatedAgreement.objects.create(
             mandate_reference=f"MD{n}", token=f"tok-{n}", credential_version=1
         ),
+        SimulatedCardCredential: lambda: SimulatedCardCredential.objects.create(
+            card_reference=f"card-{n}", credential_version=2
+        ),
         SimulatedCollection: lambda: SimulatedCollection.objects.create(
             idempotency_key=f"sim-{n}",
             mandate_reference=f"MD{n}",
@@ -166,7 +172,11 @@ def _make(model):
 
 
 OUR_MODELS = sorted(
-    (model for model in admin.site._registry if model._meta.app_label in {"accounts", "debits"}),
+    (
+        model
+        for model in admin.site._registry
+        if model._meta.app_label in {"accounts", "debits", "simulator"}
+    ),
     key=lambda model: model._meta.label,
 )
 
@@ -200,7 +210,7 @@ def test_it_registers_every_model_of_the_book_in_the_admin():
     }
     ours = {
         model
-        for app in ("accounts", "debits")
+        for app in ("accounts", "debits", "simulator")
         for model in apps.get_app_config(app).get_models()
         if model._meta.label_lower not in kept_out
     }
@@ -240,10 +250,11 @@ def test_staff_find_a_customer_by_full_card_number_and_national_id(admin_client)
     CardFactory(customer=other)
 
     for term in ("6222 0212 3456 7890", "11010519900307123x"):
-        response = admin_client.get(_changelist(Customer), {"q": term})
+        # A full identifier in the URL is moved to its fingerprint form first.
+        response = admin_client.get(_changelist(Customer), {"q": term}, follow=True)
         assert list(response.context["cl"].result_list) == [wanted], term
 
-    response = admin_client.get(_changelist(Card), {"q": "6222021234567890"})
+    response = admin_client.get(_changelist(Card), {"q": "6222021234567890"}, follow=True)
     assert [card.customer for card in response.context["cl"].result_list] == [wanted]
     response = admin_client.get(_changelist(Loan), {"q": "李娜"})
     assert list(response.context["cl"].result_list) == []

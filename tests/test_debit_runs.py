@@ -13,14 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from debits.models import (
-    CollectionPause,
-    DebitAttempt,
-    DebitRun,
-    Instalment,
-    Mandate,
-    SimulatedCollection,
-)
+from debits.models import CollectionPause, DebitAttempt, DebitRun, Instalment, Mandate
 from debits.services import (
     CollectionControlError,
     DebitRunError,
@@ -29,6 +22,7 @@ from debits.services import (
     retry_debit_attempts,
     run_debit_job,
 )
+from simulator.models import SimulatedCollection
 from tests.conftest import PROJECT_DIR
 from tests.debit_helpers import due_instalment, eager_celery
 from tests.factories import InstalmentFactory, StaffUserFactory
@@ -180,6 +174,18 @@ def test_a_paused_scope_is_skipped_with_the_pause_reason_until_resumed(
     assert {"collection.paused", "collection.resumed"} <= actions
 
 
+def test_a_run_may_look_at_most_a_month_ahead(django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    due_instalment(due_date=today + dt.timedelta(days=20))
+
+    furthest = _run(django_capture_on_commit_callbacks, on_date=today + dt.timedelta(days=31))
+    with pytest.raises(DebitRunError, match="at most a month ahead"):
+        run_debit_job(on_date=today + dt.timedelta(days=32), kind=DebitRun.Kind.MANUAL)
+
+    assert furthest.succeeded_count == 1
+    assert DebitRun.objects.count() == 1
+
+
 def test_pausing_twice_or_resuming_what_is_not_paused_is_refused():
     _, mandate = due_instalment()
     actor = _operations()
@@ -203,7 +209,7 @@ def test_an_agent_may_not_pause_collection():
 def test_retry_selected_collects_failed_attempts_now_ignoring_the_schedule(
     django_capture_on_commit_callbacks,
 ):
-    from debits.gateways.simulator import script_fault
+    from simulator.faults import script_fault
 
     instalment, mandate = due_instalment()
     script_fault(mandate_reference=mandate.reference, outcome="insufficient_funds")

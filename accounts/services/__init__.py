@@ -19,7 +19,6 @@ from accounts.services.card_credentials import (
     start_password_reset,
     verify_card_password,
 )
-from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
 from accounts.services.second_factor_keys import rotate_second_factor_keys
 from accounts.services.sign_in_history import clear_sign_in_history
 from accounts.services.staff_grants import (
@@ -56,9 +55,6 @@ __all__ = [
     "reset_needs_supervisor",
     "start_password_reset",
     "verify_card_password",
-    # demo staff
-    "DemoStaffLogin",
-    "create_demo_staff",
     # staff access under maker-checker, sign-in history
     "approve_staff_change",
     "check_staff_reset_link",

@@ -195,7 +195,7 @@ def _send_staff_reset_link(change: StaffChangeRequest, *, now) -> None:
     staff.set_unusable_password()
     staff.save(update_fields=["password"])
     end_staff_sessions(staff)
-    path = reverse("staff_auth:staff_password_reset_link", kwargs={"token": token})
+    path = reverse("signin:staff_password_reset_link", kwargs={"token": token})
     minutes = STAFF_RESET_LINK_TTL_SECONDS // 60
     message = Notification(
         channel="email",
@@ -210,13 +210,11 @@ def _send_staff_reset_link(change: StaffChangeRequest, *, now) -> None:
     transaction.on_commit(lambda: send_notification(message))
 
 
-def _open_staff_reset(fingerprint: str) -> StaffPasswordReset:
-    reset = (
-        StaffPasswordReset.objects.select_for_update()
-        .select_related("staff")
-        .filter(token_fingerprint=fingerprint)
-        .first()
-    )
+def _usable_reset(fingerprint: str, *, lock: bool = False) -> StaffPasswordReset:
+    resets = StaffPasswordReset.objects.select_related("staff")
+    if lock:
+        resets = resets.select_for_update()
+    reset = resets.filter(token_fingerprint=fingerprint).first()
     if reset is None or reset.used_at is not None or reset.expires_at <= timezone.now():
         raise StaffResetLinkInvalid("This link is not valid any more; ask an admin for a new one.")
     return reset
@@ -224,20 +222,13 @@ def _open_staff_reset(fingerprint: str) -> StaffPasswordReset:
 
 def check_staff_reset_link(*, token_fingerprint: str) -> StaffPasswordReset:
     """The open reset behind a link (read-only), or StaffResetLinkInvalid."""
-    reset = (
-        StaffPasswordReset.objects.select_related("staff")
-        .filter(token_fingerprint=token_fingerprint)
-        .first()
-    )
-    if reset is None or reset.used_at is not None or reset.expires_at <= timezone.now():
-        raise StaffResetLinkInvalid("This link is not valid any more; ask an admin for a new one.")
-    return reset
+    return _usable_reset(token_fingerprint)
 
 
 @transaction.atomic
 def complete_staff_password_reset(*, token_fingerprint: str, new_password: str) -> StaffUser:
     """The owner of a reset link sets their new password; the link is used up."""
-    reset = _open_staff_reset(token_fingerprint)
+    reset = _usable_reset(token_fingerprint, lock=True)
     staff = reset.staff
     password_validation.validate_password(new_password, staff)
     used = StaffPasswordReset.objects.filter(pk=reset.pk, used_at__isnull=True).update(

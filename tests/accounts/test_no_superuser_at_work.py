@@ -164,12 +164,12 @@ def test_the_periodic_sweep_demotes_expired_and_unexplained_superusers():
 
 
 CUSTOMER_PAGES = (
-    "accounts:customer_search",
-    "accounts:customer_detail",
-    "debits:card_detail",
-    "debits:attempt_list",
-    "staff_auth:reveal_phone",
-    "audit_trail_export",
+    "customers:customer_search",
+    "customers:customer_detail",
+    "customers:card_detail",
+    "collection:attempt_list",
+    "customers:reveal_phone",
+    "audit:export",
 )
 
 

@@ -33,7 +33,7 @@ def _raw_column(table: str, column: str, pk: int) -> str:
 
 def _sign_in(client: Client, user, code: str):
     client.post(reverse("login"), {"username": user.username, "password": STAFF_PASSWORD})
-    return client.post(reverse("staff_auth:verify"), {"otp_token": code})
+    return client.post(reverse("signin:verify"), {"otp_token": code})
 
 
 def test_a_totp_key_in_the_database_is_not_the_key():
@@ -108,7 +108,7 @@ def test_the_session_key_changes_when_the_second_factor_is_accepted(client):
     device = AuthenticatorDevice.objects.create(user=staff, confirmed=True)
     client.post(reverse("login"), {"username": staff.username, "password": STAFF_PASSWORD})
     before = client.session.session_key
-    response = client.post(reverse("staff_auth:verify"), {"otp_token": code_for(device.bin_key)})
+    response = client.post(reverse("signin:verify"), {"otp_token": code_for(device.bin_key)})
     assert response["Location"] == reverse("dashboard")
     after = client.session.session_key
     assert before and after and before != after
@@ -118,10 +118,10 @@ def test_the_session_key_changes_when_the_second_factor_is_accepted(client):
 def test_the_session_key_changes_when_an_authenticator_is_enrolled(client):
     staff = StaffUserFactory()
     client.post(reverse("login"), {"username": staff.username, "password": STAFF_PASSWORD})
-    client.get(reverse("staff_auth:enrol"))
+    client.get(reverse("signin:enrol"))
     before = client.session.session_key
     device = AuthenticatorDevice.objects.get(user=staff, confirmed=False)
-    done = client.post(reverse("staff_auth:enrol"), {"otp_token": code_for(device.bin_key)})
+    done = client.post(reverse("signin:enrol"), {"otp_token": code_for(device.bin_key)})
     assert len(done.context["backup_codes"]) == 10
     assert client.session.session_key != before
     assert client.get(reverse("dashboard")).status_code == 200

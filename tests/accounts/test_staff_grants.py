@@ -208,7 +208,7 @@ def test_an_approved_reset_sends_its_owner_a_single_use_link_and_ends_their_sess
     browser = Client()
     landing = browser.get(link)
     assert landing.status_code == 302
-    assert landing["Location"] == reverse("staff_auth:staff_password_reset_form")
+    assert landing["Location"] == reverse("signin:staff_password_reset_form")
     done = browser.post(
         landing["Location"],
         {"password": "my own new passphrase 9", "confirmation": "my own new passphrase 9"},
@@ -219,7 +219,7 @@ def test_an_approved_reset_sends_its_owner_a_single_use_link_and_ends_their_sess
     assert StaffPasswordReset.objects.get().used_at is not None
     again = Client()
     again.get(link)
-    page = again.get(reverse("staff_auth:staff_password_reset_form"))
+    page = again.get(reverse("signin:staff_password_reset_form"))
     assert b"not valid" in page.content
     event = AuditEvent.objects.get(action="staff.password_reset_completed")
     assert event.actor == newcomer
@@ -249,21 +249,19 @@ def test_the_requester_gets_403_when_approving_their_own_grant_on_the_page(newco
     maker = StaffUserFactory(role="admin")
     client = sign_in_verified(Client(), maker)
     asked = client.post(
-        reverse("staff_auth:ask_for_staff_change", args=[newcomer.pk]),
+        reverse("signin:ask_for_staff_change", args=[newcomer.pk]),
         {"kind": GRANT, "role": "supervisor", "reason": REASON},
     )
     assert asked.status_code == 302
     change = StaffChangeRequest.objects.get()
     response = client.post(
-        reverse("staff_auth:decide_staff_change", args=[change.pk]), {"decision": "approve"}
+        reverse("signin:decide_staff_change", args=[change.pk]), {"decision": "approve"}
     )
     assert response.status_code == 403
     assert _roles(newcomer) == {"agent"}
 
     checker = sign_in_verified(Client(), StaffUserFactory(role="supervisor"))
-    listing = checker.get(reverse("staff_auth:staff_changes"))
+    listing = checker.get(reverse("signin:staff_changes"))
     assert newcomer.username.encode() in listing.content
-    checker.post(
-        reverse("staff_auth:decide_staff_change", args=[change.pk]), {"decision": "approve"}
-    )
+    checker.post(reverse("signin:decide_staff_change", args=[change.pk]), {"decision": "approve"})
     assert _roles(newcomer) == {"agent", "supervisor"}

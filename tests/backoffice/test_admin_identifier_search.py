@@ -37,7 +37,7 @@ def _q(location: str) -> str:
 
 
 def test_an_admin_phone_search_ends_on_a_fingerprint_and_finds_the_customer(agent, card):
-    response = agent.post(reverse("accounts:admin_search"), {"q": PHONE, "changelist": CUSTOMERS})
+    response = agent.post(reverse("customers:admin_search"), {"q": PHONE, "changelist": CUSTOMERS})
     assert response.status_code == 302
     location = response["Location"]
     assert PHONE not in location and "5678" not in location
@@ -48,7 +48,7 @@ def test_an_admin_phone_search_ends_on_a_fingerprint_and_finds_the_customer(agen
 
 
 def test_a_phone_fingerprint_url_finds_nothing_in_another_session(agent, card):
-    location = agent.post(reverse("accounts:admin_search"), {"q": PHONE, "changelist": CUSTOMERS})[
+    location = agent.post(reverse("customers:admin_search"), {"q": PHONE, "changelist": CUSTOMERS})[
         "Location"
     ]
     other = sign_in_verified(Client(), StaffUserFactory(role="agent"))

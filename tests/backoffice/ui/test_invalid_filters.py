@@ -23,7 +23,7 @@ def _failed_attempt():
         attempt_number=1,
         idempotency_key=f"filter-test-{instalment.pk}",
         amount=instalment.amount_due,
-        credential_version=mandate.card.credential_version,
+        presented_credential_version=mandate.synced_credential_version,
         state=DebitAttempt.State.FAILED,
         failure_code="insufficient_funds",
         finished_at=timezone.now(),
@@ -45,7 +45,7 @@ def test_an_impossible_date_on_the_audit_export_is_a_form_error_and_exports_noth
     staff_client, events
 ):
     client = staff_client(role="auditor")
-    response = client.get(reverse("audit_trail_export"), {"occurred_after": "2026-02-30"})
+    response = client.get(reverse("audit:export"), {"occurred_after": "2026-02-30"})
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
     assert "occurred_after" in response.context["filter"].errors
@@ -55,7 +55,7 @@ def test_an_impossible_date_on_the_audit_export_is_a_form_error_and_exports_noth
 
 def test_an_impossible_date_on_the_audit_trail_shows_the_error_and_no_events(staff_client, events):
     client = staff_client(role="auditor")
-    response = client.get(reverse("audit_trail"), {"occurred_before": "2026-13-01"})
+    response = client.get(reverse("audit:trail"), {"occurred_before": "2026-13-01"})
     assert response.status_code == 200
     assert response.context["filter_invalid"]
     assert list(response.context["page"]) == []
@@ -65,7 +65,7 @@ def test_an_impossible_date_on_the_audit_trail_shows_the_error_and_no_events(sta
 def test_the_audit_export_records_only_the_filters_it_applied(staff_client, events):
     client = staff_client(role="auditor")
     response = client.get(
-        reverse("audit_trail_export"),
+        reverse("audit:export"),
         {"action": "staff.test_", "occurred_after": "", "made_up": "x", "page": "3"},
     )
     assert response.status_code == 200
@@ -84,11 +84,11 @@ def test_an_invalid_debit_attempt_filter_is_a_form_error_on_the_list_and_the_exp
 ):
     _failed_attempt()  # a row an ignored filter would show
     client = staff_client(role="operations")
-    assert len(client.get(reverse("debits:attempt_list")).context["page"]) == 1
-    page = client.get(reverse("debits:attempt_list"), query)
+    assert len(client.get(reverse("collection:attempt_list")).context["page"]) == 1
+    page = client.get(reverse("collection:attempt_list"), query)
     assert page.status_code == 200
     assert page.context["filter_invalid"]
     assert list(page.context["page"]) == []
-    export = client.get(reverse("debits:attempt_export"), query)
+    export = client.get(reverse("collection:attempt_export"), query)
     assert export.status_code == 400
     assert not AuditEvent.objects.filter(action="debit_attempt.exported").exists()
