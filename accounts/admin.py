@@ -13,7 +13,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
 
 from accounts.admin_actions import CardPasswordResetAdminMixin
-from accounts.admin_staff import StaffSecurityAdminMixin
+from accounts.admin_staff import NewStaffForm, StaffSecurityAdminMixin
 from accounts.audit import record_audit_event
 from accounts.models import (
     AuditEvent,
@@ -115,9 +115,12 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
         *UserAdmin.fieldsets,
         ("Bank", {"fields": ("employee_number", "session_generation")}),
     )
+    # No password and no roles here: a new account starts with neither; its owner
+    # chooses the password from an approved reset link, roles are granted under
+    # maker-checker (accounts.services.staff_grants).
+    add_form = NewStaffForm
     add_fieldsets = (
-        *UserAdmin.add_fieldsets,
-        # No roles here: a new account starts with none and is granted them under maker-checker.
+        (None, {"fields": ("username",)}),
         ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number")}),
     )
 

@@ -7,6 +7,7 @@ re-enabling an account is asked for and approved by two people
 (``accounts.services.staff_grants``), disabling is the audited action below.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import update_session_auth_hash
@@ -14,10 +15,28 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 
+from accounts.models import StaffUser
 from accounts.services import change_staff_password, reset_staff_second_factor, set_staff_active
 from accounts.services.staff_security import StaffSecurityError
 
 ADMIN_REASON = "Changed in the admin"
+
+
+class NewStaffForm(forms.ModelForm):
+    """A new staff account without a password: nobody chooses one for another person.
+
+    Its owner sets it from the single-use link an approved reset sends them."""
+
+    class Meta:
+        model = StaffUser
+        fields = ("username", "first_name", "last_name", "email", "employee_number")
+
+    def save(self, commit=True):
+        staff = super().save(commit=False)
+        staff.set_unusable_password()
+        if commit:
+            staff.save()
+        return staff
 
 
 class StaffSecurityAdminMixin:

@@ -265,3 +265,17 @@ def test_the_requester_gets_403_when_approving_their_own_grant_on_the_page(newco
     assert newcomer.username.encode() in listing.content
     checker.post(reverse("signin:decide_staff_change", args=[change.pk]), {"decision": "approve"})
     assert _roles(newcomer) == {"agent", "supervisor"}
+
+
+def test_a_new_account_made_in_the_admin_has_no_password_and_no_role():
+    from accounts.models import StaffUser
+
+    admin = sign_in_verified(Client(), StaffUserFactory(role="admin"))
+    response = admin.post(
+        reverse("admin:accounts_staffuser_add"),
+        {"username": "new.colleague", "email": "new.colleague@bank.example"},
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    created = StaffUser.objects.get(username="new.colleague")
+    assert not created.has_usable_password()
+    assert not created.groups.exists() and not created.is_superuser
