@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import BreakGlassGrant, StaffUser
 from accounts.services.staff_security import StaffSecurityError, end_staff_sessions
 
@@ -65,7 +65,7 @@ def open_break_glass(
     StaffUser.objects.filter(pk=staff.pk).update(is_superuser=True, is_staff=True)
     record_audit_event(
         actor=approver,
-        action="break_glass.opened",
+        action=AuditAction.BREAK_GLASS_OPENED,
         target=staff,
         summary={
             "username": staff.username,
@@ -89,7 +89,7 @@ def close_break_glass(*, staff: StaffUser, why: str = "expired") -> bool:
     record_audit_event(
         actor=None,
         actor_label="system",
-        action="break_glass.closed",
+        action=AuditAction.BREAK_GLASS_CLOSED,
         target=staff,
         summary={"username": staff.username, "why": why, "grants_closed": closed},
     )
@@ -120,7 +120,7 @@ def record_break_glass_request(*, staff: StaffUser, method: str, path: str) -> N
     """One audit event per request made with break-glass rights."""
     record_audit_event(
         actor=staff,
-        action="break_glass.request",
+        action=AuditAction.BREAK_GLASS_REQUEST,
         target=staff,
         summary={"method": method, "path": path[:200]},
     )

@@ -8,7 +8,7 @@ working, so people get new ones when their factor is next reset.
 
 from django.db import transaction
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import AuthenticatorDevice, StaffUser
 from accounts.otp_encryption import reencrypt_secret
 
@@ -23,7 +23,7 @@ def rotate_second_factor_keys(*, actor: StaffUser | None = None) -> int:
         rotated += 1
     record_audit_event(
         actor=actor,
-        action="second_factor.keys_rotated",
+        action=AuditAction.SECOND_FACTOR_KEYS_ROTATED,
         object_type="accounts.authenticatordevice",
         summary={"devices": rotated},
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from accounts.services.staff_security import StaffSecurityError
 
@@ -40,7 +40,7 @@ def clear_sign_in_history(*, actor: StaffUser, older_than_days: int, reason: str
     }
     record_audit_event(
         actor=actor,
-        action="sign_in_history.cleared",
+        action=AuditAction.SIGN_IN_HISTORY_CLEARED,
         object_type="axes.accesslog",
         object_id="",
         summary={"older_than": cutoff.isoformat(), **removed},

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffChangeRequest, StaffPasswordReset, StaffUser
 from accounts.notifications import Notification, send_notification
 from accounts.roles import Role
@@ -89,7 +89,7 @@ def request_staff_change(
         raise StaffChangeRefused("The same change is already waiting for approval.") from None
     record_audit_event(
         actor=actor,
-        action="staff_change.requested",
+        action=AuditAction.STAFF_CHANGE_REQUESTED,
         target=change,
         summary={"staff": staff.username, "kind": kind, "role": role},
         reason=reason,
@@ -142,7 +142,7 @@ def approve_staff_change(
         _send_staff_reset_link(change, now=now)
     record_audit_event(
         actor=approver,
-        action="staff_change.approved",
+        action=AuditAction.STAFF_CHANGE_APPROVED,
         target=change,
         summary={
             "staff": staff.username,
@@ -169,7 +169,7 @@ def reject_staff_change(
     change.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
     record_audit_event(
         actor=approver,
-        action="staff_change.rejected",
+        action=AuditAction.STAFF_CHANGE_REJECTED,
         target=change,
         summary={"staff": change.staff.username, "kind": change.kind, "role": change.role},
         reason=change.decision_reason,
@@ -241,7 +241,7 @@ def complete_staff_password_reset(*, token_fingerprint: str, new_password: str) 
     end_staff_sessions(staff)
     record_audit_event(
         actor=staff,
-        action="staff.password_reset_completed",
+        action=AuditAction.STAFF_PASSWORD_RESET_COMPLETED,
         target=staff,
         summary={"username": staff.username, "reset_id": reset.pk},
     )

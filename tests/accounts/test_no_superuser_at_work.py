@@ -16,9 +16,9 @@ from accounts.checks import check_no_superuser_at_work
 from accounts.models import AuditEvent, AuthenticatorDevice, BreakGlassGrant, StaffUser
 from accounts.services import clear_sign_in_history
 from accounts.services.break_glass import end_expired_break_glass
+from tests.backoffice.test_access_matrix import ADMIN, all_url_patterns, row_for, world  # noqa: F401
 from tests.conftest import sign_in_verified
 from tests.factories import StaffUserFactory
-from tests.test_access_matrix import ADMIN, all_url_patterns, row_for, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
