@@ -232,3 +232,19 @@ def test_old_sign_in_history_is_cleared_by_the_service_with_a_reason_and_audited
     assert AccessAttempt.objects.filter(pk=attempt.pk).exists()  # recent: kept
     event = AuditEvent.objects.get(action="sign_in_history.cleared")
     assert event.actor == admin and event.summary["access_logs"] == 1
+
+
+def test_a_beat_schedule_ends_expired_break_glass_every_minute():
+    from django_celery_beat.models import PeriodicTask
+
+    from accounts.tasks import end_expired_break_glass_task
+
+    task = PeriodicTask.objects.get(task="accounts.tasks.end_expired_break_glass_task")
+    assert task.enabled and task.interval.every == 60
+    lapsed = StaffUserFactory(is_superuser=True)
+    BreakGlassGrant.objects.filter(staff=lapsed).update(
+        granted_at=timezone.now() - timezone.timedelta(hours=2),
+        expires_at=timezone.now() - timezone.timedelta(minutes=1),
+    )
+    assert end_expired_break_glass_task.apply().get() == 1
+    assert not StaffUser.objects.get(pk=lapsed.pk).is_superuser
