@@ -17,6 +17,7 @@ django-otp's own ``TOTPDevice`` code, reused rather than copied.
 
 import os
 
+from django.conf import settings
 from django.db import models
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -76,7 +77,8 @@ class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
         verbose_name = "backup codes"
 
     def get_throttle_factor(self):
-        return 1
+        # The same back-off setting as django-otp's own backup codes.
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
 
     def add_codes(self, codes: list[str]) -> None:
         BackupCode.objects.bulk_create(
