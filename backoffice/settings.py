@@ -372,6 +372,40 @@ LATE_FEE_WAIVER_APPROVAL_THRESHOLD = env.get_value(
     "LATE_FEE_WAIVER_APPROVAL_THRESHOLD", cast=Decimal, default="200.00", parse_default=True
 )
 
+# --- Operations: alerts, health and metrics ---------------------------------------
+# Mail for alerts. Development prints to the console; set EMAIL_BACKEND to
+# django.core.mail.backends.filebased.EmailBackend (with EMAIL_FILE_PATH) to keep
+# them as files, or to the SMTP backend (EMAIL_HOST...) in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="backoffice@bank.example")
+# Who is mailed when a critical alert is first raised (empty: nobody).
+OPERATIONS_ALERT_EMAILS = env.list(
+    "OPERATIONS_ALERT_EMAILS", default=["operations@bank.example"] if DEBUG else []
+)
+# /healthz, /readyz and /metrics need no staff sign-in, so they answer only
+# callers from these networks (load balancer, Prometheus) or presenting the token.
+# Behind a proxy REMOTE_ADDR is the proxy: list it, or use the token.
+HEALTH_ALLOWED_NETWORKS = env.list("HEALTH_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Bearer token for the same endpoints (empty: the allow-list alone decides).
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /readyz fails when a worker or beat has not been heard from for this long.
+# Beat writes its last run times to the database every few minutes
+# (django-celery-beat syncs every 3 minutes), hence the longer beat limit.
+READYZ_WORKER_STALE_AFTER_SECONDS = env.int("READYZ_WORKER_STALE_AFTER_SECONDS", default=120)
+READYZ_BEAT_STALE_AFTER_SECONDS = env.int("READYZ_BEAT_STALE_AFTER_SECONDS", default=300)
+# /readyz fails when a queue holds more messages than this (work piling up).
+READYZ_MAX_QUEUE_DEPTH = env.int("READYZ_MAX_QUEUE_DEPTH", default=50_000)
+# The probes' health endpoints are plain HTTP on the internal network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
 # --- Logging: one JSON object per line ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

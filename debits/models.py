@@ -470,26 +470,51 @@ class Alert(models.Model):
         Mandate, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
     )
     message = models.CharField(max_length=300)
+    # First seen: when this open condition was raised; last_seen_at and occurrences
+    # move each time a detector finds it again.
     raised_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     occurrences = models.PositiveIntegerField(default=1)
+    # A person took it on; the alert stays open until the condition clears or
+    # someone resolves it with a note.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Null with resolved_at set: resolved by the system because the condition cleared.
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    resolution_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-last_seen_at"]
+        indexes = [
+            models.Index(
+                fields=["kind", "severity"],
+                condition=Q(resolved_at__isnull=True),
+                name="alert_open_by_kind_idx",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["dedup_key"],
                 condition=Q(resolved_at__isnull=True),
                 name="one_open_alert_per_condition",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | Q(acknowledged_by__isnull=False),
+                name="alert_acknowledged_by_a_person",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 # --- Payment gateway simulator's own state --------------------------------------

@@ -245,6 +245,16 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.verify_card_password": lambda b: accounts.services.verify_card_password(
         card=b.card, password="000000"
     ),
+    "accounts.services.change_card_authenticator": lambda b: (
+        accounts.services.change_card_authenticator(
+            card=b.card,
+            kind="fingerprint",
+            change="enrol",
+            reference="template-0001",
+            actor=None,
+            channel=Channel.MOBILE_APP,
+        )
+    ),
     "accounts.services.start_password_reset": _start_reset,
     "accounts.services.complete_password_reset": _complete_reset,
     # --- debits

@@ -4,6 +4,7 @@ Grouped in modules by subject (card credentials, staff security); import them
 from here: ``from accounts.services import change_card_password``.
 """
 
+from accounts.services.card_authenticators import AuthenticatorChange, change_card_authenticator
 from accounts.services.card_credentials import (
     CardPasswordError,
     CredentialLocked,
@@ -34,6 +35,8 @@ from accounts.services.staff_security import (
 
 __all__ = [
     # card credentials
+    "AuthenticatorChange",
+    "change_card_authenticator",
     "CardPasswordError",
     "CredentialLocked",
     "CredentialNotSet",
