@@ -261,6 +261,22 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "debits.services.raise_alert": lambda b: debits.services.raise_alert(
         kind="mandate_out_of_sync", dedup_key="audit-test", message="Out of sync", mandate=b.mandate
     ),
+    "debits.services.acknowledge_alert": lambda b: debits.services.acknowledge_alert(
+        alert=_open_alert(b), actor=b.operations
+    ),
+    "debits.services.resolve_alert": lambda b: debits.services.resolve_alert(
+        alert=_open_alert(b), actor=b.operations, note="Gateway confirmed the agreement"
+    ),
+    "debits.services.resolve_cleared_alerts": lambda b: (
+        _open_alert(b),
+        debits.services.resolve_cleared_alerts(dedup_keys=["audit-test"], note="Cleared"),
+    ),
+    "debits.services.resolve_cleared_alerts_of_kind": lambda b: (
+        _open_alert(b),
+        debits.services.resolve_cleared_alerts_of_kind(
+            kind="mandate_drift", still_found=[], note="Cleared"
+        ),
+    ),
     "debits.services.resync_mandate": lambda b: debits.services.resync_mandate(
         mandate=b.mandate, actor=b.operations
     ),
@@ -323,6 +339,15 @@ NOT_AUDITED: dict[str, str] = {
         "is audited when apply_credential_change consumes the event"
     ),
 }
+
+
+def _open_alert(b: Book):
+    """An open alert raised directly (its own audit event is not the one under test)."""
+    from debits.models import Alert
+
+    return Alert.objects.create(
+        kind="mandate_drift", dedup_key="audit-test", message="Drift", mandate=b.mandate
+    )
 
 
 def _confirm_with_wrong_code(b: Book):

@@ -4,7 +4,14 @@ Grouped in modules by subject (re-sync, collection, fees, controls); import
 them from here: ``from debits.services import resync_mandate``.
 """
 
-from debits.services.alerts import raise_alert
+from debits.services.alerts import (
+    AlertError,
+    acknowledge_alert,
+    raise_alert,
+    resolve_alert,
+    resolve_cleared_alerts,
+    resolve_cleared_alerts_of_kind,
+)
 from debits.services.collection import (
     OUTCOMES,
     DebitRunError,
@@ -37,6 +44,11 @@ from debits.services.resync import (
 
 __all__ = [
     "OUTCOMES",
+    "AlertError",
+    "acknowledge_alert",
+    "resolve_alert",
+    "resolve_cleared_alerts",
+    "resolve_cleared_alerts_of_kind",
     "CollectionControlError",
     "DebitRunError",
     "FeeWaiverError",
