@@ -260,6 +260,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUE_RESYNC = "resync"
 CELERY_QUEUE_DEBITS = "debits"
 CELERY_TASK_ROUTES = {
+    # Exact names first: Celery tries them before the patterns.
+    "debits.tasks.operations.resync_stale_mandates_task": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.resync.*": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.collection.*": {"queue": CELERY_QUEUE_DEBITS},
 }
@@ -403,6 +405,15 @@ READYZ_WORKER_STALE_AFTER_SECONDS = env.int("READYZ_WORKER_STALE_AFTER_SECONDS",
 READYZ_BEAT_STALE_AFTER_SECONDS = env.int("READYZ_BEAT_STALE_AFTER_SECONDS", default=300)
 # /readyz fails when a queue holds more messages than this (work piling up).
 READYZ_MAX_QUEUE_DEPTH = env.int("READYZ_MAX_QUEUE_DEPTH", default=50_000)
+# Reconciliation: a mandate still behind its card this long after the change is
+# re-synced by the stale-mandate pass (the real-time path had its chance), and
+# one still behind after the longer limit raises a critical alert.
+RECONCILIATION_STALE_MANDATE_AFTER_SECONDS = env.int(
+    "RECONCILIATION_STALE_MANDATE_AFTER_SECONDS", default=10 * 60
+)
+RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS = env.int(
+    "RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS", default=60 * 60
+)
 # The probes' health endpoints are plain HTTP on the internal network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 

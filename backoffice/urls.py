@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from backoffice import audit_trail, staff_auth, views
+from backoffice.operations import health, metrics
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -13,5 +14,10 @@ urlpatterns = [
     path("", include("backoffice.staff_auth_urls")),
     path("", include("accounts.urls")),
     path("debits/", include("debits.urls")),
+    path("operations/", include("backoffice.operations.urls")),
+    # For load balancers and Prometheus: no sign-in, allow-listed callers only.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

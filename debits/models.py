@@ -253,6 +253,11 @@ class DebitRun(models.Model):
     class Meta:
         permissions = [
             ("start_debit_run", "Can start a manual debit run"),
+            ("view_operations_dashboard", "Can open the operations dashboard"),
+            (
+                "use_emergency_controls",
+                "Can pause or resume all debits, re-sync every stale mandate, re-run a run",
+            ),
         ]
         ordering = ["-started_at", "-id"]
         constraints = [
@@ -515,6 +520,39 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class WorkerHeartbeat(models.Model):
+    """When a worker consuming ``queue`` last ran the heartbeat task beat sends it.
+
+    A fresh row proves a worker takes work from that queue; its age is what
+    /readyz and /metrics report.
+    """
+
+    queue = models.CharField(max_length=40, unique=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.queue} @ {self.beat_at:%H:%M:%S}"
+
+
+class OperationsSnapshot(models.Model):
+    """Hourly figures that history cannot give back later (how many mandates were out
+    of sync at 3 a.m.), for the dashboard's charts over the last 30 days."""
+
+    # Truncated to the hour: a snapshot taken again within the hour replaces it.
+    hour = models.DateTimeField(unique=True)
+    taken_at = models.DateTimeField(default=timezone.now)
+    out_of_sync_mandates = models.PositiveIntegerField(default=0)
+    outbox_backlog = models.PositiveIntegerField(default=0)
+    open_alerts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour"]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.hour:%Y-%m-%d %H:00}"
 
 
 # --- Payment gateway simulator's own state --------------------------------------

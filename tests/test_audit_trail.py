@@ -277,6 +277,15 @@ AUDITED: dict[str, Callable[[Book], object]] = {
             kind="mandate_drift", still_found=[], note="Cleared"
         ),
     ),
+    "debits.services.reconcile_stale_mandates": lambda b: (
+        _card_password_changed_elsewhere(b),
+        debits.services.reconcile_stale_mandates(older_than_seconds=0),
+    ),
+    "debits.services.request_resync_of_stale_mandates": lambda b: (
+        debits.services.request_resync_of_stale_mandates(
+            actor=b.operations, reason="Gateway back after the outage"
+        )
+    ),
     "debits.services.resync_mandate": lambda b: debits.services.resync_mandate(
         mandate=b.mandate, actor=b.operations
     ),
@@ -334,6 +343,8 @@ NOT_AUDITED: dict[str, str] = {
         "the recording step of collect_debit_chunk, only called with the claims it made; "
         "its audit events are asserted through collect_debit_chunk"
     ),
+    "debits.services.record_worker_heartbeat": "machine bookkeeping: a worker's last beat",
+    "debits.services.take_operations_snapshot": "machine bookkeeping: the hour's figures",
     "debits.services.sweep_outbox": (
         "re-sends unfinished outbox messages and changes no business state; the change "
         "is audited when apply_credential_change consumes the event"

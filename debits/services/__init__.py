@@ -35,6 +35,13 @@ from debits.services.fees import (
     approve_fee_waiver,
     waive_late_fee,
 )
+from debits.services.operations import (
+    EmergencyControlError,
+    record_worker_heartbeat,
+    request_resync_of_stale_mandates,
+    take_operations_snapshot,
+)
+from debits.services.reconciliation import DetectorReport, reconcile_stale_mandates
 from debits.services.resync import (
     MandateNotResyncable,
     close_interrupted_syncs,
@@ -45,6 +52,12 @@ from debits.services.resync import (
 __all__ = [
     "OUTCOMES",
     "AlertError",
+    "DetectorReport",
+    "EmergencyControlError",
+    "record_worker_heartbeat",
+    "request_resync_of_stale_mandates",
+    "reconcile_stale_mandates",
+    "take_operations_snapshot",
     "acknowledge_alert",
     "resolve_alert",
     "resolve_cleared_alerts",
