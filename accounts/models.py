@@ -94,6 +94,8 @@ class Card(models.Model):
     # (a fraud signal): the next staff reset needs a supervisor, who clears it.
     credential_changes_flagged_at = models.DateTimeField(null=True, blank=True)
     credential_changes_flag_reason = models.CharField(max_length=200, blank=True)
+    # When a supervisor last cleared that flag: only later changes count again.
+    credential_changes_reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

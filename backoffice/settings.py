@@ -414,6 +414,16 @@ RECONCILIATION_STALE_MANDATE_AFTER_SECONDS = env.int(
 RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS = env.int(
     "RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS", default=60 * 60
 )
+# An outbox event unprocessed this long is stuck: reconciliation closes it if
+# nothing is behind any more, else re-dispatches it (alert at twice the limit).
+OUTBOX_STUCK_AFTER_SECONDS = env.int("OUTBOX_STUCK_AFTER_SECONDS", default=10 * 60)
+# Days of history a failure code's rate today is compared with.
+FAILURE_RATE_BASELINE_DAYS = env.int("FAILURE_RATE_BASELINE_DAYS", default=14)
+# This many credential changes of one card within the window is a fraud signal.
+REPEATED_CREDENTIAL_CHANGES = env.int("REPEATED_CREDENTIAL_CHANGES", default=3)
+REPEATED_CREDENTIAL_CHANGES_WINDOW_HOURS = env.int(
+    "REPEATED_CREDENTIAL_CHANGES_WINDOW_HOURS", default=24
+)
 # The probes' health endpoints are plain HTTP on the internal network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 

@@ -255,6 +255,9 @@ AUDITED: dict[str, Callable[[Book], object]] = {
             channel=Channel.MOBILE_APP,
         )
     ),
+    "accounts.services.flag_repeated_credential_changes": lambda b: (
+        accounts.services.flag_repeated_credential_changes(card=b.card, changes=4, window_hours=24)
+    ),
     "accounts.services.start_password_reset": _start_reset,
     "accounts.services.complete_password_reset": _complete_reset,
     # --- debits
@@ -280,6 +283,14 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "debits.services.reconcile_stale_mandates": lambda b: (
         _card_password_changed_elsewhere(b),
         debits.services.reconcile_stale_mandates(older_than_seconds=0),
+    ),
+    "debits.services.reconcile_outbox": lambda b: (
+        _stuck_outbox_event(b),
+        debits.services.reconcile_outbox(),
+    ),
+    "debits.services.reconcile_repeated_credential_changes": lambda b: (
+        _repeated_changes(b),
+        debits.services.reconcile_repeated_credential_changes(),
     ),
     "debits.services.request_resync_of_stale_mandates": lambda b: (
         debits.services.request_resync_of_stale_mandates(
@@ -343,6 +354,11 @@ NOT_AUDITED: dict[str, str] = {
         "the recording step of collect_debit_chunk, only called with the claims it made; "
         "its audit events are asserted through collect_debit_chunk"
     ),
+    "debits.services.reconcile_failure_rates": (
+        "raises and resolves alerts through raise_alert and resolve_cleared_alerts, which "
+        "write the audit events (tests/debits/test_reconciliation.py crafts the jumps)"
+    ),
+    "debits.services.run_reconciliation": "runs the reconcile_* detectors, each audited",
     "debits.services.record_worker_heartbeat": "machine bookkeeping: a worker's last beat",
     "debits.services.take_operations_snapshot": "machine bookkeeping: the hour's figures",
     "debits.services.sweep_outbox": (
@@ -350,6 +366,23 @@ NOT_AUDITED: dict[str, str] = {
         "is audited when apply_credential_change consumes the event"
     ),
 }
+
+
+def _stuck_outbox_event(b: Book):
+    OutboxEvent.objects.create(
+        event_type=OutboxEvent.Type.CREDENTIAL_CHANGED,
+        payload={"card_id": b.card.pk, "credential_version": b.card.credential_version},
+        created_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+
+def _repeated_changes(b: Book):
+    from accounts.models import PasswordChange
+
+    for version in (2, 3, 4):
+        PasswordChange.objects.create(
+            card=b.card, kind="transaction", channel="mobile_app", credential_version=version
+        )
 
 
 def _open_alert(b: Book):

@@ -21,6 +21,11 @@ class Migration(migrations.Migration):
             name="credential_changes_flagged_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
+        migrations.AddField(
+            model_name="card",
+            name="credential_changes_reviewed_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
         migrations.AlterField(
             model_name="passwordchange",
             name="kind",

@@ -1,4 +1,5 @@
-"""Biometrics (fingerprint, face) and a bound device that approve a card's payments.
+"""Biometrics (fingerprint, face) and a bound device that approve a card's payments,
+and the flag on a card whose credentials change too often.
 
 They bind mandates like the transaction password: every enrolment, re-enrolment
 or removal moves the card's credential version through the same core and
@@ -9,6 +10,10 @@ commit.
 import datetime as dt
 from enum import StrEnum
 
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import record_audit_event
 from accounts.models import Card, CardAuthenticator, PasswordChange, StaffUser
 from accounts.pii import authenticator_reference_fingerprint
 from accounts.services.card_credentials import CardPasswordError, check_channel
@@ -89,3 +94,24 @@ def change_card_authenticator(
         store=store,
         summary={"change": change},
     )
+
+
+@transaction.atomic
+def flag_repeated_credential_changes(*, card: Card, changes: int, window_hours: int) -> bool:
+    """Reconciliation saw ``changes`` credential changes on the card within the window:
+    flag it, so the next staff reset needs a supervisor. False if already flagged."""
+    now = timezone.now()
+    reason = f"{changes} credential changes within {window_hours} h"
+    flagged = Card.objects.filter(pk=card.pk, credential_changes_flagged_at__isnull=True).update(
+        credential_changes_flagged_at=now, credential_changes_flag_reason=reason[:200]
+    )
+    if not flagged:
+        return False
+    card.credential_changes_flagged_at, card.credential_changes_flag_reason = now, reason
+    record_audit_event(
+        actor=None,
+        action="card.flagged_for_repeated_credential_changes",
+        target=card,
+        summary={"changes": changes, "window_hours": window_hours},
+    )
+    return True

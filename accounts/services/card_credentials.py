@@ -280,8 +280,9 @@ def reset_token_fingerprint(token: str) -> str:
 
 
 def reset_needs_supervisor(*, card: Card, kind: str) -> bool:
-    """A locked or closed card, or a locked password, is reset only with a supervisor."""
-    if card.status != Card.Status.ACTIVE:
+    """A locked or closed card, a locked password, or a card flagged for repeated
+    credential changes (a fraud signal) is reset only with a supervisor."""
+    if card.status != Card.Status.ACTIVE or card.credential_changes_flagged_at is not None:
         return True
     if Customer.objects.filter(pk=card.customer_id, status=Customer.Status.CLOSED).exists():
         return True
@@ -335,7 +336,8 @@ def start_password_reset(
     if reset_needs_supervisor(card=card, kind=kind):
         if approved_by is None:
             raise ResetNotAllowed(
-                "This card or password is locked or closed: a supervisor must approve the reset."
+                "This card or password is locked or closed, or the card is flagged for "
+                "repeated credential changes: a supervisor must approve the reset."
             )
         if not approved_by.has_perm(PERMISSION_APPROVE_LOCKED_RESET):
             raise ResetNotAllowed(f"{approved_by} may not approve a reset of a locked card.")
@@ -346,6 +348,14 @@ def start_password_reset(
         raise ResetNotAllowed("The customer has no registered address for that channel.")
 
     now = timezone.now()
+    # The supervisor who approves this reset has looked at the repeated changes:
+    # the flag is cleared, and only changes after now count towards a new one.
+    cleared_flag = bool(
+        approved_by is not None
+        and Card.objects.filter(pk=card.pk, credential_changes_flagged_at__isnull=False).update(
+            credential_changes_flagged_at=None, credential_changes_reviewed_at=now
+        )
+    )
     cancelled = PasswordResetRequest.objects.filter(
         card=card, kind=kind, used_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=now
     ).update(cancelled_at=now)
@@ -373,6 +383,7 @@ def start_password_reset(
             "delivery_channel": delivery_channel,
             "approved_by": approved_by.pk if approved_by else None,
             "cancelled_earlier_requests": cancelled,
+            "cleared_repeated_change_flag": cleared_flag,
         },
     )
     minutes = max(1, settings.PASSWORD_RESET_LINK_TTL_SECONDS // 60)

@@ -1,6 +1,6 @@
 """Schedule operations' periodic work in django-celery-beat, where operations can
 see and edit it: worker heartbeats on each queue, the hourly snapshot behind the
-dashboard's charts, and the reconciliation of mandates left behind their card."""
+dashboard's charts, and each reconciliation detector on its own schedule."""
 
 from django.db import migrations
 
@@ -36,14 +36,38 @@ SCHEDULES = {
         "{}",
         "Records the hour's out-of-sync mandates, outbox backlog and open alerts.",
     ),
+    # Each detector on its own schedule (python manage.py reconcile runs them all).
     "Reconciliation: stale mandates": (
-        "debits.tasks.operations.resync_stale_mandates_task",
-        "resync",
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
         # Often enough to repair a mandate long before the next morning's run, while
         # one pass is one indexed query when nothing is behind.
         300,
-        "{}",
+        '{"detector": "stale_mandates"}',
         "Re-syncs active mandates still behind their card after the grace period.",
+    ),
+    "Reconciliation: stuck outbox events": (
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
+        300,
+        '{"detector": "outbox"}',
+        "Closes settled credential-change events, re-dispatches the rest, alerts on stuck ones.",
+    ),
+    "Reconciliation: failure rates": (
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
+        # A jump shows within a quarter of an hour of a run starting; each pass is
+        # three grouped queries.
+        900,
+        '{"detector": "failure_rates"}',
+        "Alerts when a failure code's rate today jumps above its trailing baseline.",
+    ),
+    "Reconciliation: repeated credential changes": (
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
+        600,
+        '{"detector": "credential_changes"}',
+        "Flags cards whose credentials changed repeatedly (the next reset needs a supervisor).",
     ),
 }
 

@@ -41,7 +41,14 @@ from debits.services.operations import (
     request_resync_of_stale_mandates,
     take_operations_snapshot,
 )
-from debits.services.reconciliation import DetectorReport, reconcile_stale_mandates
+from debits.services.reconciliation import (
+    DetectorReport,
+    reconcile_failure_rates,
+    reconcile_outbox,
+    reconcile_repeated_credential_changes,
+    reconcile_stale_mandates,
+    run_reconciliation,
+)
 from debits.services.resync import (
     MandateNotResyncable,
     close_interrupted_syncs,
@@ -56,7 +63,11 @@ __all__ = [
     "EmergencyControlError",
     "record_worker_heartbeat",
     "request_resync_of_stale_mandates",
+    "reconcile_failure_rates",
+    "reconcile_outbox",
+    "reconcile_repeated_credential_changes",
     "reconcile_stale_mandates",
+    "run_reconciliation",
     "take_operations_snapshot",
     "acknowledge_alert",
     "resolve_alert",

@@ -12,6 +12,7 @@ from debits.tasks.operations import (
     resync_stale_mandates_task,
     take_operations_snapshot_task,
 )
+from debits.tasks.reconciliation import reconcile_task
 from debits.tasks.resync import (
     consume_credential_change_task,
     resync_mandate_task,
@@ -24,6 +25,7 @@ __all__ = [
     "run_retry_debits_task",
     "run_scheduled_debits_task",
     "settle_unresolved_attempts_task",
+    "reconcile_task",
     "record_worker_heartbeat_task",
     "resync_stale_mandates_task",
     "take_operations_snapshot_task",
