@@ -5,7 +5,7 @@ from typing import Any
 from django.db import models
 
 from accounts.models import AuditEvent, StaffUser
-from backoffice.request_context import current_request_id, current_source_ip
+from accounts.request_context import current_request_id, current_source_ip
 
 
 def record_audit_event(

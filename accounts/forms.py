@@ -1,4 +1,7 @@
-"""Forms of the card password pages. They parse input; the services decide."""
+"""The card password reset form, shared by the card page and the admin action.
+
+It parses input; the service decides.
+"""
 
 from django import forms
 
@@ -40,33 +43,3 @@ class StartPasswordResetForm(forms.Form):
             actor=actor,
             approved_by=actor if data["supervisor_approval"] else None,
         )
-
-
-class _SixDigitInput(forms.PasswordInput):
-    def __init__(self):
-        super().__init__(
-            attrs={
-                "inputmode": "numeric",
-                "autocomplete": "new-password",
-                "maxlength": "6",
-                "pattern": "[0-9]{6}",
-            },
-            render_value=False,
-        )
-
-
-class CustomerNewPasswordForm(forms.Form):
-    """The customer's own page: the new password, twice."""
-
-    password = forms.CharField(label="New 6-digit password", widget=_SixDigitInput(), strip=False)
-    confirmation = forms.CharField(label="Type it again", widget=_SixDigitInput(), strip=False)
-
-    def clean(self):
-        cleaned = super().clean()
-        if (
-            cleaned.get("password")
-            and cleaned.get("confirmation")
-            and cleaned["password"] != cleaned["confirmation"]
-        ):
-            raise forms.ValidationError("The two passwords do not match.")
-        return cleaned

@@ -290,6 +290,12 @@ class PasswordResetRequest(models.Model):
         SMS = "sms", "SMS"
         EMAIL = "email", "Email"
 
+    class LinkState(models.TextChoices):
+        OPEN = "open", "Open"
+        USED = "used", "Used"
+        CANCELLED = "cancelled", "Replaced"
+        EXPIRED = "expired", "Expired"
+
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="reset_requests")
     kind = models.CharField(
         max_length=12,
@@ -328,6 +334,21 @@ class PasswordResetRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Reset request #{self.pk} for card {self.card_id}"
+
+    def link_state_at(self, moment) -> "PasswordResetRequest.LinkState":
+        """Whether the link still works at ``moment``, and if not, why: used first, then
+        replaced by a newer one, then expired (the order the customer is told)."""
+        if self.used_at is not None:
+            return self.LinkState.USED
+        if self.cancelled_at is not None:
+            return self.LinkState.CANCELLED
+        if self.expires_at <= moment:
+            return self.LinkState.EXPIRED
+        return self.LinkState.OPEN
+
+    @property
+    def link_state(self) -> "PasswordResetRequest.LinkState":
+        return self.link_state_at(timezone.now())
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -5,7 +5,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
-from backoffice.request_context import current_request_id
+from accounts.request_context import current_request_id
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 

@@ -1,6 +1,6 @@
 import re
 
-from backoffice import request_context
+from accounts import request_context
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 

@@ -80,7 +80,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits; unverified sessions reach only the code step.
-    "backoffice.staff_session.StaffSessionMiddleware",
+    "backoffice.signin.session.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -161,14 +161,14 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # Failures are cleared after the second factor passes, not after the password
-# alone (see backoffice.staff_auth), so a known password buys no extra code guesses.
+# alone (see backoffice.signin.views), so a known password buys no extra code guesses.
 AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "token"]
 AXES_VERBOSE = False
 # Name shown in authenticator apps next to the staff member's username.
 OTP_TOTP_ISSUER = "Car-loan back office"
 # The page django-axes answers a locked-out login with (HTTP 429).
-AXES_LOCKOUT_TEMPLATE = "backoffice/staff_auth/locked_out.html"
+AXES_LOCKOUT_TEMPLATE = "backoffice/signin/locked_out.html"
 
 # --- Internationalisation ---------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -1,19 +1,24 @@
+"""The project's URL map: one include per workspace area, then the admin.
+
+The paths are the product's (bookmarks, links in messages); the namespaces are
+the areas' names.
+"""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from backoffice import audit_trail, staff_auth, views
 from backoffice.operations import health, metrics
+from backoffice.signin.views import StaffLoginView
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("audit/", audit_trail.audit_trail, name="audit_trail"),
-    path("audit/export.csv", audit_trail.audit_trail_export, name="audit_trail_export"),
-    path("login/", staff_auth.StaffLoginView.as_view(), name="login"),
+    path("", include("backoffice.dashboard.urls")),
+    path("audit/", include("backoffice.audit.urls")),
+    path("login/", StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("backoffice.staff_auth_urls")),
-    path("", include("accounts.urls")),
-    path("debits/", include("debits.urls")),
+    path("", include("backoffice.signin.urls")),
+    path("", include("backoffice.customers.urls")),
+    path("debits/", include("backoffice.collection.urls")),
     path("operations/", include("backoffice.operations.urls")),
     # For load balancers and Prometheus: no sign-in, allow-listed callers only.
     path("healthz", health.healthz, name="healthz"),

@@ -10,8 +10,8 @@ phone, card last four, full card number or national id (through fingerprints).
 from django.contrib import admin
 
 from accounts.admin import SEARCH_HELP, CardSearchMixin, ViewOnlyAdmin, ViewOnlyInline
-from debits.admin_actions import MandateResyncAdminMixin
-from debits.collection_admin_actions import (
+from debits.admin_actions import (
+    MandateResyncAdminMixin,
     PauseCollectionAdminMixin,
     RetryDebitAttemptsAdminMixin,
     pause_mandates_action,

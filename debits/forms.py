@@ -1,59 +1,9 @@
-"""Staff forms of the debit engine: parse and validate, the services decide."""
-
-import datetime as dt
+"""The one form the debit engine's admin and the collection pages share."""
 
 from django import forms
-from django.utils import timezone
-
-from accounts.models import Card
-from debits.models import CollectionPause, Mandate
-
-
-class ManualRunForm(forms.Form):
-    run_date = forms.DateField(
-        label="Collect what is due on or before",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    dry_run = forms.BooleanField(
-        required=False,
-        label="Dry run (select and record skips, collect nothing)",
-    )
-
-    def clean_run_date(self):
-        value = self.cleaned_data["run_date"]
-        if value > timezone.localdate() + dt.timedelta(days=31):
-            raise forms.ValidationError("A run may look at most a month ahead.")
-        return value
-
-
-class PauseForm(forms.Form):
-    scope = forms.ChoiceField(choices=CollectionPause.Scope.choices)
-    card_id = forms.IntegerField(
-        required=False, label="Card number (id)", help_text="For a card pause"
-    )
-    mandate_reference = forms.CharField(
-        required=False, max_length=32, help_text="For a mandate pause"
-    )
-    reason = forms.CharField(max_length=300, widget=forms.Textarea)
-
-    def clean(self):
-        cleaned = super().clean()
-        scope = cleaned.get("scope")
-        cleaned["card"] = cleaned["mandate"] = None
-        if scope == CollectionPause.Scope.CARD:
-            card = Card.objects.filter(pk=cleaned.get("card_id") or 0).first()
-            if card is None:
-                self.add_error("card_id", "No such card.")
-            cleaned["card"] = card
-        elif scope == CollectionPause.Scope.MANDATE:
-            mandate = Mandate.objects.filter(
-                reference=(cleaned.get("mandate_reference") or "").strip()
-            ).first()
-            if mandate is None:
-                self.add_error("mandate_reference", "No such mandate.")
-            cleaned["mandate"] = mandate
-        return cleaned
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, widget=forms.Textarea)
+    """Why staff pause, resume or waive: every such change carries a reason in its audit event."""
+
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 3}))

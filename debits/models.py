@@ -335,6 +335,11 @@ class DebitAttempt(models.Model):
     def __str__(self) -> str:
         return self.idempotency_key
 
+    @property
+    def can_be_retried(self) -> bool:
+        """Staff may retry a failed attempt; an unknown one settles first (never paid twice)."""
+        return self.state == self.State.FAILED
+
 
 class SkippedInstalment(models.Model):
     """An instalment a run selected but did not collect, and why: never silently dropped."""
@@ -388,6 +393,17 @@ class LateFee(models.Model):
 
     def __str__(self) -> str:
         return f"Late fee {self.amount} on instalment {self.instalment_id} ({self.state})"
+
+    @property
+    def can_be_waived(self) -> bool:
+        """An accrued fee may be waived (at once, or pending a supervisor above the
+        threshold); one waived or awaiting approval may not be waived again."""
+        return self.state == self.State.ACCRUED
+
+    @property
+    def can_be_approved(self) -> bool:
+        """Only a waiver awaiting a supervisor can be approved."""
+        return self.state == self.State.WAIVER_PENDING
 
 
 class CollectionPause(models.Model):

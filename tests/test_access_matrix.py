@@ -95,74 +95,74 @@ MATRIX: dict[str, Row] = {
     # --- Sign-in ----------------------------------------------------------------
     "login": Row(ALL, public=True),
     "logout": Row(ALL, method="post", public=True),
-    "staff_auth:verify": Row(ALL, why="redirects a verified session onwards"),
-    "staff_auth:enrol": Row(ALL, why="redirects anyone already enrolled"),
+    "signin:verify": Row(ALL, why="redirects a verified session onwards"),
+    "signin:enrol": Row(ALL, why="redirects anyone already enrolled"),
     # --- Workspace --------------------------------------------------------------
     "dashboard": Row(ALL),
-    "audit_trail": Row(frozenset({SUPERVISOR, AUDITOR, ADMIN})),
-    "audit_trail_export": Row(frozenset({AUDITOR})),
+    "audit:trail": Row(frozenset({SUPERVISOR, AUDITOR, ADMIN})),
+    "audit:export": Row(frozenset({AUDITOR})),
     # --- Staff security ---------------------------------------------------------
-    "staff_auth:locked_staff": Row(frozenset({SUPERVISOR, ADMIN})),
-    "staff_auth:staff_list": Row(frozenset({ADMIN})),
-    "staff_auth:reset_second_factor": Row(frozenset({ADMIN}), kwargs=_pk("other_staff")),
-    "staff_auth:reveal_phone": Row(frozenset({COMPLAINTS, SUPERVISOR}), kwargs=_pk("customer")),
+    "signin:locked_staff": Row(frozenset({SUPERVISOR, ADMIN})),
+    "signin:staff_list": Row(frozenset({ADMIN})),
+    "signin:reset_second_factor": Row(frozenset({ADMIN}), kwargs=_pk("other_staff")),
+    "customers:reveal_phone": Row(frozenset({COMPLAINTS, SUPERVISOR}), kwargs=_pk("customer")),
     # --- Customers and cards ----------------------------------------------------
-    "accounts:customer_search": Row(BOOK),
-    "accounts:customer_detail": Row(BOOK, kwargs=_pk("customer")),
-    "accounts:admin_search": Row(
+    "customers:customer_search": Row(BOOK),
+    "customers:customer_detail": Row(BOOK, kwargs=_pk("customer")),
+    "customers:admin_search": Row(
         ALL,
         method="post",
         why="the admin's search box: redirects to the changelist, which checks the model",
     ),
-    "accounts:start_card_password_reset": Row(
+    "customers:start_card_password_reset": Row(
         frozenset({AGENT, SUPERVISOR}),
         kwargs=_pk("card", "card_id"),
         method="post",
         why="an empty form redirects back with an error; staff never set the password",
     ),
     # The customers' own pages, opened from the link in an SMS or email.
-    "accounts:password_reset_link": Row(
+    "customers:password_reset_link": Row(
         ALL,
         kwargs=lambda world: {"token": "not-a-real-token"},
         public=True,
         why="the customer's link: moves the token into the session and redirects",
     ),
-    "accounts:password_reset_form": Row(ALL, public=True, why="the customer's reset page"),
-    "debits:card_detail": Row(BOOK, kwargs=_pk("card")),
-    "debits:resync_mandate_now": Row(
+    "customers:password_reset_form": Row(ALL, public=True, why="the customer's reset page"),
+    "customers:card_detail": Row(BOOK, kwargs=_pk("card")),
+    "customers:resync_mandate_now": Row(
         frozenset({OPERATIONS, SUPERVISOR}), kwargs=_pk("mandate"), method="post"
     ),
     # --- Debits -----------------------------------------------------------------
-    "debits:run_list": Row(OPS_WATCH),
-    "debits:run_detail": Row(OPS_WATCH, kwargs=_pk("debit_run")),
-    "debits:run_progress": Row(OPS_WATCH, kwargs=_pk("debit_run")),
-    "debits:start_run": Row(frozenset({OPERATIONS, SUPERVISOR})),
-    "debits:attempt_list": Row(BOOK),
-    "debits:retry_attempts": Row(
+    "collection:run_list": Row(OPS_WATCH),
+    "collection:run_detail": Row(OPS_WATCH, kwargs=_pk("debit_run")),
+    "collection:run_progress": Row(OPS_WATCH, kwargs=_pk("debit_run")),
+    "collection:start_run": Row(frozenset({OPERATIONS, SUPERVISOR})),
+    "collection:attempt_list": Row(BOOK),
+    "collection:retry_attempts": Row(
         frozenset({OPERATIONS, SUPERVISOR}),
         method="post",
         why="an empty selection redirects back with an error",
     ),
-    "debits:attempt_export": Row(frozenset({OPERATIONS, SUPERVISOR})),
-    "debits:pause_list": Row(OPS_WATCH),
-    "debits:pause_create": Row(
+    "collection:attempt_export": Row(frozenset({OPERATIONS, SUPERVISOR})),
+    "collection:pause_list": Row(OPS_WATCH),
+    "collection:pause_create": Row(
         frozenset({OPERATIONS, SUPERVISOR}),
         method="post",
         why="an empty form shows its errors",
     ),
-    "debits:pause_resume": Row(
+    "collection:pause_resume": Row(
         frozenset({OPERATIONS, SUPERVISOR}),
         kwargs=_pk("collection_pause"),
         method="post",
         why="without a reason it redirects back with an error",
     ),
-    "debits:fee_waive": Row(
+    "collection:fee_waive": Row(
         frozenset({COMPLAINTS, SUPERVISOR}),
         kwargs=_pk("late_fee"),
         method="post",
         why="without a reason it redirects back with an error",
     ),
-    "debits:fee_approve": Row(
+    "collection:fee_approve": Row(
         frozenset({SUPERVISOR}),
         kwargs=_pk("late_fee"),
         method="post",
@@ -447,10 +447,10 @@ NOT_STAFF_VIEWS = frozenset(
     {
         "login",
         "logout",
-        "staff_auth:verify",
-        "staff_auth:enrol",
-        "accounts:password_reset_link",
-        "accounts:password_reset_form",
+        "signin:verify",
+        "signin:enrol",
+        "customers:password_reset_link",
+        "customers:password_reset_form",
         "healthz",
         "readyz",
         "metrics",

@@ -26,7 +26,7 @@ from django.utils import timezone
 import accounts.services
 import debits.services
 from accounts.models import AuditEvent, CardCredential, Channel, OutboxEvent
-from backoffice.audit_trail import csv_safe
+from backoffice.ui.csv_export import csv_safe
 from tests.conftest import sign_in_verified
 from tests.factories import (
     CardCredentialFactory,
@@ -495,7 +495,7 @@ def events(db):
 
 def test_an_auditor_filters_the_trail_by_who_what_when_and_object(events):
     client = sign_in_verified(Client(), StaffUserFactory(role="auditor"))
-    url = reverse("audit_trail")
+    url = reverse("audit:trail")
     by_who = client.get(url, {"actor": events["alice"].pk})
     assert [e.action for e in by_who.context["page"]] == ["card.password_reset_started"]
     by_what = client.get(url, {"action": "customer."})
@@ -517,17 +517,17 @@ def test_the_trail_is_paginated_in_a_fixed_number_of_queries(events, django_asse
     for i in range(60):
         record_audit_event(actor=events["bob"], action="bulk.test", object_type="t", object_id=i)
     client = sign_in_verified(Client(), StaffUserFactory(role="auditor"))
-    first = client.get(reverse("audit_trail"))
+    first = client.get(reverse("audit:trail"))
     assert len(first.context["page"]) == 50
-    second = client.get(reverse("audit_trail"), {"page": 2})
+    second = client.get(reverse("audit:trail"), {"page": 2})
     assert len(second.context["page"]) == 13
     with django_assert_max_num_queries(14):
-        client.get(reverse("audit_trail"))
+        client.get(reverse("audit:trail"))
 
 
 def test_the_csv_export_neutralises_formulas(events):
     client = sign_in_verified(Client(), StaffUserFactory(role="auditor"))
-    response = client.get(reverse("audit_trail_export"))
+    response = client.get(reverse("audit:export"))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -547,15 +547,15 @@ def test_a_cell_a_spreadsheet_would_run_is_quoted(value):
 
 def test_a_supervisor_may_read_the_trail_but_not_export_it(events):
     client = sign_in_verified(Client(), StaffUserFactory(role="supervisor"))
-    assert client.get(reverse("audit_trail")).status_code == 200
-    assert client.get(reverse("audit_trail_export")).status_code == 403
-    assert b"Export CSV" not in client.get(reverse("audit_trail")).content
+    assert client.get(reverse("audit:trail")).status_code == 200
+    assert client.get(reverse("audit:export")).status_code == 403
+    assert b"Export CSV" not in client.get(reverse("audit:trail")).content
 
 
 def test_the_viewer_is_read_only(events):
     client = sign_in_verified(Client(), StaffUserFactory(role="auditor"))
     count = AuditEvent.objects.count()
-    response = client.post(reverse("audit_trail"), {"action": "x"})
+    response = client.post(reverse("audit:trail"), {"action": "x"})
     assert response.status_code in (200, 405)
     assert AuditEvent.objects.count() == count
 
@@ -563,7 +563,7 @@ def test_the_viewer_is_read_only(events):
 def test_an_audit_event_carries_the_request_id_and_source_address(events):
     client = sign_in_verified(Client(REMOTE_ADDR="10.1.2.3"), StaffUserFactory(role="supervisor"))
     client.post(
-        reverse("staff_auth:reveal_phone", args=[events["customer"].pk]),
+        reverse("customers:reveal_phone", args=[events["customer"].pk]),
         {"reason": "Customer asked for a call-back"},
         HTTP_X_REQUEST_ID="req-0123456789abcdef",
     )

@@ -42,8 +42,8 @@ def test_the_run_page_shows_counts_by_outcome_and_failure_code(
     run = _run_with_one_failure(django_capture_on_commit_callbacks)
     client = _client(Role.OPERATIONS)
 
-    page = client.get(reverse("debits:run_detail", args=[run.pk]))
-    progress = client.get(reverse("debits:run_progress", args=[run.pk])).json()
+    page = client.get(reverse("collection:run_detail", args=[run.pk]))
+    progress = client.get(reverse("collection:run_progress", args=[run.pk])).json()
 
     assert page.status_code == 200
     assert b"insufficient_funds" in page.content
@@ -62,13 +62,13 @@ def test_the_failed_attempt_list_filters_and_retries_selected(
     failed = DebitAttempt.objects.get(state="failed")
     client = _client(Role.OPERATIONS)
 
-    listed = client.get(reverse("debits:attempt_list"), {"failure_code": "insufficient_funds"})
-    none = client.get(reverse("debits:attempt_list"), {"failure_code": "account_closed"})
+    listed = client.get(reverse("collection:attempt_list"), {"failure_code": "insufficient_funds"})
+    none = client.get(reverse("collection:attempt_list"), {"failure_code": "account_closed"})
     assert failed.idempotency_key.encode() in listed.content
     assert failed.idempotency_key.encode() not in none.content
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("debits:retry_attempts"), {"attempt": [failed.pk]})
+        response = client.post(reverse("collection:retry_attempts"), {"attempt": [failed.pk]})
 
     assert response.status_code == 302
     failed.instalment.refresh_from_db()
@@ -82,7 +82,7 @@ def test_the_export_carries_references_and_masked_cards_only(
     failed = DebitAttempt.objects.select_related("mandate__card__customer").get(state="failed")
     customer = failed.mandate.card.customer
 
-    response = _client(Role.OPERATIONS).get(reverse("debits:attempt_export"))
+    response = _client(Role.OPERATIONS).get(reverse("collection:attempt_export"))
 
     body = b"".join(response.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(body)))
@@ -97,17 +97,17 @@ def test_a_manual_run_is_started_from_the_form():
     due_instalment()
     client = _client(Role.SUPERVISOR)
     response = client.post(
-        reverse("debits:start_run"),
+        reverse("collection:start_run"),
         {"run_date": timezone.localdate().isoformat(), "dry_run": "on"},
     )
     run = DebitRun.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("debits:run_detail", args=[run.pk])
+    assert response["Location"] == reverse("collection:run_detail", args=[run.pk])
     assert run.dry_run and run.kind == DebitRun.Kind.MANUAL and run.selected_count == 1
 
 
 def test_a_bad_run_date_is_a_form_error_not_a_500():
-    response = _client(Role.OPERATIONS).post(reverse("debits:start_run"), {"run_date": "nope"})
+    response = _client(Role.OPERATIONS).post(reverse("collection:start_run"), {"run_date": "nope"})
     assert response.status_code == 200
     assert b"errorlist" in response.content
     assert not DebitRun.objects.exists()
@@ -118,7 +118,7 @@ def test_operations_pause_and_resume_a_card_from_the_pause_page():
     client = _client(Role.OPERATIONS)
 
     client.post(
-        reverse("debits:pause_create"),
+        reverse("collection:pause_create"),
         {"scope": "card", "card_id": mandate.card_id, "reason": "Suspected fraud"},
     )
     pause = CollectionPause.objects.get()
@@ -127,16 +127,16 @@ def test_operations_pause_and_resume_a_card_from_the_pause_page():
         mandate.card_id,
         "Suspected fraud",
     )
-    assert b"Suspected fraud" in client.get(reverse("debits:pause_list")).content
+    assert b"Suspected fraud" in client.get(reverse("collection:pause_list")).content
 
-    client.post(reverse("debits:pause_resume", args=[pause.pk]), {"reason": "Cleared"})
+    client.post(reverse("collection:pause_resume", args=[pause.pk]), {"reason": "Cleared"})
     pause.refresh_from_db()
     assert pause.resumed_at is not None
 
 
 def test_a_pause_form_naming_no_card_shows_an_error():
     response = _client(Role.OPERATIONS).post(
-        reverse("debits:pause_create"), {"scope": "card", "card_id": "", "reason": "x"}
+        reverse("collection:pause_create"), {"scope": "card", "card_id": "", "reason": "x"}
     )
     assert response.status_code == 200
     assert b"No such card" in response.content
@@ -155,15 +155,15 @@ def test_the_card_page_shows_each_instalment_with_its_attempts_and_fees(
     accrue_late_fees(on_date=timezone.localdate())
     client = _client(Role.COMPLAINTS_OFFICER)
 
-    response = client.get(reverse("debits:card_detail", args=[mandate.card_id]))
+    response = client.get(reverse("customers:card_detail", args=[mandate.card_id]))
 
     content = response.content.decode()
     assert "Instalments, debit attempts and fees" in content
     assert "insufficient_funds" in content
     fee = LateFee.objects.get()
-    assert reverse("debits:fee_waive", args=[fee.pk]) in content
+    assert reverse("collection:fee_waive", args=[fee.pk]) in content
 
-    client.post(reverse("debits:fee_waive", args=[fee.pk]), {"reason": "Hospital stay"})
+    client.post(reverse("collection:fee_waive", args=[fee.pk]), {"reason": "Hospital stay"})
     fee.refresh_from_db()
     assert fee.state == LateFee.State.WAIVED
 

@@ -51,7 +51,7 @@ def _names_on(page) -> list[str]:
 
 
 def test_the_customer_search_box_posts_with_a_csrf_token(agent):
-    page = agent.get(reverse("accounts:customer_search"))
+    page = agent.get(reverse("customers:customer_search"))
     form = re.search(r"<form[^>]*toolbar[^>]*>.*?</form>", page.content.decode(), re.S)[0]
     assert 'method="post"' in form
     assert 'name="csrfmiddlewaretoken"' in form
@@ -68,7 +68,7 @@ def test_the_customer_search_box_posts_with_a_csrf_token(agent):
 def test_a_full_card_number_or_national_id_search_ends_on_a_url_of_fingerprints(
     agent, card, typed, fingerprint, masked
 ):
-    response = agent.post(reverse("accounts:customer_search"), {"q": typed})
+    response = agent.post(reverse("customers:customer_search"), {"q": typed})
     assert response.status_code == 302
     location = response["Location"]
     for secret in (CARD_NUMBER, NATIONAL_ID, "6222", "X"):
@@ -82,7 +82,7 @@ def test_a_full_card_number_or_national_id_search_ends_on_a_url_of_fingerprints(
 
 
 def test_a_full_phone_search_ends_on_a_url_with_the_phone_masked(agent, card):
-    response = agent.post(reverse("accounts:customer_search"), {"q": PHONE})
+    response = agent.post(reverse("customers:customer_search"), {"q": PHONE})
     assert response.status_code == 302
     assert PHONE not in response["Location"]
     assert parse_qs(urlsplit(response["Location"]).query)["q"] == ["139****5678"]
@@ -93,12 +93,12 @@ def test_a_full_phone_search_ends_on_a_url_with_the_phone_masked(agent, card):
 
 def test_a_masked_phone_in_a_url_finds_only_the_phone_this_session_searched_for(card):
     other = sign_in_verified(Client(), StaffUserFactory(role="agent"))
-    page = other.get(reverse("accounts:customer_search"), {"q": "139****5678"})
+    page = other.get(reverse("customers:customer_search"), {"q": "139****5678"})
     assert _names_on(page) == []
 
 
 def test_a_full_identifier_in_an_old_search_url_is_moved_out_of_it(agent, card):
-    response = agent.get(reverse("accounts:customer_search"), {"q": CARD_NUMBER})
+    response = agent.get(reverse("customers:customer_search"), {"q": CARD_NUMBER})
     assert response.status_code == 302
     assert CARD_NUMBER not in response["Location"]
     assert _names_on(agent.get(response["Location"])) == [card.customer.full_name]
@@ -107,20 +107,20 @@ def test_a_full_identifier_in_an_old_search_url_is_moved_out_of_it(agent, card):
 def test_a_name_search_stays_in_the_url_and_pages_through_the_results(agent):
     for n in range(30):
         CustomerFactory(full_name=f"Wang {n:02d}")
-    response = agent.post(reverse("accounts:customer_search"), {"q": "Wang"})
+    response = agent.post(reverse("customers:customer_search"), {"q": "Wang"})
     assert response.status_code == 302
     assert parse_qs(urlsplit(response["Location"]).query)["q"] == ["Wang"]
     first = agent.get(response["Location"])
     assert len(_names_on(first)) == 25
     assert 'value="Wang"' in first.content.decode()
     next_link = re.search(r'href="(\?q=Wang&amp;page=2)"', first.content.decode())[1]
-    second = agent.get(reverse("accounts:customer_search") + next_link.replace("&amp;", "&"))
+    second = agent.get(reverse("customers:customer_search") + next_link.replace("&amp;", "&"))
     assert _names_on(second) == [f"Wang {n}" for n in range(25, 30)]
 
 
 def test_an_empty_search_returns_to_the_empty_page(agent):
-    response = agent.post(reverse("accounts:customer_search"), {"q": "  "})
-    assert response["Location"] == reverse("accounts:customer_search")
+    response = agent.post(reverse("customers:customer_search"), {"q": "  "})
+    assert response["Location"] == reverse("customers:customer_search")
 
 
 # --- The admin's changelist search --------------------------------------------------
@@ -130,7 +130,7 @@ def test_the_admin_search_box_posts_to_the_search_view_with_a_csrf_token(admin_c
     page = admin_client.get(reverse("admin:accounts_customer_changelist"))
     form = re.search(r'<form id="changelist-search".*?</form>', page.content.decode(), re.S)[0]
     assert 'method="post"' in form
-    assert f'action="{reverse("accounts:admin_search")}"' in form
+    assert f'action="{reverse("customers:admin_search")}"' in form
     assert 'name="csrfmiddlewaretoken"' in form
 
 
@@ -149,7 +149,7 @@ def test_an_admin_search_by_full_identifier_ends_on_a_url_without_it_and_finds_i
     loan = LoanFactory(card=card)
     LoanFactory()
     response = admin_client.post(
-        reverse("accounts:admin_search"), {"q": typed, "changelist": reverse(changelist)}
+        reverse("customers:admin_search"), {"q": typed, "changelist": reverse(changelist)}
     )
     assert response.status_code == 302
     location = response["Location"]
@@ -171,7 +171,7 @@ def test_an_admin_search_by_full_identifier_ends_on_a_url_without_it_and_finds_i
 
 def test_an_admin_text_search_keeps_its_filters_and_stays_plain(admin_client, card):
     response = admin_client.post(
-        reverse("accounts:admin_search"),
+        reverse("customers:admin_search"),
         {
             "q": card.customer.full_name,
             "changelist": reverse("admin:accounts_customer_changelist"),
@@ -189,11 +189,11 @@ def test_an_admin_text_search_keeps_its_filters_and_stays_plain(admin_client, ca
 )
 def test_the_admin_search_sends_nowhere_but_the_admin(admin_client, changelist):
     response = admin_client.post(
-        reverse("accounts:admin_search"), {"q": CARD_NUMBER, "changelist": changelist}
+        reverse("customers:admin_search"), {"q": CARD_NUMBER, "changelist": changelist}
     )
     assert response["Location"] == reverse("admin:index")
 
 
 def test_the_admin_search_takes_no_get(admin_client):
-    response = admin_client.get(reverse("accounts:admin_search"), {"q": CARD_NUMBER})
+    response = admin_client.get(reverse("customers:admin_search"), {"q": CARD_NUMBER})
     assert response.status_code == 405

@@ -21,7 +21,7 @@ from accounts.services import (
     set_staff_active,
     unlock_staff,
 )
-from backoffice.staff_session import (
+from backoffice.signin.session import (
     SECOND_FACTOR_EXEMPT_PATH_PREFIXES,
     SECOND_FACTOR_EXEMPT_URL_NAMES,
     SESSION_LAST_SEEN_KEY,
@@ -66,17 +66,17 @@ def test_a_password_alone_reaches_no_staff_page(client):
     user, _ = enrolled_staff(is_superuser=True)
     response = sign_in_with_password(client, user)
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("staff_auth:verify"))
-    for path in ("/", reverse("audit_trail"), "/admin/", "/admin/accounts/customer/"):
+    assert response["Location"].startswith(reverse("signin:verify"))
+    for path in ("/", reverse("audit:trail"), "/admin/", "/admin/accounts/customer/"):
         response = client.get(path)
         assert response.status_code == 302, path
-        assert response["Location"].startswith(reverse("staff_auth:verify")), path
+        assert response["Location"].startswith(reverse("signin:verify")), path
 
 
 def test_signing_in_with_password_and_code_reaches_the_dashboard(client):
     user, device = enrolled_staff()
     sign_in_with_password(client, user)
-    response = client.post(reverse("staff_auth:verify"), {"otp_token": current_code(device)})
+    response = client.post(reverse("signin:verify"), {"otp_token": current_code(device)})
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard")
     assert client.get("/").status_code == 200
@@ -86,17 +86,17 @@ def test_signing_in_with_password_and_code_reaches_the_dashboard(client):
 def test_staff_without_a_factor_reach_only_enrolment_then_enrol_with_a_qr_code(client):
     user = StaffUserFactory()
     response = sign_in_with_password(client, user)
-    assert response["Location"].startswith(reverse("staff_auth:enrol"))
-    for path in ("/", "/admin/", reverse("staff_auth:verify")):
+    assert response["Location"].startswith(reverse("signin:enrol"))
+    for path in ("/", "/admin/", reverse("signin:verify")):
         response = client.get(path, follow=True)
-        assert response.redirect_chain[-1][0].startswith(reverse("staff_auth:enrol")), path
-    page = client.get(reverse("staff_auth:enrol"))
+        assert response.redirect_chain[-1][0].startswith(reverse("signin:enrol")), path
+    page = client.get(reverse("signin:enrol"))
     assert page.status_code == 200
     assert "no-store" in page["Cache-Control"]
     assert b'src="data:image/svg+xml' in page.content
     device = TOTPDevice.objects.get(user=user, confirmed=False)
 
-    done = client.post(reverse("staff_auth:enrol"), {"otp_token": current_code(device)})
+    done = client.post(reverse("signin:enrol"), {"otp_token": current_code(device)})
 
     assert done.status_code == 200
     codes = done.context["backup_codes"]
@@ -107,7 +107,7 @@ def test_staff_without_a_factor_reach_only_enrolment_then_enrol_with_a_qr_code(c
     assert device.confirmed
     assert client.get("/").status_code == 200
     # Shown once: the page now only redirects, the secret is not shown again.
-    again = client.get(reverse("staff_auth:enrol"))
+    again = client.get(reverse("signin:enrol"))
     assert again.status_code == 302
     assert AuditEvent.objects.filter(action="staff.second_factor_enrolled").count() == 1
 
@@ -115,9 +115,9 @@ def test_staff_without_a_factor_reach_only_enrolment_then_enrol_with_a_qr_code(c
 def test_reloading_enrolment_replaces_the_secret_that_was_shown(client):
     user = StaffUserFactory()
     sign_in_with_password(client, user)
-    client.get(reverse("staff_auth:enrol"))
+    client.get(reverse("signin:enrol"))
     first = TOTPDevice.objects.get(user=user)
-    client.get(reverse("staff_auth:enrol"))
+    client.get(reverse("signin:enrol"))
     assert not TOTPDevice.objects.filter(pk=first.pk).exists()
     assert TOTPDevice.objects.filter(user=user, confirmed=False).count() == 1
 
@@ -127,12 +127,12 @@ def test_a_backup_code_signs_in_once(client):
     backup = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     StaticToken.objects.create(device=backup, token="abcdef1234")
     sign_in_with_password(client, user)
-    assert client.post(reverse("staff_auth:verify"), {"otp_token": "abcdef1234"}).status_code == 302
+    assert client.post(reverse("signin:verify"), {"otp_token": "abcdef1234"}).status_code == 302
     assert client.get("/").status_code == 200
 
     other = Client()
     sign_in_with_password(other, user)
-    response = other.post(reverse("staff_auth:verify"), {"otp_token": "abcdef1234"})
+    response = other.post(reverse("signin:verify"), {"otp_token": "abcdef1234"})
     assert response.status_code == 200
     assert b"not valid" in response.content
 
@@ -141,8 +141,8 @@ def test_the_second_factor_exemptions_are_exactly_these():
     assert {
         "login",
         "logout",
-        "staff_auth:verify",
-        "staff_auth:enrol",
+        "signin:verify",
+        "signin:enrol",
     } == SECOND_FACTOR_EXEMPT_URL_NAMES
     assert SECOND_FACTOR_EXEMPT_PATH_PREFIXES == ("/static/", "/reset/")
 
@@ -150,13 +150,13 @@ def test_the_second_factor_exemptions_are_exactly_these():
 def test_an_unverified_session_reaches_the_exempt_pages_and_nothing_else(client, world):  # noqa: F811
     user, _ = enrolled_staff(is_superuser=True)
     sign_in_with_password(client, user)
-    verify = reverse("staff_auth:verify")
+    verify = reverse("signin:verify")
     exempt_paths = {reverse(name) for name in SECOND_FACTOR_EXEMPT_URL_NAMES} | {
         "/reset/",
         "/static/backoffice/app.css",
     }
     # Sign-out is POST only; enrolment itself sends an enrolled person on to the code step.
-    for path in sorted(exempt_paths - {reverse("logout"), reverse("staff_auth:enrol")}):
+    for path in sorted(exempt_paths - {reverse("logout"), reverse("signin:enrol")}):
         response = client.get(path)
         assert not (response.status_code == 302 and response["Location"].startswith(verify)), path
     redirected = []
@@ -184,10 +184,9 @@ def test_five_failures_including_wrong_codes_lock_the_login(client):
         assert bad.status_code == 200
     sign_in_with_password(client, user)
     assert (
-        client.post(reverse("staff_auth:verify"), {"otp_token": wrong_code(device)}).status_code
-        == 200
+        client.post(reverse("signin:verify"), {"otp_token": wrong_code(device)}).status_code == 200
     )
-    locked = client.post(reverse("staff_auth:verify"), {"otp_token": wrong_code(device)})
+    locked = client.post(reverse("signin:verify"), {"otp_token": wrong_code(device)})
     assert locked.status_code == 429
     assert b"Sign-in locked" in locked.content
     # The session was ended, and even the right password is refused now.
@@ -202,10 +201,10 @@ def test_a_supervisor_unlocks_a_locked_login_and_it_is_audited(client):
     assert sign_in_with_password(client, user).status_code == 429
 
     supervisor = sign_in_verified(Client(), StaffUserFactory(role="supervisor"))
-    page = supervisor.get(reverse("staff_auth:locked_staff"))
+    page = supervisor.get(reverse("signin:locked_staff"))
     assert user.username.encode() in page.content
     response = supervisor.post(
-        reverse("staff_auth:locked_staff"),
+        reverse("signin:locked_staff"),
         {"username": user.username, "reason": "Called the service desk, identity checked"},
     )
     assert response.status_code == 302
@@ -285,17 +284,17 @@ def test_every_session_ends_when_password_factor_or_account_changes(change):
 def test_resetting_a_factor_is_audited_and_forces_enrolment(client):
     user, _ = enrolled_staff()
     admin = sign_in_verified(Client(), StaffUserFactory(role="admin"))
-    page = admin.get(reverse("staff_auth:reset_second_factor", args=[user.pk]))
+    page = admin.get(reverse("signin:reset_second_factor", args=[user.pk]))
     assert page.status_code == 200
     response = admin.post(
-        reverse("staff_auth:reset_second_factor", args=[user.pk]),
+        reverse("signin:reset_second_factor", args=[user.pk]),
         {"reason": "Lost phone, identity checked in person"},
     )
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=user).exists()
     event = AuditEvent.objects.get(action="staff.second_factor_reset")
     assert event.object_id == str(user.pk)
-    assert sign_in_with_password(client, user)["Location"].startswith(reverse("staff_auth:enrol"))
+    assert sign_in_with_password(client, user)["Location"].startswith(reverse("signin:enrol"))
 
 
 # --- Redirects, CSRF, escaping ------------------------------------------------------
@@ -307,7 +306,7 @@ def test_there_is_no_open_redirect_after_sign_in(client, target):
     response = sign_in_with_password(client, user, next_url=target)
     assert "evil.example" not in response["Location"]
     response = client.post(
-        reverse("staff_auth:verify") + "?next=" + target, {"otp_token": current_code(device)}
+        reverse("signin:verify") + "?next=" + target, {"otp_token": current_code(device)}
     )
     assert response.status_code == 302
     assert "evil.example" not in response["Location"]
@@ -369,7 +368,7 @@ def test_text_staff_and_customers_enter_is_escaped_on_every_page(world):  # noqa
         if kwargs is None:
             continue
         path = reverse(pattern.name, kwargs=kwargs)
-        query = "?q=" + SCRIPT if pattern.name == "accounts:customer_search" else ""
+        query = "?q=" + SCRIPT if pattern.name == "customers:customer_search" else ""
         response = client.get(path + query)
         pages += 1
         body = b"".join(response.streaming_content) if response.streaming else response.content
@@ -378,8 +377,8 @@ def test_text_staff_and_customers_enter_is_escaped_on_every_page(world):  # noqa
     for path in (
         reverse("admin:accounts_customer_changelist") + "?q=" + SCRIPT,
         reverse("admin:accounts_auditevent_changelist"),
-        reverse("staff_auth:reveal_phone", args=[hostile.pk]),
-        reverse("audit_trail") + "?action=" + SCRIPT,
+        reverse("customers:reveal_phone", args=[hostile.pk]),
+        reverse("audit:trail") + "?action=" + SCRIPT,
     ):
         if SCRIPT.encode() in client.get(path).content:
             unescaped.append(path)
@@ -547,12 +546,12 @@ def test_a_newcomer_signs_in_with_the_demo_login_the_command_printed(client):
     client.post(reverse("login"), {"username": "demo.agent", "password": password})
     device = TOTPDevice.objects.get(user__username="demo.agent")
     assert base64.b32encode(device.bin_key).decode().rstrip("=") == key
-    response = client.post(reverse("staff_auth:verify"), {"otp_token": current_code(device)})
+    response = client.post(reverse("signin:verify"), {"otp_token": current_code(device)})
     assert response["Location"] == reverse("dashboard")
 
     other = Client()
     other.post(reverse("login"), {"username": "demo.agent", "password": password})
-    assert other.post(reverse("staff_auth:verify"), {"otp_token": codes[0]}).status_code == 302
+    assert other.post(reverse("signin:verify"), {"otp_token": codes[0]}).status_code == 302
 
 
 # --- Personal data --------------------------------------------------------------------
@@ -561,19 +560,17 @@ def test_a_newcomer_signs_in_with_the_demo_login_the_command_printed(client):
 def test_a_complaints_officer_reveals_a_phone_once_for_an_audited_reason():
     customer = CustomerFactory(phone="13912345678")
     officer = sign_in_verified(Client(), StaffUserFactory(role="complaints officer"))
-    detail = officer.get(reverse("accounts:customer_detail", args=[customer.pk]))
+    detail = officer.get(reverse("customers:customer_detail", args=[customer.pk]))
     assert b"13912345678" not in detail.content
     assert b"139****5678" in detail.content
-    assert reverse("staff_auth:reveal_phone", args=[customer.pk]).encode() in detail.content
+    assert reverse("customers:reveal_phone", args=[customer.pk]).encode() in detail.content
 
-    form = officer.get(reverse("staff_auth:reveal_phone", args=[customer.pk]))
+    form = officer.get(reverse("customers:reveal_phone", args=[customer.pk]))
     assert b"13912345678" not in form.content
-    too_short = officer.post(
-        reverse("staff_auth:reveal_phone", args=[customer.pk]), {"reason": "x"}
-    )
+    too_short = officer.post(reverse("customers:reveal_phone", args=[customer.pk]), {"reason": "x"})
     assert b"13912345678" not in too_short.content
     shown = officer.post(
-        reverse("staff_auth:reveal_phone", args=[customer.pk]),
+        reverse("customers:reveal_phone", args=[customer.pk]),
         {"reason": "Customer asked for a call-back about complaint 12"},
     )
     assert b"13912345678" in shown.content
@@ -584,17 +581,17 @@ def test_a_complaints_officer_reveals_a_phone_once_for_an_audited_reason():
     # Shown once: loading the page again shows the form, not the number.
     assert (
         b"13912345678"
-        not in officer.get(reverse("staff_auth:reveal_phone", args=[customer.pk])).content
+        not in officer.get(reverse("customers:reveal_phone", args=[customer.pk])).content
     )
 
 
 def test_an_agent_may_not_reveal_a_phone():
     customer = CustomerFactory()
     agent = sign_in_verified(Client(), StaffUserFactory(role="agent"))
-    detail = agent.get(reverse("accounts:customer_detail", args=[customer.pk]))
+    detail = agent.get(reverse("customers:customer_detail", args=[customer.pk]))
     assert b"Reveal" not in detail.content
     response = agent.post(
-        reverse("staff_auth:reveal_phone", args=[customer.pk]),
+        reverse("customers:reveal_phone", args=[customer.pk]),
         {"reason": "Just curious about the number"},
     )
     assert response.status_code == 403
@@ -622,15 +619,15 @@ def test_a_mistyped_enrolment_code_can_be_retried_without_showing_the_secret_aga
     settings.OTP_TOTP_THROTTLE_FACTOR = 0  # django-otp's back-off after a failure, not tested here
     user = StaffUserFactory()
     sign_in_with_password(client, user)
-    client.get(reverse("staff_auth:enrol"))
+    client.get(reverse("signin:enrol"))
     device = TOTPDevice.objects.get(user=user, confirmed=False)
-    retry = client.post(reverse("staff_auth:enrol"), {"otp_token": wrong_code(device)})
+    retry = client.post(reverse("signin:enrol"), {"otp_token": wrong_code(device)})
     assert retry.status_code == 200
     assert b"data:image/svg+xml" not in retry.content
     import base64
 
     assert base64.b32encode(device.bin_key).rstrip(b"=") not in retry.content
-    done = client.post(reverse("staff_auth:enrol"), {"otp_token": current_code(device)})
+    done = client.post(reverse("signin:enrol"), {"otp_token": current_code(device)})
     assert len(done.context["backup_codes"]) == 10
     assert AuditEvent.objects.filter(action="staff.second_factor_enrolment_failed").count() == 1
 
@@ -674,11 +671,11 @@ def test_the_customer_search_never_echoes_a_full_identifier():
         ("110105199001159999", "the full card number or national id searched for"),
         ("13912345678", "139****5678"),
     ):
-        page = agent.post(reverse("accounts:customer_search"), {"q": query}, follow=True)
+        page = agent.post(reverse("customers:customer_search"), {"q": query}, follow=True)
         assert query.encode() not in page.content
         assert all(query not in url for url, _ in page.redirect_chain)
         assert masked in page.content.decode()
-    found = agent.post(reverse("accounts:customer_search"), {"q": "6222021234567890"}, follow=True)
+    found = agent.post(reverse("customers:customer_search"), {"q": "6222021234567890"}, follow=True)
     assert card.customer.full_name in found.content.decode()
 
 

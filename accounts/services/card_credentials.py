@@ -292,7 +292,7 @@ def reset_needs_supervisor(*, card: Card, kind: str) -> bool:
 
 
 def _reset_link(token: str) -> str:
-    path = reverse("accounts:password_reset_link", kwargs={"token": token})
+    path = reverse("customers:password_reset_link", kwargs={"token": token})
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
 
 
@@ -409,12 +409,9 @@ def _open_request(fingerprint: str, *, lock: bool = False) -> PasswordResetReque
     reset = requests.filter(token_fingerprint=fingerprint).first()
     if reset is None:
         raise ResetLinkInvalid("unknown")
-    if reset.used_at is not None:
-        raise ResetLinkInvalid("used")
-    if reset.cancelled_at is not None:
-        raise ResetLinkInvalid("cancelled")
-    if reset.expires_at <= timezone.now():
-        raise ResetLinkInvalid("expired")
+    state = reset.link_state
+    if state != PasswordResetRequest.LinkState.OPEN:
+        raise ResetLinkInvalid(state.value)
     return reset
 
 

@@ -137,7 +137,7 @@ def test_staff_see_each_credential_kind_on_the_card_page():
     card = CardFactory()
     enrol(card, kind=CardAuthenticator.Kind.FACE)
     client = sign_in_verified(Client(), StaffUserFactory(role="agent"))
-    page = client.get(reverse("debits:card_detail", args=[card.pk])).content.decode()
+    page = client.get(reverse("customers:card_detail", args=[card.pk])).content.decode()
     for label in ("Transaction password", "Query password", "Fingerprint", "Face", "Bound device"):
         assert label in page
     assert "Enrolled" in page and "Not enrolled" in page

@@ -1,0 +1,95 @@
+"""Session limits and the second-factor gate, for every URL.
+
+- A session ends after ``SESSION_COOKIE_AGE`` seconds without a request (idle)
+  and ``SESSION_ABSOLUTE_SECONDS`` after sign-in however active (absolute).
+  Both times live in the session itself, so a replayed cookie is refused by the
+  server and not only forgotten by the browser.
+- A signed-in but unverified session (password step done, code not yet) reaches
+  only the paths in ``SECOND_FACTOR_EXEMPT_*``; everything else redirects to the
+  code step or, without a confirmed authenticator, to enrolment.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import urlencode
+
+SESSION_STARTED_KEY = "staff_session_started_at"
+SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"
+
+# Reachable by a signed-in person who has not passed the second factor yet.
+SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"login", "logout", "signin:verify", "signin:enrol"})
+# Static files, and the customer-facing password reset pages: customers open
+# those from a link, and a staff member's half-finished sign-in in the same
+# browser must not block them.
+SECOND_FACTOR_EXEMPT_PATH_PREFIXES = ("/static/", "/reset/")
+
+
+def mark_session_started(request) -> None:
+    now = int(time.time())
+    request.session[SESSION_STARTED_KEY] = now
+    request.session[SESSION_LAST_SEEN_KEY] = now
+
+
+def stamp_session_on_sign_in(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        mark_session_started(request)
+
+
+def second_factor_step(user) -> str:
+    """The URL name of the step an unverified person must take next."""
+    from accounts.services.staff_security import has_confirmed_second_factor
+
+    return "signin:verify" if has_confirmed_second_factor(user) else "signin:enrol"
+
+
+def is_exempt_from_second_factor(path: str) -> bool:
+    if path.startswith(SECOND_FACTOR_EXEMPT_PATH_PREFIXES):
+        return True
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.view_name in SECOND_FACTOR_EXEMPT_URL_NAMES
+
+
+class StaffSessionMiddleware:
+    """Goes after AuthenticationMiddleware and django-otp's OTPMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            expired = self._expired(request)
+            if expired:
+                logout(request)
+                messages.info(request, f"Your session ended ({expired}); please sign in again.")
+                if not is_exempt_from_second_factor(request.path_info):
+                    return redirect_to_login(request.get_full_path())
+            elif not user.is_verified() and not is_exempt_from_second_factor(request.path_info):
+                target = reverse(second_factor_step(user))
+                return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+            else:
+                request.session[SESSION_LAST_SEEN_KEY] = int(time.time())
+        return self.get_response(request)
+
+    @staticmethod
+    def _expired(request) -> str:
+        now = time.time()
+        started = request.session.get(SESSION_STARTED_KEY)
+        last_seen = request.session.get(SESSION_LAST_SEEN_KEY, started)
+        if started is None:
+            # Every sign-in path stamps the session; one without a stamp is not ours.
+            return "no sign-in time"
+        if now - started > settings.SESSION_ABSOLUTE_SECONDS:
+            return "time limit"
+        if now - last_seen > settings.SESSION_COOKIE_AGE:
+            return "inactivity"
+        return ""
