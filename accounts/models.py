@@ -124,6 +124,13 @@ class Card(models.Model):
     def masked_number(self) -> str:
         return f"•••• •••• •••• {self.last_four}"
 
+    @property
+    def network_reference(self) -> str:
+        """How the payment network knows this card (opaque; never the number)."""
+        from accounts.pii import card_network_reference
+
+        return card_network_reference(self.number_fingerprint)
+
 
 class CredentialKind(models.TextChoices):
     """Every way a card holder proves who they are: two passwords, biometrics and a

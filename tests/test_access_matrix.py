@@ -252,10 +252,11 @@ ADMIN_MODELS: dict[str, AdminModelRow] = {
     "debits.skippedinstalment": _READ_OPS,
     "debits.collectionpause": _READ_OPS,
     "debits.alert": _READ_OPS,
-    "debits.simulatedagreement": _SUPERUSER_ONLY,
-    "debits.simulatedcollection": _SUPERUSER_ONLY,
-    "debits.simulatedfault": _SUPERUSER_ONLY,
-    "debits.simulatedpresentation": _SUPERUSER_ONLY,
+    "simulator.simulatedagreement": _SUPERUSER_ONLY,
+    "simulator.simulatedcardcredential": _SUPERUSER_ONLY,
+    "simulator.simulatedcollection": _SUPERUSER_ONLY,
+    "simulator.simulatedfault": _SUPERUSER_ONLY,
+    "simulator.simulatedpresentation": _SUPERUSER_ONLY,
     "django_celery_beat.periodictask": AdminModelRow(
         view=OPS_WATCH, change=frozenset({OPERATIONS})
     ),

@@ -33,11 +33,14 @@ from debits.models import (
     Loan,
     Mandate,
     MandateSync,
+    SkippedInstalment,
+)
+from simulator.models import (
     SimulatedAgreement,
+    SimulatedCardCredential,
     SimulatedCollection,
     SimulatedFault,
     SimulatedPresentation,
-    SkippedInstalment,
 )
 from tests.conftest import sign_in_verified
 from tests.factories import (
@@ -147,6 +150,9 @@ def _make(model):
         SimulatedAgreement: lambda: SimulatedAgreement.objects.create(
             mandate_reference=f"MD{n}", token=f"tok-{n}", credential_version=1
         ),
+        SimulatedCardCredential: lambda: SimulatedCardCredential.objects.create(
+            card_reference=f"card-{n}", credential_version=2
+        ),
         SimulatedCollection: lambda: SimulatedCollection.objects.create(
             idempotency_key=f"sim-{n}",
             mandate_reference=f"MD{n}",
@@ -166,7 +172,11 @@ def _make(model):
 
 
 OUR_MODELS = sorted(
-    (model for model in admin.site._registry if model._meta.app_label in {"accounts", "debits"}),
+    (
+        model
+        for model in admin.site._registry
+        if model._meta.app_label in {"accounts", "debits", "simulator"}
+    ),
     key=lambda model: model._meta.label,
 )
 
@@ -189,7 +199,9 @@ def test_it_registers_every_model_of_the_book_in_the_admin():
     from django.apps import apps
 
     ours = {
-        model for app in ("accounts", "debits") for model in apps.get_app_config(app).get_models()
+        model
+        for app in ("accounts", "debits", "simulator")
+        for model in apps.get_app_config(app).get_models()
     }
     assert ours == set(OUR_MODELS)
 

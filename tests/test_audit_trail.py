@@ -190,6 +190,18 @@ def _outbox_event(b: Book):
     return OutboxEvent.objects.latest("pk")
 
 
+def _open_loan(b: Book):
+    return debits.services.open_loan(
+        card=b.card,
+        reference="LN-AUDIT",
+        principal=Decimal("60000.00"),
+        annual_rate=Decimal("0.05"),
+        term_months=12,
+        start_date=timezone.localdate(),
+        actor=b.operations,
+    )
+
+
 def _pause(b: Book):
     from debits.models import CollectionPause
 
@@ -230,7 +242,6 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.reveal_customer_phone": lambda b: accounts.services.reveal_customer_phone(
         customer=b.customer, actor=b.supervisor, reason="Customer asked for a call-back"
     ),
-    "accounts.services.create_demo_staff": lambda b: accounts.services.create_demo_staff(),
     "accounts.services.provision_staff_second_factor": lambda b: (
         accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
     ),
@@ -337,6 +348,26 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "debits.services.approve_fee_waiver": lambda b: _approve_waiver(b),
     "debits.services.apply_credential_change": lambda b: debits.services.apply_credential_change(
         outbox_event_id=_outbox_event(b).pk
+    ),
+    "debits.services.open_loan": lambda b: _open_loan(b),
+    "debits.services.create_mandate": lambda b: debits.services.create_mandate(
+        loan=_open_loan(b),
+        reference="MD-AUDIT",
+        settlement_account="6217000012345678903",
+        valid_from=timezone.localdate(),
+        valid_until=timezone.localdate() + dt.timedelta(days=400),
+        per_debit_cap=Decimal("10000.00"),
+        actor=b.operations,
+    ),
+    "debits.services.suspend_mandate": lambda b: debits.services.suspend_mandate(
+        mandate=b.mandate, reason="Customer disputes the amount", actor=b.operations
+    ),
+    "debits.services.activate_mandate": lambda b: (
+        debits.services.suspend_mandate(mandate=b.mandate, reason="Dispute", actor=b.operations),
+        debits.services.activate_mandate(mandate=b.mandate, actor=b.operations),
+    ),
+    "debits.services.cancel_mandate": lambda b: debits.services.cancel_mandate(
+        mandate=b.mandate, reason="Customer withdrew the authorisation", actor=b.operations
     ),
     "debits.services.give_up_credential_change": lambda b: (
         debits.services.give_up_credential_change(

@@ -30,6 +30,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def role_groups(transactional_db):
+    """Earlier transactional tests flush every table, the role groups (written by
+    a data migration) included: put them back for the staff signing in."""
+    from accounts.roles import sync_role_groups
+
+    sync_role_groups()
+
+
 def seed_a_small_book() -> None:
     from accounts.models import Card
     from debits.models import Alert

@@ -18,8 +18,8 @@ from accounts.services import (
     verify_card_password,
 )
 from accounts.services.card_credentials import check_password_policy
-from debits.gateways.simulator import SimulatorGateway
 from debits.models import Mandate, MandateSync
+from simulator.gateway import SimulatorGateway
 from tests.factories import CardCredentialFactory, CardFactory, CustomerFactory, MandateFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,6 +43,7 @@ def bound_mandate(card) -> Mandate:
     mandate = MandateFactory(loan__card=card)
     binding = SimulatorGateway().bind_agreement(
         mandate_reference=mandate.reference,
+        card_reference=card.network_reference,
         account_fingerprint=mandate.settlement_account_fingerprint,
         credential_version=card.credential_version,
     )

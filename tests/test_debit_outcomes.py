@@ -8,17 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import Card
-from debits.gateways.simulator import revoke_agreement, script_fault
-from debits.models import (
-    Alert,
-    DebitAttempt,
-    DebitRun,
-    Instalment,
-    Mandate,
-    SimulatedCollection,
-    SimulatedFault,
-    SkippedInstalment,
-)
+from debits.models import Alert, DebitAttempt, DebitRun, Instalment, Mandate, SkippedInstalment
 from debits.services import (
     OUTCOMES,
     collection,
@@ -27,6 +17,9 @@ from debits.services import (
     run_debit_job,
     settle_unresolved_attempts,
 )
+from simulator.faults import script_fault
+from simulator.ledger import revoke_agreement
+from simulator.models import SimulatedCollection, SimulatedFault
 from tests.debit_helpers import due_instalment, eager_celery
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from debits.gateways.simulator import script_fault
 from debits.models import CollectionPause, DebitAttempt, DebitRun, Instalment, LateFee
 from debits.services import accrue_late_fees, run_debit_job
+from simulator.faults import script_fault
 from tests.conftest import sign_in_verified
 from tests.debit_helpers import due_instalment, eager_celery
 from tests.factories import StaffUserFactory

@@ -13,14 +13,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from debits.models import (
-    CollectionPause,
-    DebitAttempt,
-    DebitRun,
-    Instalment,
-    Mandate,
-    SimulatedCollection,
-)
+from debits.models import CollectionPause, DebitAttempt, DebitRun, Instalment, Mandate
 from debits.services import (
     CollectionControlError,
     DebitRunError,
@@ -29,6 +22,7 @@ from debits.services import (
     retry_debit_attempts,
     run_debit_job,
 )
+from simulator.models import SimulatedCollection
 from tests.conftest import PROJECT_DIR
 from tests.debit_helpers import due_instalment, eager_celery
 from tests.factories import InstalmentFactory, StaffUserFactory
@@ -203,7 +197,7 @@ def test_an_agent_may_not_pause_collection():
 def test_retry_selected_collects_failed_attempts_now_ignoring_the_schedule(
     django_capture_on_commit_callbacks,
 ):
-    from debits.gateways.simulator import script_fault
+    from simulator.faults import script_fault
 
     instalment, mandate = due_instalment()
     script_fault(mandate_reference=mandate.reference, outcome="insufficient_funds")

@@ -18,15 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from accounts.models import Card
 from accounts.roles import Role
-from debits.gateways.simulator import script_fault
-from debits.models import (
-    DebitAttempt,
-    DebitRun,
-    Instalment,
-    Mandate,
-    SimulatedCollection,
-    SimulatedFault,
-)
+from debits.gateways import get_gateway
+from debits.models import DebitAttempt, DebitRun, Instalment, Mandate
 from debits.services import (
     collection,
     resync_mandate,
@@ -34,6 +27,8 @@ from debits.services import (
     run_debit_job,
     settle_unresolved_attempts,
 )
+from simulator.faults import script_fault
+from simulator.models import SimulatedCollection, SimulatedFault
 from tests.debit_helpers import bind_at_network
 from tests.factories import CardFactory, InstalmentFactory, MandateFactory, StaffUserFactory
 
@@ -92,8 +87,14 @@ class DebitEngine(RuleBasedStateMachine):
 
     @rule()
     def password_changed_elsewhere(self):
-        # A change from another channel whose event never reached the debit engine.
+        # A change from another channel whose event never reached the debit engine;
+        # the core system still told the payment network.
         Card.objects.filter(pk=self.card.pk).update(credential_version=F("credential_version") + 1)
+        self.card.refresh_from_db()
+        get_gateway().notify_credential_change(
+            card_reference=self.card.network_reference,
+            credential_version=self.card.credential_version,
+        )
 
     @rule(which=st.integers(0, 1))
     def resync(self, which):

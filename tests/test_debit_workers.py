@@ -7,9 +7,10 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from debits.bulk_book import seed_due_instalments
-from debits.models import DebitAttempt, DebitRun, Instalment, SimulatedCollection
+from debits.models import DebitAttempt, DebitRun, Instalment
 from debits.services import run_debit_job, settle_unresolved_attempts
+from demo.load_book import seed_due_instalments
+from simulator.models import SimulatedCollection
 from tests.conftest import wait_until
 
 INSTALMENTS = 10_000

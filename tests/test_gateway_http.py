@@ -21,6 +21,7 @@ class FakePaymentApi:
 
     def __init__(self):
         self.agreements: dict[str, dict] = {}
+        self.card_versions: dict[str, int] = {}
         self.ledger: dict[str, dict] = {}
         self.script: dict[str, tuple[int, object] | str] = {}
         self.requests: list[dict] = []
@@ -67,7 +68,15 @@ def make_handler(api: FakePaymentApi):
                         "credential_version": body["credential_version"],
                     }
                     api.agreements[ref] = current
+                api.card_versions.setdefault(body["card_reference"], 0)
+                current["card_reference"] = body["card_reference"]
                 return self._send(200, current)
+            if self.path == "/cards/credential-changes":
+                card, version = body["card_reference"], body["credential_version"]
+                api.card_versions[card] = max(api.card_versions.get(card, 0), version)
+                self.send_response(204)
+                self.end_headers()
+                return None
             if self.path == "/collections":
                 key = body["idempotency_key"]
                 first = api.ledger.get(key)
@@ -76,7 +85,12 @@ def make_handler(api: FakePaymentApi):
                         return self._send(409, {"message": "key reused with other parameters"})
                     return self._send(200, first["result"])
                 agreement = api.agreements.get(body["mandate_reference"])
-                stale = agreement is None or agreement["agreement_token"] != body["agreement_token"]
+                stale = (
+                    agreement is None
+                    or agreement["agreement_token"] != body["agreement_token"]
+                    or agreement["credential_version"]
+                    < api.card_versions.get(agreement["card_reference"], 0)
+                )
                 result = {
                     "idempotency_key": key,
                     "outcome": "agreement_stale" if stale else "succeeded",
@@ -124,7 +138,10 @@ def gateway(payment_api):
 
 def bind(gateway, version=1):
     return gateway.bind_agreement(
-        mandate_reference="MD1", account_fingerprint="f" * 64, credential_version=version
+        mandate_reference="MD1",
+        card_reference="card-1",
+        account_fingerprint="f" * 64,
+        credential_version=version,
     )
 
 
@@ -151,6 +168,32 @@ def test_a_stale_agreement_comes_back_as_the_networks_outcome(gateway):
     old = bind(gateway, version=1)
     bind(gateway, version=2)
     assert collect(gateway, old.agreement_token).outcome == "agreement_stale"
+
+
+def test_a_credential_change_notice_is_sent_and_the_cards_old_agreement_is_then_stale(
+    gateway, payment_api
+):
+    token = bind(gateway, version=1).agreement_token
+
+    gateway.notify_credential_change(card_reference="card-1", credential_version=2)
+    gateway.notify_credential_change(card_reference="card-1", credential_version=2)
+
+    sent = payment_api.requests[-1]
+    assert sent["path"] == "/cards/credential-changes"
+    assert sent["body"] == {"card_reference": "card-1", "credential_version": 2}
+    assert sent["headers"]["Authorization"] == "Bearer test-key"
+    assert payment_api.requests[0]["body"]["card_reference"] == "card-1"
+    assert collect(gateway, token).outcome == "agreement_stale"
+
+
+def test_a_refused_or_failed_notice_raises_a_gateway_error(gateway, payment_api):
+    notice = {"card_reference": "card-1", "credential_version": 2}
+    payment_api.script["/cards/credential-changes"] = (400, {"message": "unknown card"})
+    with pytest.raises(GatewayError, match="unknown card"):
+        gateway.notify_credential_change(**notice)
+    payment_api.script["/cards/credential-changes"] = (503, {"message": "maintenance"})
+    with pytest.raises(GatewayUnavailable):
+        gateway.notify_credential_change(**notice)
 
 
 def test_get_status_returns_the_first_result_or_not_found(gateway):

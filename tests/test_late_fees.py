@@ -9,16 +9,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.roles import Role
-from debits.gateways.simulator import script_fault
-from debits.models import (
-    DebitAttempt,
-    DebitRun,
-    Instalment,
-    LateFee,
-    Mandate,
-    MandateSync,
-    SimulatedFault,
-)
+from debits.models import DebitAttempt, DebitRun, Instalment, LateFee, Mandate, MandateSync
 from debits.services import (
     FeeWaiverError,
     accrue_late_fees,
@@ -27,6 +18,8 @@ from debits.services import (
     run_debit_job,
     waive_late_fee,
 )
+from simulator.faults import script_fault
+from simulator.models import SimulatedFault
 from tests.debit_helpers import due_instalment, eager_celery
 from tests.factories import StaffUserFactory
 

@@ -5,9 +5,12 @@ from django.db import connection
 from django.db.models import F
 
 from accounts.models import AuditEvent, Card
-from debits.gateways.simulator import SimulatorGateway, bound_version, script_fault
-from debits.models import Alert, Mandate, MandateSync, SimulatedFault
+from debits.models import Alert, Mandate, MandateSync
 from debits.services import MandateNotResyncable, mark_mandate_sync_failed, resync_mandate
+from simulator.faults import script_fault
+from simulator.gateway import SimulatorGateway
+from simulator.ledger import bound_version
+from simulator.models import SimulatedFault
 from tests.factories import CardFactory, MandateFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +39,10 @@ def test_a_resync_binds_the_cards_current_credential_version():
         mandate.gateway_agreement_token
         == SimulatorGateway()
         .bind_agreement(
-            mandate_reference=mandate.reference, account_fingerprint="", credential_version=2
+            mandate_reference=mandate.reference,
+            card_reference=mandate.card.network_reference,
+            account_fingerprint="",
+            credential_version=2,
         )
         .agreement_token
     )
@@ -134,7 +140,10 @@ def test_concurrent_resyncs_of_one_mandate_end_with_one_binding():
     agreement_token = (
         SimulatorGateway()
         .bind_agreement(
-            mandate_reference=mandate.reference, account_fingerprint="", credential_version=2
+            mandate_reference=mandate.reference,
+            card_reference=mandate.card.network_reference,
+            account_fingerprint="",
+            credential_version=2,
         )
         .agreement_token
     )

@@ -7,9 +7,11 @@ from django.db import connection, transaction
 
 from accounts.models import Card, CardCredential, Channel, OutboxEvent
 from accounts.services import change_card_password
-from debits.gateways.simulator import bound_version, script_fault
-from debits.models import Alert, Mandate, MandateSync, SimulatedFault
+from debits.models import Alert, Mandate, MandateSync
 from debits.services import sweep_outbox
+from simulator.faults import script_fault
+from simulator.ledger import bound_version
+from simulator.models import SimulatedFault
 from tests.conftest import purge_broker, wait_until
 from tests.factories import CardCredentialFactory, CardFactory, MandateFactory
 

@@ -24,7 +24,6 @@ from accounts.services.card_credentials import (
     start_password_reset,
     verify_card_password,
 )
-from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
@@ -55,9 +54,6 @@ __all__ = [
     "reset_needs_supervisor",
     "start_password_reset",
     "verify_card_password",
-    # demo staff
-    "DemoStaffLogin",
-    "create_demo_staff",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",

@@ -35,6 +35,15 @@ from debits.services.fees import (
     approve_fee_waiver,
     waive_late_fee,
 )
+from debits.services.loans import LoanTermsError, open_loan
+from debits.services.mandates import (
+    MandateTermsError,
+    MandateTransitionError,
+    activate_mandate,
+    cancel_mandate,
+    create_mandate,
+    suspend_mandate,
+)
 from debits.services.operations import (
     EmergencyControlError,
     record_worker_heartbeat,
@@ -96,4 +105,13 @@ __all__ = [
     "raise_alert",
     "resync_mandate",
     "sweep_outbox",
+    # loans and the mandate lifecycle
+    "LoanTermsError",
+    "MandateTermsError",
+    "MandateTransitionError",
+    "activate_mandate",
+    "cancel_mandate",
+    "create_mandate",
+    "open_loan",
+    "suspend_mandate",
 ]

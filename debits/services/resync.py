@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.audit import record_audit_event
 from accounts.models import Card, StaffUser
+from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
 from debits.models import Alert, Mandate, MandateSync
 from debits.services.alerts import raise_alert, resolve_cleared_alerts
@@ -48,7 +49,7 @@ def resync_mandate(
     one of them record it. A re-sync that bound an older version than a later
     one already recorded can therefore never take the mandate backwards.
     """
-    sync, target = _open_sync(mandate=mandate, trigger=trigger, actor=actor)
+    sync, target, card_reference = _open_sync(mandate=mandate, trigger=trigger, actor=actor)
     if sync.outcome != MandateSync.Outcome.PENDING:
         return sync
 
@@ -56,6 +57,7 @@ def resync_mandate(
     try:
         binding = get_gateway().bind_agreement(
             mandate_reference=mandate.reference,
+            card_reference=card_reference,
             account_fingerprint=mandate.settlement_account_fingerprint,
             credential_version=target,
         )
@@ -80,10 +82,14 @@ def _ms_since(started: float) -> int:
 @transaction.atomic
 def _open_sync(
     *, mandate: Mandate, trigger: str, actor: StaffUser | None
-) -> tuple[MandateSync, int]:
+) -> tuple[MandateSync, int, str]:
+    """Returns the sync row, the version to bind and the card's network reference."""
     locked = Mandate.objects.select_for_update().get(pk=mandate.pk)
     # Read fresh: the caller's card instance may predate the change being synced.
-    target = Card.objects.values_list("credential_version", flat=True).get(pk=locked.card_id)
+    target, number_fingerprint = Card.objects.values_list(
+        "credential_version", "number_fingerprint"
+    ).get(pk=locked.card_id)
+    card_reference = card_network_reference(number_fingerprint)
     now = timezone.now()
     if locked.state not in RESYNCABLE_STATES:
         raise MandateNotResyncable(f"Mandate {locked.reference} is {locked.get_state_display()}")
@@ -104,7 +110,7 @@ def _open_sync(
             target=locked,
             summary={"credential_version": target, "trigger": trigger},
         )
-        return sync, target
+        return sync, target, card_reference
     sync = MandateSync.objects.create(
         mandate=locked,
         target_credential_version=target,
@@ -112,7 +118,7 @@ def _open_sync(
         requested_by=actor if actor and actor.is_authenticated else None,
         requested_at=now,
     )
-    return sync, target
+    return sync, target, card_reference
 
 
 @transaction.atomic

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, Card, OutboxEvent, PasswordChange, PasswordResetRequest
 from accounts.services import ResetNotAllowed, reset_needs_supervisor, start_password_reset
-from debits.gateways.simulator import script_fault
 from debits.models import Alert, DebitAttempt, Instalment, MandateSync
 from debits.services import (
     reconcile_failure_rates,
@@ -19,6 +18,7 @@ from debits.services import (
     reconcile_repeated_credential_changes,
     reconcile_stale_mandates,
 )
+from simulator.faults import script_fault
 from tests.debit_helpers import bind_at_network
 from tests.factories import (
     CardCredentialFactory,

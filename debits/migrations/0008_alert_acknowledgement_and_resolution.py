@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("debits", "0006_instalment_due_check_rounded_to_the_cent"),
+        ("debits", "0007_simulator_books_moved_out"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,18 +1,32 @@
 """A realistic, deterministic demo book: customers, cards, car loans, schedules, mandates.
 
-``generate_demo_book(seed=..., customers=...)`` yields the same people, numbers
-and loans for the same seed; ``seed_demo_book`` writes them. Full card numbers,
+``generate_demo_book(seed=..., customers=...)`` (``demo.generator``) yields the
+same people, numbers and loans for the same seed; ``seed_demo_book`` writes them. Full card numbers,
 national ids and settlement account numbers exist only in memory here: the
 database receives their masked forms and keyed fingerprints, as from any other
 source. Tests call the generator with the same seed to learn the full values
 and prove none of them reached the database.
+
+Up to a million customers go in as plain rows (COPY on PostgreSQL) in batches:
+calling the services once per loan and mandate would multiply the seeding
+time. The rows mirror what the domain's services write, and a test holds them
+to it (``tests/demo/test_seed_demo.py``):
+
+- a loan and its schedule as ``debits.services.open_loan`` writes them: the
+  instalments of ``debits.amortisation.equal_instalment_schedule``, exact to
+  the cent (here already months into repayment: past instalments paid);
+- a mandate within ``debits.services.create_mandate``'s terms: the payee of
+  ``DEBIT_PAYEE_NAME``, the purpose of ``mandate_purpose``, the settlement
+  account only as ``mask_account_number`` and its keyed fingerprint, a cap
+  covering the largest instalment and a validity reaching past the last one;
+  then, as ``resync_mandate`` and ``activate_mandate`` leave it, bound to the
+  card's credential version and active.
 """
 
 import datetime as dt
 import functools
-import random
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -27,12 +41,17 @@ from accounts.audit import record_audit_event
 from accounts.card_passwords import hash_card_password
 from accounts.models import Card, CardCredential, Channel, Customer, PasswordChange
 from accounts.pii import (
+    card_network_reference,
     card_number_fingerprint,
+    mask_account_number,
     mask_national_id,
     national_id_fingerprint,
 )
-from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
-from debits.schedule import add_months, equal_instalment_schedule
+from debits.amortisation import add_months, equal_instalment_schedule
+from debits.models import Instalment, Loan, Mandate
+from debits.services.mandates import mandate_purpose
+from demo.generator import DemoCustomer, generate_demo_book
+from simulator.models import SimulatedAgreement
 
 MAX_DEMO_CUSTOMERS = 1_000_000
 # Customers written per transaction: ~40k rows held as tuples, so memory stays
@@ -48,148 +67,8 @@ ZERO = Decimal("0.00")
 # printed and are forgotten when the command ends.
 PASSWORD_POOL_SIZE = 16
 
-# fmt: off
-SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-)
-GIVEN_NAMES = (
-    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
-    "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "建华", "文", "华", "金凤", "志强",
-    "海燕", "晓东", "欣怡", "子涵", "浩然", "宇轩", "梓萱", "思远", "嘉怡", "俊杰", "雨桐",
-    "一鸣", "佳琪", "振国", "丽娟", "建国", "春梅", "晨", "鹏", "婷", "慧", "昊",
-)
-# Region codes (first six digits of a national id) of large cities.
-REGIONS = (
-    "110105", "110108", "310104", "310115", "440106", "440305", "330106", "320102",
-    "510107", "420106", "610113", "500103", "120101", "370202", "210202", "350203",
-)
-MOBILE_PREFIXES = ("130", "131", "132", "135", "136", "138", "139", "150", "151", "152",
-                   "155", "157", "158", "159", "180", "182", "183", "186", "187", "188", "189")
-VEHICLES = (
-    "BYD Qin PLUS DM-i", "BYD Song PLUS", "BYD Han EV", "Tesla Model 3", "Tesla Model Y",
-    "Geely Xingyue L", "Geely Emgrand", "Changan CS75 PLUS", "Haval H6", "Chery Tiggo 8",
-    "Toyota Camry", "Toyota RAV4", "Honda Accord", "Honda CR-V", "Nissan Sylphy",
-    "Volkswagen Lavida", "Volkswagen Magotan", "Buick GL8", "NIO ES6", "Li Auto L7",
-    "XPeng P7", "Audi A4L", "BMW 3 Series", "Mercedes-Benz C-Class", "Wuling Hongguang",
-)
-TERMS = (12, 24, 36, 48, 60)
-# Promotional car-loan rates cluster on a few round figures; few distinct
-# (principal, rate, term) triples also let schedules be computed once and reused.
-RATES = tuple(Decimal(r) for r in ("0.0250", "0.0299", "0.0350", "0.0399", "0.0450", "0.0499",
-                                   "0.0550", "0.0599", "0.0650", "0.0699", "0.0750", "0.0800"))
-CARD_BIN = "625368"  # a car-loan card range
-SETTLEMENT_BIN = "621700"  # customers' debit-card accounts the mandates collect from
 PASSWORD_CHANGE_CHANNELS = (Channel.MOBILE_APP, Channel.ATM, Channel.BRANCH)
-# fmt: on
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass(frozen=True)
-class DemoCustomer:
-    """One customer of the demo book, with the full identifiers only the generator knows."""
-
-    index: int
-    full_name: str
-    national_id: str
-    birth_date: dt.date
-    phone: str
-    email: str
-    card_number: str
-    credit_limit: Decimal
-    credential_version: int
-    loan_reference: str
-    vehicle: str
-    principal: Decimal
-    annual_rate: Decimal
-    term_months: int
-    start_date: dt.date
-    mandate_reference: str
-    settlement_account: str
-    agreement_token: str
-    password_change_days_ago: tuple[int, ...]
-
-
-def _luhn_complete(partial: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(partial)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return partial + str((10 - total % 10) % 10)
-
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def _national_id(region: str, birth: dt.date, serial: int) -> str:
-    """GB 11643: region, birth date, serial, ISO 7064 MOD 11-2 check character."""
-    body = f"{region}{birth:%Y%m%d}{serial:03d}"
-    check = "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
-    return body + check
-
-
-def _unique_number(index: int, offset: int, digits: int) -> int:
-    # An odd multiplier not divisible by 5 is coprime with 10**digits: distinct
-    # indexes give distinct numbers without a set of all numbers so far.
-    return (index * 7_919_317 + offset) % 10**digits
-
-
-def generate_demo_book(*, seed: int, customers: int, today: dt.date) -> Iterator[DemoCustomer]:
-    """The same customers, numbers and loans for the same seed and day."""
-    rng = random.Random(seed)  # nosec B311 # seeded on purpose: reproducible demo data
-    card_offset, account_offset = rng.randrange(10**9), rng.randrange(10**12)
-    seen_ids: set[str] = set()
-    for index in range(customers):
-        full_name = rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES)
-        birth_date = dt.date(rng.randint(1965, 2002), rng.randint(1, 12), rng.randint(1, 28))
-        national_id = _national_id(rng.choice(REGIONS), birth_date, rng.randrange(1000))
-        while national_id in seen_ids:
-            national_id = _national_id(national_id[:6], birth_date, rng.randrange(1000))
-        seen_ids.add(national_id)
-        phone = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
-        email = f"c{index + 1:07d}@mail.example.cn" if rng.random() < 0.6 else ""
-
-        term = rng.choice(TERMS)
-        # Car prices are quoted in round thousands; loans in steps of 5,000 also keep
-        # the distinct schedules (and the memory caching them) few.
-        principal = Decimal(rng.randrange(10, 81) * 5000)
-        # At least one instalment is still ahead, so every loan is live.
-        months_in = rng.randrange(term - 1)
-        start_date = add_months(
-            dt.date(today.year, today.month, rng.randint(1, 28)), -(months_in + 1)
-        )
-        version = 1 if rng.random() < 0.85 else rng.randint(2, 4)
-        days_held = max(2, (today - start_date).days)
-        changes = tuple(
-            sorted((rng.randint(1, days_held - 1) for _ in range(version - 1)), reverse=True)
-        )
-        mandate_reference = f"MD{index + 1:012d}"
-        yield DemoCustomer(
-            index=index,
-            full_name=full_name,
-            national_id=national_id,
-            birth_date=birth_date,
-            phone=phone,
-            email=email,
-            card_number=_luhn_complete(f"{CARD_BIN}{_unique_number(index, card_offset, 9):09d}"),
-            credit_limit=principal + Decimal(rng.choice((20_000, 30_000, 50_000))),
-            credential_version=version,
-            loan_reference=f"LN{index + 1:010d}",
-            vehicle=rng.choice(VEHICLES),
-            principal=principal,
-            annual_rate=rng.choice(RATES),
-            term_months=term,
-            start_date=start_date,
-            mandate_reference=mandate_reference,
-            settlement_account=_luhn_complete(
-                f"{SETTLEMENT_BIN}{_unique_number(index, account_offset, 12):012d}"
-            ),
-            agreement_token=f"agr-{mandate_reference}-v{version}-{rng.getrandbits(64):016x}",
-            password_change_days_ago=changes,
-        )
 
 
 @functools.lru_cache(maxsize=32768)
@@ -267,10 +146,6 @@ def _morning_of(day: dt.date) -> dt.datetime:
 
 def new_password_pool(size: int = PASSWORD_POOL_SIZE) -> list[str]:
     return [f"{secrets.randbelow(10**6):06d}" for _ in range(size)]
-
-
-def mask_account(number: str) -> str:
-    return f"{number[:4]} **** **** {number[-4:]}"
 
 
 @dataclass
@@ -580,8 +455,8 @@ def _write_batch(
                 loan_id,
                 p.mandate_reference,
                 payee,
-                f"Car loan {p.loan_reference} repayment",
-                mask_account(p.settlement_account),
+                mandate_purpose(p.loan_reference),
+                mask_account_number(p.settlement_account),
                 card_number_fingerprint(p.settlement_account),
                 p.start_date,
                 dates[-1] + dt.timedelta(days=90),
@@ -608,11 +483,12 @@ def _write_batch(
     # The payment network's side of each agreement, so the demo's collects succeed.
     _insert_rows(
         SimulatedAgreement,
-        ("id", "mandate_reference", "token", "credential_version", "bound_at"),
+        ("id", "mandate_reference", "card_reference", "token", "credential_version", "bound_at"),
         [
             (
                 agreement_id,
                 p.mandate_reference,
+                card_network_reference(card_number_fingerprint(p.card_number)),
                 p.agreement_token,
                 p.credential_version,
                 at(changed) if changed else _morning_for_db(p.start_date),

@@ -5,7 +5,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from debits.demo_book import MAX_DEMO_CUSTOMERS, book_is_empty, seed_demo_book
+from demo.book import MAX_DEMO_CUSTOMERS, book_is_empty, seed_demo_book
 
 
 class Command(BaseCommand):

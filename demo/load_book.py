@@ -3,7 +3,16 @@
 Every instalment is due on one date under an active mandate whose agreement the
 simulated payment network already holds (bound to the card's credential
 version). Nothing here is realistic beyond what the debit engine reads; the
-demo book (``debits.demo_book``) is the realistic one.
+demo book (``demo.book``) is the realistic one.
+
+Rows go in set by set for speed, not through the services, but they keep the
+services' rules: each loan's one due instalment is the first row of its
+equal-instalment schedule (``debits.amortisation``, as ``open_loan`` writes
+it), and each mandate carries terms ``create_mandate`` would accept (payee
+``DEBIT_PAYEE_NAME``, purpose ``mandate_purpose``, a cap above the instalment,
+validity well past its due date), then bound and active as ``resync_mandate``
+and ``activate_mandate`` leave it. The settlement account is a fixed mask with
+a per-row stand-in fingerprint: no account number exists to fingerprint.
 """
 
 import datetime as dt
@@ -13,12 +22,18 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Card, Customer
-from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+from debits.amortisation import add_months, equal_instalment_schedule
+from debits.models import Instalment, Loan, Mandate
+from debits.services.mandates import mandate_purpose
+from simulator.models import SimulatedAgreement
 
 # Rows per INSERT statement.
 INSERT_BATCH = 5000
 # Loans per card: fewer customer and card rows for the same number of instalments.
 LOANS_PER_CARD = 10
+PRINCIPAL = Decimal("120000.00")
+ANNUAL_RATE = Decimal("0.048000")
+TERM_MONTHS = 12
 
 
 def seed_due_instalments(
@@ -39,6 +54,12 @@ def seed_due_instalments(
 
 @transaction.atomic
 def _seed_batch(indexes: range, due_date: dt.date, prefix: str) -> list[int]:
+    first_row = equal_instalment_schedule(
+        principal=PRINCIPAL,
+        annual_rate=ANNUAL_RATE,
+        term_months=TERM_MONTHS,
+        start_date=add_months(due_date, -1),
+    )[0]
     card_indexes = sorted({i // LOANS_PER_CARD for i in indexes})
     customers = Customer.objects.bulk_create(
         Customer(
@@ -64,10 +85,10 @@ def _seed_batch(indexes: range, due_date: dt.date, prefix: str) -> list[int]:
         Loan(
             card=card_for[i // LOANS_PER_CARD],
             reference=f"L{prefix}{i:012d}",
-            principal=Decimal("120000.00"),
-            annual_rate=Decimal("0.048000"),
-            term_months=12,
-            start_date=due_date - dt.timedelta(days=30),
+            principal=PRINCIPAL,
+            annual_rate=ANNUAL_RATE,
+            term_months=TERM_MONTHS,
+            start_date=add_months(due_date, -1),
         )
         for i in indexes
     )
@@ -77,7 +98,7 @@ def _seed_batch(indexes: range, due_date: dt.date, prefix: str) -> list[int]:
             loan=loan,
             reference=f"M{prefix}{i:012d}",
             payee=settings.DEBIT_PAYEE_NAME,
-            purpose=f"Car loan {loan.reference} repayment",
+            purpose=mandate_purpose(loan.reference),
             settlement_account_masked="6217 **** **** 0042",
             settlement_account_fingerprint=f"{prefix}-acct-{i:012d}",
             valid_from=due_date - dt.timedelta(days=365),
@@ -92,19 +113,20 @@ def _seed_batch(indexes: range, due_date: dt.date, prefix: str) -> list[int]:
     SimulatedAgreement.objects.bulk_create(
         SimulatedAgreement(
             mandate_reference=f"M{prefix}{i:012d}",
+            card_reference=loan.card.network_reference,
             token=f"agr-M{prefix}{i:012d}-v1",
             credential_version=1,
         )
-        for i in indexes
+        for i, loan in zip(indexes, loans, strict=True)
     )
     instalments = Instalment.objects.bulk_create(
         Instalment(
             loan=loan,
             sequence=1,
             due_date=due_date,
-            principal_part=Decimal("9800.00"),
-            interest_part=Decimal("480.00"),
-            amount_due=Decimal("10280.00"),
+            principal_part=first_row.principal_part,
+            interest_part=first_row.interest_part,
+            amount_due=first_row.amount_due,
             state=Instalment.State.DUE,
         )
         for loan in loans

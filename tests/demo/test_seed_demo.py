@@ -15,8 +15,11 @@ from django.utils import timezone
 
 from accounts.card_passwords import card_password_matches
 from accounts.models import AuditEvent, Card, CardCredential, Customer, PasswordChange
-from debits.demo_book import generate_demo_book, seed_demo_book
-from debits.models import Instalment, Loan, Mandate, SimulatedAgreement
+from debits.models import Instalment, Loan, Mandate
+from debits.services import create_mandate, open_loan
+from demo.book import seed_demo_book
+from demo.generator import generate_demo_book
+from simulator.models import SimulatedAgreement
 from tests.conftest import PROJECT_DIR
 from tests.factories import CardFactory, LoanFactory, MandateFactory
 
@@ -114,7 +117,47 @@ def test_seed_demo_builds_a_book_the_debit_run_can_collect():
     assert set(week.values_list("state", flat=True)) == {Instalment.State.DUE}
     assert AuditEvent.objects.filter(action="demo.seeded").count() == 1
     # Rows added afterwards through the ORM get fresh ids (sequences moved past the book).
-    MandateFactory(loan=LoanFactory(card=CardFactory()))
+    # (References of their own: the factories' sequences may reach the book's.)
+    MandateFactory(
+        loan=LoanFactory(card=CardFactory(), reference="LN-AFTER-SEED"), reference="MD-AFTER-SEED"
+    )
+
+
+@pytest.mark.django_db
+def test_the_demo_book_holds_loans_and_mandates_as_the_services_would_write_them():
+    seed_demo_book(customers=8, seed=SEED)
+    columns = ("sequence", "due_date", "principal_part", "interest_part", "amount_due")
+    for person in generate_demo_book(seed=SEED, customers=8, today=timezone.localdate()):
+        seeded = Loan.objects.get(reference=person.loan_reference)
+        opened = open_loan(
+            card=CardFactory(),
+            reference=f"X{person.loan_reference}",
+            principal=person.principal,
+            annual_rate=person.annual_rate,
+            term_months=person.term_months,
+            start_date=person.start_date,
+            actor=None,
+        )
+        assert list(seeded.instalments.values_list(*columns)) == list(
+            opened.instalments.values_list(*columns)
+        )
+        mandate = seeded.mandates.get()
+        # The same terms pass create_mandate for the same loan, and come out the same.
+        created = create_mandate(
+            loan=opened,
+            reference=f"X{mandate.reference}",
+            settlement_account=person.settlement_account,
+            valid_from=mandate.valid_from,
+            valid_until=mandate.valid_until,
+            per_debit_cap=mandate.per_debit_cap,
+            actor=None,
+        )
+        assert (mandate.payee, mandate.settlement_account_masked) == (
+            created.payee,
+            created.settlement_account_masked,
+        )
+        assert mandate.settlement_account_fingerprint == created.settlement_account_fingerprint
+        assert mandate.purpose == created.purpose.replace(opened.reference, seeded.reference)
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from debits.schedule import CENT, add_months, equal_instalment_schedule, monthly_payment
+from debits.amortisation import CENT, add_months, equal_instalment_schedule, monthly_payment
 
 # Car loans and beyond: 1,000.00 to 1,000,000.00 CNY to the cent, 0 to 12 % a year
 # in basis points, 1 to 120 months. (At extremes far outside the book, such as

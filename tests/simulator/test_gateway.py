@@ -1,24 +1,31 @@
+"""The simulated payment network: agreements, credential versions, idempotency, faults."""
+
 import threading
 
 import pytest
 from django.db import connection
 
 from debits.gateways.base import GatewayTimeout, GatewayUnavailable, IdempotencyConflict
-from debits.gateways.simulator import (
-    FaultRates,
-    SimulatorGateway,
-    bound_version,
-    revoke_agreement,
-    script_fault,
+from simulator.faults import FaultRates, script_fault
+from simulator.gateway import SimulatorGateway
+from simulator.ledger import bound_version, known_credential_version, revoke_agreement
+from simulator.models import (
+    SimulatedAgreement,
+    SimulatedCardCredential,
+    SimulatedCollection,
+    SimulatedFault,
+    SimulatedPresentation,
 )
-from debits.models import SimulatedAgreement, SimulatedCollection, SimulatedFault
 
 pytestmark = pytest.mark.django_db
 
 
-def bind(gateway, reference="MD1", version=1):
+def bind(gateway, reference="MD1", version=1, card="card-1"):
     return gateway.bind_agreement(
-        mandate_reference=reference, account_fingerprint="f" * 64, credential_version=version
+        mandate_reference=reference,
+        card_reference=card,
+        account_fingerprint="f" * 64,
+        credential_version=version,
     )
 
 
@@ -59,6 +66,45 @@ def test_a_collect_with_the_old_agreement_after_a_rebind_is_rejected_as_stale():
     assert stale.outcome == "agreement_stale"
     assert fresh.succeeded
     assert collect(gateway, "k-unknown", "forged-token").outcome == "agreement_stale"
+
+
+def test_a_credential_change_notice_makes_the_cards_agreements_bound_before_it_stale():
+    gateway = SimulatorGateway()
+    first = bind(gateway, reference="MD1", card="card-1").agreement_token
+    second = bind(gateway, reference="MD2", card="card-1").agreement_token
+    other_card = bind(gateway, reference="MD3", card="card-2").agreement_token
+
+    gateway.notify_credential_change(card_reference="card-1", credential_version=2)
+
+    assert collect(gateway, "k1", first, reference="MD1").outcome == "agreement_stale"
+    assert collect(gateway, "k2", second, reference="MD2").outcome == "agreement_stale"
+    assert collect(gateway, "k3", other_card, reference="MD3").succeeded
+    assert known_credential_version("card-1") == 2
+
+
+def test_an_agreement_rebound_after_the_notice_collects_again():
+    gateway = SimulatorGateway()
+    bind(gateway, version=1)
+    gateway.notify_credential_change(card_reference="card-1", credential_version=2)
+    fresh = bind(gateway, version=2).agreement_token
+    assert collect(gateway, "k1", fresh).succeeded
+
+
+def test_a_repeated_or_older_notice_changes_nothing():
+    gateway = SimulatorGateway()
+    gateway.notify_credential_change(card_reference="card-1", credential_version=3)
+    gateway.notify_credential_change(card_reference="card-1", credential_version=3)
+    gateway.notify_credential_change(card_reference="card-1", credential_version=2)
+    assert known_credential_version("card-1") == 3
+    assert SimulatedCardCredential.objects.count() == 1
+
+
+def test_binding_one_agreement_tells_the_network_the_cards_version_for_the_others():
+    gateway = SimulatorGateway()
+    old = bind(gateway, reference="MD1", version=1).agreement_token
+    bind(gateway, reference="MD2", version=2)
+    assert known_credential_version("card-1") == 2
+    assert collect(gateway, "k1", old, reference="MD1").outcome == "agreement_stale"
 
 
 def test_a_revoked_agreement_is_refused():
@@ -139,8 +185,6 @@ def test_injected_faults_depend_on_the_seed_and_key_not_on_order():
     gateway = SimulatorGateway(seed=7, rates=rates)
     forwards = dict(zip(keys, _outcomes(gateway, token, keys), strict=True))
     SimulatedCollection.objects.all().delete()
-    from debits.models import SimulatedPresentation
-
     SimulatedPresentation.objects.filter(request_key__startswith="collect:").delete()
     backwards_keys = list(reversed(keys))
     backwards = dict(zip(backwards_keys, _outcomes(gateway, token, backwards_keys), strict=True))
@@ -191,3 +235,10 @@ def test_concurrent_first_bindings_of_one_version_end_with_one_token():
     assert len(tokens) == 6
     assert len(set(tokens)) == 1
     assert SimulatedAgreement.objects.get(mandate_reference="MDRACE").token == tokens[0]
+
+
+def test_the_former_setting_path_still_names_the_simulator(settings):
+    from debits.gateways import get_gateway
+
+    settings.PAYMENT_GATEWAY = "debits.gateways.simulator.SimulatorGateway"
+    assert isinstance(get_gateway(), SimulatorGateway)

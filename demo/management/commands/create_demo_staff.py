@@ -3,7 +3,7 @@
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import create_demo_staff
+from demo.staff import create_demo_staff
 
 
 class Command(BaseCommand):
