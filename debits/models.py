@@ -569,3 +569,25 @@ class OperationsSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot {self.hour:%Y-%m-%d %H:00}"
+
+
+class ReconciliationPass(models.Model):
+    """One full pass of a fanned-out detector (mandates against the network's
+    agreements): its chunks' counters, bumped with F() as they finish."""
+
+    detector = models.CharField(max_length=32)
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    checked = models.PositiveIntegerField(default=0)
+    mismatched = models.PositiveIntegerField(default=0)
+    repaired = models.PositiveIntegerField(default=0)
+    unrepaired = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.detector} pass {self.started_at:%Y-%m-%d %H:%M}"

@@ -295,6 +295,7 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         _card_password_changed_elsewhere(b),
         debits.services.reconcile_stale_mandates(older_than_seconds=0),
     ),
+    "debits.services.reconcile_agreements": lambda b: debits.services.reconcile_agreements(),
     "debits.services.reconcile_outbox": lambda b: (
         _stuck_outbox_event(b),
         debits.services.reconcile_outbox(),

@@ -4,7 +4,9 @@ dashboard's charts, and each reconciliation detector on its own schedule."""
 
 from django.db import migrations
 
-# name -> (task, queue, interval seconds, kwargs, description)
+TIMEZONE = "Asia/Shanghai"
+
+# name -> (task, queue, interval seconds or crontab fields, kwargs, description)
 SCHEDULES = {
     "Worker heartbeat: default queue": (
         "debits.tasks.operations.record_worker_heartbeat_task",
@@ -53,6 +55,14 @@ SCHEDULES = {
         '{"detector": "outbox"}',
         "Closes settled credential-change events, re-dispatches the rest, alerts on stuck ones.",
     ),
+    "Reconciliation: mandates against the network's agreements": (
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
+        # Daily at 03:30, so a mismatch is repaired before the 06:00 run; a crontab.
+        {"minute": "30", "hour": "3"},
+        '{"detector": "agreements", "fan_out": true}',
+        "Compares every active mandate with the network's agreement, in chunks on the workers.",
+    ),
     "Reconciliation: failure rates": (
         "debits.tasks.reconciliation.reconcile_task",
         "default",
@@ -73,21 +83,26 @@ SCHEDULES = {
 
 
 def schedule(apps, schema_editor):
+    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     for name, (task, queue, every, kwargs, description) in SCHEDULES.items():
-        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period="seconds")
-        PeriodicTask.objects.update_or_create(
-            name=name,
-            defaults={
-                "task": task,
-                "queue": queue,
-                "interval": interval,
-                "kwargs": kwargs,
-                "enabled": True,
-                "description": description,
-            },
-        )
+        defaults = {
+            "task": task,
+            "queue": queue,
+            "kwargs": kwargs,
+            "enabled": True,
+            "description": description,
+        }
+        if isinstance(every, dict):
+            defaults["crontab"], _ = CrontabSchedule.objects.get_or_create(
+                day_of_week="*", day_of_month="*", month_of_year="*", timezone=TIMEZONE, **every
+            )
+        else:
+            defaults["interval"], _ = IntervalSchedule.objects.get_or_create(
+                every=every, period="seconds"
+            )
+        PeriodicTask.objects.update_or_create(name=name, defaults=defaults)
 
 
 def unschedule(apps, schema_editor):

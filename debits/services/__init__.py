@@ -4,6 +4,7 @@ Grouped in modules by subject (re-sync, collection, fees, controls); import
 them from here: ``from debits.services import resync_mandate``.
 """
 
+from debits.services.agreement_reconciliation import reconcile_agreements
 from debits.services.alerts import (
     AlertError,
     acknowledge_alert,
@@ -72,6 +73,7 @@ __all__ = [
     "EmergencyControlError",
     "record_worker_heartbeat",
     "request_resync_of_stale_mandates",
+    "reconcile_agreements",
     "reconcile_failure_rates",
     "reconcile_outbox",
     "reconcile_repeated_credential_changes",

@@ -9,6 +9,7 @@ claims use ``skip_locked``), and alerts are deduplicated by the database.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -388,19 +389,38 @@ def reconcile_repeated_credential_changes(
 
 # --- All detectors ------------------------------------------------------------------
 
-# name -> detector, in the order a full pass runs them: mandates first, so that the
+# The detectors, in the order a full pass runs them: mandates first, so that the
 # outbox detector then finds the events they settled.
-DETECTORS = {
-    "stale_mandates": reconcile_stale_mandates,
-    "outbox": reconcile_outbox,
-    "failure_rates": reconcile_failure_rates,
-    "credential_changes": reconcile_repeated_credential_changes,
-}
+DETECTOR_NAMES = (
+    "stale_mandates",
+    "outbox",
+    "agreements",
+    "failure_rates",
+    "credential_changes",
+)
 
 
-def run_reconciliation(*, only: str | None = None, dry_run: bool = False) -> list[DetectorReport]:
-    """Run every detector (or the one named), each repairing and alerting on its own."""
-    if only is not None and only not in DETECTORS:
-        raise ValueError(f"Unknown detector {only!r}; choose from {', '.join(DETECTORS)}")
-    names = [only] if only else list(DETECTORS)
-    return [DETECTORS[name](dry_run=dry_run) for name in names]
+def detectors() -> dict[str, Callable[..., DetectorReport]]:
+    # Imported here: the fanned-out detectors' modules build on DetectorReport above.
+    from debits.services.agreement_reconciliation import reconcile_agreements
+
+    return {
+        "stale_mandates": reconcile_stale_mandates,
+        "outbox": reconcile_outbox,
+        "agreements": reconcile_agreements,
+        "failure_rates": reconcile_failure_rates,
+        "credential_changes": reconcile_repeated_credential_changes,
+    }
+
+
+def run_reconciliation(
+    *, only: str | None = None, dry_run: bool = False, **options
+) -> list[DetectorReport]:
+    """Run every detector (or the one named), each repairing and alerting on its own.
+    ``options`` go to the one detector named (``fan_out=True`` for the agreements)."""
+    if only is not None and only not in DETECTOR_NAMES:
+        raise ValueError(f"Unknown detector {only!r}; choose from {', '.join(DETECTOR_NAMES)}")
+    available = detectors()
+    if only:
+        return [available[only](dry_run=dry_run, **options)]
+    return [available[name](dry_run=dry_run) for name in DETECTOR_NAMES]

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from debits.services.reconciliation import DETECTORS, run_reconciliation
+from debits.services.reconciliation import DETECTOR_NAMES, run_reconciliation
 
 
 class Command(BaseCommand):
@@ -12,7 +12,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--only", choices=list(DETECTORS), help="run one detector")
+        parser.add_argument("--only", choices=DETECTOR_NAMES, help="run one detector")
         parser.add_argument(
             "--dry-run", action="store_true", help="count what each detector finds; change nothing"
         )
