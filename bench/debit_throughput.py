@@ -106,7 +106,7 @@ def naive_loop(sample: int, today: dt.date, latency_ms: int, *, instant: bool = 
             attempt_number=1,
             idempotency_key=f"naive-{pk}",
             amount=instalment.amount_due,
-            credential_version=mandate.synced_credential_version,
+            presented_credential_version=mandate.synced_credential_version,
             state="submitted",
             submitted_at=timezone.now(),
         )

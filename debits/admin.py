@@ -140,7 +140,7 @@ class MandateAdmin(
 
     @admin.display(boolean=True, description="In sync")
     def in_sync(self, obj: Mandate) -> bool:
-        return obj.in_sync
+        return obj.is_in_sync
 
 
 @admin.register(MandateSync)
@@ -204,7 +204,7 @@ class DebitAttemptAdmin(RetryDebitAttemptsAdminMixin, CardSearchMixin, ViewOnlyA
         "run",
         "attempt_number",
         "amount",
-        "credential_version",
+        "presented_credential_version",
         "state",
         "failure_code",
         "created_at",

@@ -114,11 +114,37 @@ class Instalment(models.Model):
         return self.amount_due - self.amount_paid
 
 
+# The one spelling of "in sync" for queries; ``Mandate.is_in_sync_with`` is its twin
+# for a loaded row. Equality, not ``>=``: re-sync binds the version it reads from
+# the card and credential versions only grow, so a mandate is never ahead of its
+# card; were a row ever to claim so, the agreement the network holds would still
+# not be bound to the card's credential, and that is out of sync.
+_IN_SYNC = Q(synced_credential_version=F("card__credential_version"))
+
+
+class MandateQuerySet(models.QuerySet):
+    def in_sync(self) -> "MandateQuerySet":
+        """Mandates whose agreement is bound to their card's current credential version."""
+        return self.filter(_IN_SYNC)
+
+    def out_of_sync(self) -> "MandateQuerySet":
+        """Mandates whose agreement is bound to another version than their card's."""
+        return self.exclude(_IN_SYNC)
+
+    def with_sync_state(self) -> "MandateQuerySet":
+        """Each row annotated ``synced_with_card`` (bool), for reads that need both kinds."""
+        return self.annotate(
+            synced_with_card=models.ExpressionWrapper(_IN_SYNC, output_field=models.BooleanField())
+        )
+
+
 class Mandate(models.Model):
     """The customer's authorisation to collect a loan's instalments from an account.
 
     In sync iff ``synced_credential_version == card.credential_version``: sync
     state is derived from versions, never a flag someone must remember to flip.
+    Ask ``Mandate.objects.in_sync()`` / ``out_of_sync()`` or ``is_in_sync``;
+    never compare the versions yourself.
     """
 
     class State(models.TextChoices):
@@ -155,6 +181,8 @@ class Mandate(models.Model):
     state_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = MandateQuerySet.as_manager()
+
     class Meta:
         permissions = [
             ("resync_mandate", "Can re-sync a mandate now"),
@@ -177,10 +205,11 @@ class Mandate(models.Model):
         return self.reference
 
     def is_in_sync_with(self, card: Card) -> bool:
+        """In sync with this card row (the mandate's own, already loaded)."""
         return self.synced_credential_version == card.credential_version
 
     @property
-    def in_sync(self) -> bool:
+    def is_in_sync(self) -> bool:
         return self.is_in_sync_with(self.card)
 
 
@@ -293,7 +322,9 @@ class DebitAttempt(models.Model):
     # same key, so the gateway returns the first result instead of paying twice.
     idempotency_key = models.CharField(max_length=80, unique=True)
     amount = models.DecimalField(**MONEY)
-    credential_version = models.PositiveIntegerField()
+    # The credential version the mandate's agreement was bound to when this debit
+    # was presented (the mandate's synced version then, not the card's).
+    presented_credential_version = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
     failure_code = models.CharField(max_length=40, blank=True)
     raw_failure_code = models.CharField(max_length=60, blank=True)

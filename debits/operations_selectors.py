@@ -45,9 +45,7 @@ RESYNC_LAG_BUCKETS_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3
 
 def out_of_sync_mandates():
     """Active mandates whose agreement is bound to an older credential than the card's."""
-    return Mandate.objects.filter(state=Mandate.State.ACTIVE).exclude(
-        synced_credential_version=F("card__credential_version")
-    )
+    return Mandate.objects.filter(state=Mandate.State.ACTIVE).out_of_sync()
 
 
 def outbox_backlog():

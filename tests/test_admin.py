@@ -75,7 +75,7 @@ def _attempt():
         attempt_number=1,
         idempotency_key=f"key-{n}",
         amount=instalment.amount_due,
-        credential_version=1,
+        presented_credential_version=1,
         state=DebitAttempt.State.FAILED,
         failure_code="insufficient_funds",
     )

@@ -157,7 +157,7 @@ def _failed_attempt(b: Book):
         attempt_number=1,
         idempotency_key=f"audit-test-{b.instalment.pk}",
         amount=b.instalment.amount_due,
-        credential_version=b.card.credential_version,
+        presented_credential_version=b.card.credential_version,
         state=DebitAttempt.State.FAILED,
         failure_code="insufficient_funds",
         finished_at=timezone.now(),
@@ -173,7 +173,7 @@ def _unknown_attempt(b: Book):
         attempt_number=1,
         idempotency_key=f"audit-unknown-{b.instalment.pk}",
         amount=b.instalment.amount_due,
-        credential_version=b.card.credential_version,
+        presented_credential_version=b.card.credential_version,
         state=DebitAttempt.State.UNKNOWN,
         submitted_at=timezone.now() - dt.timedelta(hours=1),
     )

@@ -23,7 +23,7 @@ def _attempt(instalment, mandate, number: int, state: str, key: str | None = Non
         attempt_number=number,
         idempotency_key=key or f"inst-{instalment.pk}-attempt-{number}",
         amount=instalment.amount_due,
-        credential_version=mandate.synced_credential_version,
+        presented_credential_version=mandate.synced_credential_version,
         state=state,
     )
 

@@ -9,14 +9,16 @@ from django.utils import timezone
 
 from accounts.models import Card
 from debits.models import Alert, DebitAttempt, DebitRun, Instalment, Mandate, SkippedInstalment
+from debits.outcomes import GatewayAnswer
 from debits.services import (
     OUTCOMES,
-    collection,
     normalise_failure_code,
     record_debit_outcomes,
     run_debit_job,
     settle_unresolved_attempts,
 )
+from debits.services.chunks import claim_chunk
+from debits.services.eligibility import SAME_DAY_BANK_SIDE_RETRIES
 from simulator.faults import script_fault
 from simulator.ledger import revoke_agreement
 from simulator.models import SimulatedCollection, SimulatedFault
@@ -54,7 +56,7 @@ def test_every_row_of_the_outcome_table_has_a_test_row():
 
 def _submitted(instalment):
     run = DebitRun.objects.create(run_date=timezone.localdate(), kind=DebitRun.Kind.MANUAL)
-    claims, skipped = collection._claim(run, [instalment.pk], honour_retry_schedule=True)
+    claims, skipped = claim_chunk(run=run, instalment_ids=[instalment.pk])
     assert skipped == 0 and len(claims) == 1
     return claims[0]
 
@@ -65,9 +67,7 @@ def test_the_outcome_table_row(code):
     claim = _submitted(instalment)
     raw = code if code != "unclassified" else "E_SOMETHING_NEW"
 
-    record_debit_outcomes(
-        claims=[(claim, collection._Answer(raw_code=raw, gateway_reference="REF1"))]
-    )
+    record_debit_outcomes(claims=[(claim, GatewayAnswer(raw_code=raw, gateway_reference="REF1"))])
 
     state, paid, retry, mandate_state, sync_forgotten = EXPECTED[code]
     attempt = DebitAttempt.objects.get(pk=claim.attempt_id)
@@ -279,7 +279,7 @@ def test_a_revoked_agreement_is_retried_a_bounded_number_of_times_a_day(
         run_debit_job(on_date=timezone.localdate(), kind=DebitRun.Kind.SCHEDULED)
 
     attempts = list(DebitAttempt.objects.filter(instalment=instalment).order_by("attempt_number"))
-    assert len(attempts) == collection.SAME_DAY_BANK_SIDE_RETRIES
+    assert len(attempts) == SAME_DAY_BANK_SIDE_RETRIES
     assert {a.failure_code for a in attempts} == {"agreement_revoked"}
     assert attempts[-1].next_retry_on == timezone.localdate() + dt.timedelta(days=1)
 
@@ -316,7 +316,7 @@ def test_debit_is_not_sent_with_a_stale_agreement_after_a_password_change(
     attempt = DebitAttempt.objects.get(instalment=instalment)
     assert mandate.synced_credential_version == 2
     assert attempt.state == DebitAttempt.State.SUCCEEDED
-    assert attempt.credential_version == 2
+    assert attempt.presented_credential_version == 2
     ledger = list(SimulatedCollection.objects.filter(mandate_reference=mandate.reference))
     assert [row.outcome for row in ledger] == ["succeeded"]
     assert ledger[0].agreement_token == mandate.gateway_agreement_token

@@ -174,6 +174,18 @@ def test_a_paused_scope_is_skipped_with_the_pause_reason_until_resumed(
     assert {"collection.paused", "collection.resumed"} <= actions
 
 
+def test_a_run_may_look_at_most_a_month_ahead(django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    due_instalment(due_date=today + dt.timedelta(days=20))
+
+    furthest = _run(django_capture_on_commit_callbacks, on_date=today + dt.timedelta(days=31))
+    with pytest.raises(DebitRunError, match="at most a month ahead"):
+        run_debit_job(on_date=today + dt.timedelta(days=32), kind=DebitRun.Kind.MANUAL)
+
+    assert furthest.succeeded_count == 1
+    assert DebitRun.objects.count() == 1
+
+
 def test_pausing_twice_or_resuming_what_is_not_paused_is_refused():
     _, mandate = due_instalment()
     actor = _operations()

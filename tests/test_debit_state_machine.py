@@ -21,12 +21,13 @@ from accounts.roles import Role
 from debits.gateways import get_gateway
 from debits.models import DebitAttempt, DebitRun, Instalment, Mandate
 from debits.services import (
-    collection,
+    DebitRunError,
     resync_mandate,
     retry_debit_attempts,
     run_debit_job,
     settle_unresolved_attempts,
 )
+from debits.services.chunks import claim_chunk
 from simulator.faults import script_fault
 from simulator.models import SimulatedCollection, SimulatedFault
 from tests.debit_helpers import bind_at_network
@@ -119,9 +120,8 @@ class DebitEngine(RuleBasedStateMachine):
     @rule()
     def worker_dies_after_claiming(self):
         run = DebitRun.objects.create(run_date=self.on_date, kind=DebitRun.Kind.MANUAL)
-        collection._claim(
-            run, [i.pk for i in self.instalments], honour_retry_schedule=True
-        )  # ...and never calls the gateway nor records anything
+        # ...and never calls the gateway nor records anything.
+        claim_chunk(run=run, instalment_ids=[i.pk for i in self.instalments])
 
     @rule(long_after=st.booleans())
     def janitor(self, long_after):
@@ -137,7 +137,7 @@ class DebitEngine(RuleBasedStateMachine):
             # Refused when no selected attempt is failed any more.
             with (
                 TestCase.captureOnCommitCallbacks(execute=True),
-                contextlib.suppress(collection.DebitRunError),
+                contextlib.suppress(DebitRunError),
             ):
                 retry_debit_attempts(attempts=failed, actor=self.operations)
 

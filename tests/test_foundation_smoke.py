@@ -19,7 +19,10 @@ def test_it_refuses_a_second_in_flight_attempt_for_one_instalment():
     instalment = InstalmentFactory()
     mandate = MandateFactory(loan=instalment.loan)
     common = dict(
-        instalment=instalment, mandate=mandate, amount=instalment.amount_due, credential_version=1
+        instalment=instalment,
+        mandate=mandate,
+        amount=instalment.amount_due,
+        presented_credential_version=1,
     )
     DebitAttempt.objects.create(attempt_number=1, idempotency_key="k1", **common)
     with pytest.raises(IntegrityError), transaction.atomic():

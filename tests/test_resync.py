@@ -33,7 +33,7 @@ def test_a_resync_binds_the_cards_current_credential_version():
     assert sync.target_credential_version == 2
     assert sync.finished_at is not None and sync.latency_ms is not None
     assert mandate.synced_credential_version == 2
-    assert mandate.in_sync
+    assert mandate.is_in_sync
     assert bound_version(mandate.reference) == 2
     assert (
         mandate.gateway_agreement_token

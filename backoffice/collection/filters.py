@@ -4,7 +4,7 @@ import django_filters
 
 from backoffice.ui.date_filters import day_from_filter, day_to_filter
 from debits.models import DebitAttempt
-from debits.services.collection import OUTCOMES
+from debits.outcomes import OUTCOMES
 
 
 class UnresolvedAttemptFilter(django_filters.FilterSet):

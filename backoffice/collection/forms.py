@@ -1,9 +1,6 @@
 """Staff forms of the debit engine: parse and validate, the services decide."""
 
-import datetime as dt
-
 from django import forms
-from django.utils import timezone
 
 from accounts.models import Card
 from debits.models import CollectionPause, Mandate
@@ -18,12 +15,6 @@ class ManualRunForm(forms.Form):
         required=False,
         label="Dry run (select and record skips, collect nothing)",
     )
-
-    def clean_run_date(self):
-        value = self.cleaned_data["run_date"]
-        if value > timezone.localdate() + dt.timedelta(days=31):
-            raise forms.ValidationError("A run may look at most a month ahead.")
-        return value
 
 
 class PauseForm(forms.Form):

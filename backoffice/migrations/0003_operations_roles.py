@@ -19,7 +19,7 @@ def resync_role_groups(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("backoffice", "0002_staff_security_roles_and_cache"),
-        ("debits", "0009_operations_heartbeats_and_snapshots"),
+        ("debits", "0010_operations_heartbeats_and_snapshots"),
     ]
 
     operations = [migrations.RunPython(resync_role_groups, migrations.RunPython.noop)]

@@ -21,10 +21,8 @@ from debits.models import (
     MandateSync,
     SkippedInstalment,
 )
-from debits.services.collection import (
-    BANK_SIDE_FAILURE_CODES,
-    BANK_SIDE_SKIP_REASONS,
-)
+from debits.outcomes import BANK_SIDE_FAILURE_CODES
+from debits.services.eligibility import BANK_SIDE_SKIP_REASONS
 
 CENT = Decimal("0.01")
 
@@ -89,13 +87,9 @@ def lateness_causes(instalment_ids: list[int]) -> dict[int, tuple[str, bool]]:
         Instalment.objects.filter(pk__in=instalment_ids).values_list("pk", "loan_id", "due_date")
     )
     mandates = list(
-        Mandate.objects.filter(loan_id__in={loan_id for _, loan_id, _ in rows}).values_list(
-            "pk",
-            "loan_id",
-            "synced_credential_version",
-            "card__credential_version",
-            "sync_failed_at",
-        )
+        Mandate.objects.filter(loan_id__in={loan_id for _, loan_id, _ in rows})
+        .with_sync_state()
+        .values_list("pk", "loan_id", "synced_with_card", "sync_failed_at")
     )
     failed_syncs: dict[int, list[dt.datetime]] = defaultdict(list)
     for mandate_id, requested_at in MandateSync.objects.filter(
@@ -109,12 +103,12 @@ def lateness_causes(instalment_ids: list[int]) -> dict[int, tuple[str, bool]]:
         window_start = timezone.make_aware(
             dt.datetime.combine(due_date - RESYNC_LOOKBACK, dt.time.min)
         )
-        for mandate_id, _, synced, card_version, sync_failed_at in by_loan[loan_id]:
+        for mandate_id, _, synced_with_card, sync_failed_at in by_loan[loan_id]:
             if sync_failed_at is not None or any(
                 at >= window_start for at in failed_syncs[mandate_id]
             ):
                 signals[instalment_id].append("resync_failed")
-            if synced != card_version:
+            if not synced_with_card:
                 signals[instalment_id].append("mandate_out_of_sync")
 
     causes = {}

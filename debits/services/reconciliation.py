@@ -213,14 +213,14 @@ OUTBOX_EVENTS_PER_PASS = 500
 def _lowest_bound_version_behind(events: list[dict]) -> dict[int, int]:
     """card id -> the lowest version a live mandate of it is bound to, among those
     behind the card (absent: every live mandate is in sync)."""
-    from django.db.models import F, Min
+    from django.db.models import Min
 
     from debits.models import Mandate
 
     card_ids = {int(e["payload"]["card_id"]) for e in events}
     return dict(
         Mandate.objects.filter(card_id__in=card_ids, state__in=Mandate.LIVE_STATES)
-        .filter(synced_credential_version__lt=F("card__credential_version"))
+        .out_of_sync()
         .values("card_id")
         .annotate(v=Min("synced_credential_version"))
         .values_list("card_id", "v")

@@ -86,14 +86,13 @@ def _open_sync(
     """Returns the sync row, the version to bind and the card's network reference."""
     locked = Mandate.objects.select_for_update().get(pk=mandate.pk)
     # Read fresh: the caller's card instance may predate the change being synced.
-    target, number_fingerprint = Card.objects.values_list(
-        "credential_version", "number_fingerprint"
-    ).get(pk=locked.card_id)
-    card_reference = card_network_reference(number_fingerprint)
+    card = Card.objects.only("credential_version", "number_fingerprint").get(pk=locked.card_id)
+    target = card.credential_version
+    card_reference = card_network_reference(card.number_fingerprint)
     now = timezone.now()
     if locked.state not in RESYNCABLE_STATES:
         raise MandateNotResyncable(f"Mandate {locked.reference} is {locked.get_state_display()}")
-    if locked.synced_credential_version >= target:
+    if locked.is_in_sync_with(card):
         sync = MandateSync.objects.create(
             mandate=locked,
             target_credential_version=target,
@@ -220,9 +219,11 @@ def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
     """
     now = timezone.now()
     card_version = Card.objects.values_list("credential_version", flat=True).get(pk=mandate.card_id)
-    flagged = Mandate.objects.filter(
-        pk=mandate.pk, synced_credential_version__lt=card_version
-    ).update(sync_failed_at=now, sync_failure_reason=reason[:200])
+    flagged = (
+        Mandate.objects.filter(pk=mandate.pk)
+        .out_of_sync()
+        .update(sync_failed_at=now, sync_failure_reason=reason[:200])
+    )
     mandate.refresh_from_db(fields=["sync_failed_at", "sync_failure_reason"])
     if not flagged:
         return mandate

@@ -116,7 +116,7 @@ def test_a_pending_mandate_is_activated_only_once_its_agreement_is_bound():
 
     mandate.refresh_from_db()
     assert mandate.state == Mandate.State.ACTIVE
-    assert mandate.in_sync
+    assert mandate.is_in_sync
     event = AuditEvent.objects.get(action="mandate.activated")
     assert event.actor == officer
     assert event.summary == {"from": "pending", "to": "active"}

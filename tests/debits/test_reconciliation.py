@@ -168,7 +168,7 @@ def attempts(count: int, *, failed: int, code: str, day: dt.date) -> None:
         DebitAttempt(
             instalment=instalment, mandate=mandate, attempt_number=1,
             idempotency_key=f"inst-{instalment.pk}-1", amount=Decimal("100"),
-            credential_version=1, state="failed" if i < failed else "succeeded",
+            presented_credential_version=1, state="failed" if i < failed else "succeeded",
             failure_code=code if i < failed else "", created_at=at,
         )
         for i, instalment in enumerate(instalments)

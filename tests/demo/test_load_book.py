@@ -39,7 +39,7 @@ def test_each_due_instalment_is_the_first_of_its_loans_schedule_under_acceptable
         )
         mandate = Mandate.objects.get(loan=instalment.loan)
         assert mandate.state == Mandate.State.ACTIVE
-        assert mandate.in_sync
+        assert mandate.is_in_sync
         assert mandate.payee == settings.DEBIT_PAYEE_NAME
         assert mandate.purpose == f"Car loan {instalment.loan.reference} repayment"
     # Terms like the seeded mandates' are ones create_mandate accepts.

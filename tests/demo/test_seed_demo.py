@@ -101,7 +101,7 @@ def test_seed_demo_builds_a_book_the_debit_run_can_collect():
 
     for mandate in Mandate.objects.select_related("card", "loan"):
         assert mandate.state == Mandate.State.ACTIVE
-        assert mandate.in_sync
+        assert mandate.is_in_sync
         agreement = SimulatedAgreement.objects.get(mandate_reference=mandate.reference)
         assert agreement.token == mandate.gateway_agreement_token
         assert agreement.credential_version == mandate.card.credential_version

@@ -95,7 +95,7 @@ def test_an_agreement_bound_before_a_password_change_is_refused_whatever_the_ban
     Card.objects.filter(pk=mandate.card_id).update(credential_version=1)
     Mandate.objects.filter(pk=mandate.pk).update(synced_credential_version=1)
     mandate.refresh_from_db()
-    assert mandate.in_sync, "the bank's rows now claim nothing changed"
+    assert mandate.is_in_sync, "the bank's rows now claim nothing changed"
 
     assert collect(mandate, "k-direct").outcome == "agreement_stale"
     with django_capture_on_commit_callbacks(execute=True):

@@ -37,7 +37,7 @@ def book_with_history(size: int) -> None:
             attempt_number=1,
             idempotency_key=f"k-{instalment.pk}",
             amount=Decimal("100.00"),
-            credential_version=1,
+            presented_credential_version=1,
             state=DebitAttempt.State.FAILED if i % 3 == 0 else DebitAttempt.State.SUCCEEDED,
             failure_code="insufficient_funds" if i % 3 == 0 else "",
             created_at=now - dt.timedelta(days=i % 5),

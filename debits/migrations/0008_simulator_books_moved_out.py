@@ -10,7 +10,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("debits", "0006_instalment_due_check_rounded_to_the_cent"),
+        ("debits", "0007_attempt_presented_credential_version"),
         ("simulator", "0001_initial"),
     ]
 

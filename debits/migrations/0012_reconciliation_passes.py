@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("debits", "0010_operations_schedules"),
+        ("debits", "0011_operations_schedules"),
     ]
 
     operations = [

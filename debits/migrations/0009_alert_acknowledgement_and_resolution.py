@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("debits", "0007_simulator_books_moved_out"),
+        ("debits", "0008_simulator_books_moved_out"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("debits", "0008_alert_acknowledgement_and_resolution"),
+        ("debits", "0009_alert_acknowledgement_and_resolution"),
     ]
 
     operations = [

@@ -112,7 +112,7 @@ def unschedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("debits", "0009_operations_heartbeats_and_snapshots"),
+        ("debits", "0010_operations_heartbeats_and_snapshots"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
