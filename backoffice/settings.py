@@ -424,6 +424,20 @@ RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS = env.int(
 # An outbox event unprocessed this long is stuck: reconciliation closes it if
 # nothing is behind any more, else re-dispatches it (alert at twice the limit).
 OUTBOX_STUCK_AFTER_SECONDS = env.int("OUTBOX_STUCK_AFTER_SECONDS", default=10 * 60)
+# A recorded chunk of a debit run sent longer ago than this and not finished was
+# lost (broker restart, killed worker): the run sweeper sends it again. Past the
+# task's hard time limit, so no worker can still be collecting it.
+DEBIT_CHUNK_LEASE_SECONDS = env.int(
+    "DEBIT_CHUNK_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60
+)
+# A chunk sent more times than this without finishing, or a run still selecting
+# after DEBIT_RUN_SELECTION_STALE_SECONDS, raises a critical alert.
+DEBIT_RUN_STUCK_ALERT_DISPATCHES = env.int("DEBIT_RUN_STUCK_ALERT_DISPATCHES", default=3)
+DEBIT_RUN_SELECTION_STALE_SECONDS = env.int("DEBIT_RUN_SELECTION_STALE_SECONDS", default=30 * 60)
+# Attempts without an outcome this long raise an alert (the janitor keeps asking).
+UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS = env.int(
+    "UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS", default=60 * 60
+)
 # Days of history a failure code's rate today is compared with.
 FAILURE_RATE_BASELINE_DAYS = env.int("FAILURE_RATE_BASELINE_DAYS", default=14)
 # This many credential changes of one card within the window is a fraud signal.

@@ -334,6 +334,9 @@ class DebitAttempt(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when a janitor claims the attempt to ask the network about it, so a
+    # second janitor running at the same time asks about other keys.
+    janitor_lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [
@@ -370,6 +373,38 @@ class DebitAttempt(models.Model):
     def can_be_retried(self) -> bool:
         """Staff may retry a failed attempt; an unknown one settles first (never paid twice)."""
         return self.state == self.State.FAILED
+
+
+class DebitRunChunk(models.Model):
+    """A run's work, recorded in the database before any message is sent: which
+    instalments this chunk collects. The broker may lose the message (a restart
+    with its data gone, a worker killed before taking it); the run sweeper then
+    sends the chunk again, so the run completes however many messages were lost."""
+
+    run = models.ForeignKey(DebitRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    instalment_ids = models.JSONField()
+    honour_retry_schedule = models.BooleanField(default=True)
+    dispatched_at = models.DateTimeField(default=timezone.now)
+    dispatches = models.PositiveSmallIntegerField(default=1)
+    # Set once, by the delivery that collected the whole chunk.
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="one_chunk_per_run_number")
+        ]
+        indexes = [
+            # The sweeper's question: unfinished chunks sent longest ago.
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(finished_at__isnull=True),
+                name="run_chunk_unfinished_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.number} of run {self.run_id}"
 
 
 class SkippedInstalment(models.Model):
@@ -504,6 +539,7 @@ class Alert(models.Model):
         UNKNOWN_ATTEMPTS = "unknown_attempts", "Debit attempts with unknown outcome"
         FAILURE_RATE = "failure_rate", "Failure rate above baseline"
         REPEATED_PASSWORD_CHANGES = "repeated_password_changes", "Repeated password changes"
+        DEBIT_RUN_STUCK = "debit_run_stuck", "Debit run stopped making progress"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"

@@ -304,6 +304,17 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         _repeated_changes(b),
         debits.services.reconcile_repeated_credential_changes(),
     ),
+    "debits.services.reconcile_unresolved_attempts": lambda b: (
+        _unknown_attempt(b),
+        debits.services.reconcile_unresolved_attempts(now=timezone.now() + dt.timedelta(days=1)),
+    ),
+    "debits.services.reconcile_stuck_runs": lambda b: (
+        _stuck_run(b, started=timezone.now() - dt.timedelta(hours=2)),
+        debits.services.reconcile_stuck_runs(),
+    ),
+    "debits.services.rerun_stuck_debit_run": lambda b: debits.services.rerun_stuck_debit_run(
+        run=_stuck_run(b, started=timezone.now()), actor=b.operations, reason="Broker restarted"
+    ),
     "debits.services.request_resync_of_stale_mandates": lambda b: (
         debits.services.request_resync_of_stale_mandates(
             actor=b.operations, reason="Gateway back after the outage"
@@ -398,6 +409,13 @@ NOT_AUDITED: dict[str, str] = {
         "is audited when apply_credential_change consumes the event"
     ),
 }
+
+
+def _stuck_run(b: Book, *, started):
+    """A running run that stopped before recording its chunks."""
+    from debits.models import DebitRun
+
+    return DebitRun.objects.create(run_date=timezone.localdate(), kind="manual", started_at=started)
 
 
 def _stuck_outbox_event(b: Book):

@@ -2,6 +2,8 @@
 
 from django import forms
 
+from debits.models import DebitRun
+
 
 class ResolveAlertForm(forms.Form):
     note = forms.CharField(
@@ -16,3 +18,15 @@ class EmergencyActionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     confirm = forms.BooleanField(label="I understand what this does to the whole book")
+
+    def __init__(self, *args, needs_run: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if needs_run:
+            self.fields["run"] = forms.ModelChoiceField(
+                label="Run to re-run",
+                queryset=DebitRun.objects.filter(state=DebitRun.State.RUNNING).order_by(
+                    "-started_at"
+                ),
+                empty_label=None,
+            )
+            self.order_fields(["run", "reason", "confirm"])

@@ -19,9 +19,11 @@ from debits.services import (
     AlertError,
     CollectionControlError,
     EmergencyControlError,
+    StuckRunError,
     acknowledge_alert,
     pause_collection,
     request_resync_of_stale_mandates,
+    rerun_stuck_debit_run,
     resolve_alert,
     resume_collection,
 )
@@ -119,19 +121,27 @@ def alert_resolve(request, pk: int):
     return redirect("operations:dashboard")
 
 
-def _pause_all(request, reason: str) -> str:
+def _pause_all(request, reason: str, form) -> str:
     pause_collection(scope=CollectionPause.Scope.BOOK, reason=reason, actor=request.user)
     return "Every debit is paused: runs skip the whole book until you resume."
 
 
-def _resume_all(request, reason: str) -> str:
+def _resume_all(request, reason: str, form) -> str:
     resume_collection(scope=CollectionPause.Scope.BOOK, reason=reason, actor=request.user)
     return "Debits resumed: the next run collects the book again."
 
 
-def _resync_stale(request, reason: str) -> str:
+def _resync_stale(request, reason: str, form) -> str:
     behind = request_resync_of_stale_mandates(actor=request.user, reason=reason)
     return f"Re-sync of {behind} mandate(s) behind their card is on its way to the workers."
+
+
+def _rerun_run(request, reason: str, form) -> str:
+    stuck = form.cleaned_data["run"]
+    working = rerun_stuck_debit_run(run=stuck, actor=request.user, reason=reason)
+    if working.pk == stuck.pk:
+        return f"The unfinished chunks of {stuck} are on their way to the debit workers again."
+    return f"{stuck} stopped before its chunks were recorded: {working} collects its date now."
 
 
 # action -> (title, what it does, the service call)
@@ -154,6 +164,14 @@ EMERGENCY_ACTIONS = {
         "version, now, on the re-sync workers (trigger: reconciliation).",
         _resync_stale,
     ),
+    "rerun_run": (
+        "Re-run a stuck run",
+        "Sends every unfinished chunk of the run to the debit workers again now, without "
+        "waiting for the sweeper. Nothing is collected twice: a chunk claims only "
+        "instalments with nothing in flight. A run that stopped before recording its "
+        "chunks is closed as failed and a retry run of its date takes over.",
+        _rerun_run,
+    ),
 }
 
 
@@ -163,11 +181,11 @@ def emergency_action(request, action: str):
     if action not in EMERGENCY_ACTIONS:
         raise Http404
     title, explanation, perform = EMERGENCY_ACTIONS[action]
-    form = EmergencyActionForm(request.POST or None)
+    form = EmergencyActionForm(request.POST or None, needs_run=action == "rerun_run")
     if request.method == "POST" and form.is_valid():
         try:
-            done = perform(request, form.cleaned_data["reason"])
-        except (CollectionControlError, EmergencyControlError) as exc:
+            done = perform(request, form.cleaned_data["reason"], form)
+        except (CollectionControlError, EmergencyControlError, StuckRunError) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, done)

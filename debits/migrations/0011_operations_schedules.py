@@ -55,6 +55,24 @@ SCHEDULES = {
         '{"detector": "outbox"}',
         "Closes settled credential-change events, re-dispatches the rest, alerts on stuck ones.",
     ),
+    "Reconciliation: debit runs that stopped": (
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
+        # A lost chunk waits out its lease (past the task time limit) first, so
+        # polling every two minutes adds little to that and costs one indexed query.
+        120,
+        '{"detector": "runs"}',
+        "Sends again the chunks of a running debit run that no worker finished.",
+    ),
+    "Reconciliation: attempts without an outcome": (
+        "debits.tasks.reconciliation.reconcile_task",
+        "default",
+        # The janitor's own schedule settles attempts every 5 minutes; this pass
+        # only alerts on those that stay unknown.
+        900,
+        '{"detector": "attempts"}',
+        "Raises an alert while debit attempts stay without an outcome for an hour.",
+    ),
     "Reconciliation: mandates against the network's agreements": (
         "debits.tasks.reconciliation.reconcile_task",
         "default",

@@ -53,6 +53,7 @@ from debits.services.reconciliation import (
     reconcile_outbox,
     reconcile_repeated_credential_changes,
     reconcile_stale_mandates,
+    reconcile_unresolved_attempts,
     run_reconciliation,
 )
 from debits.services.recording import record_debit_outcomes
@@ -63,6 +64,7 @@ from debits.services.resync import (
     resync_mandate,
 )
 from debits.services.runs import DebitRunError, retry_debit_attempts, run_debit_job
+from debits.services.stuck_runs import StuckRunError, reconcile_stuck_runs, rerun_stuck_debit_run
 
 __all__ = [
     "OUTCOMES",
@@ -76,6 +78,10 @@ __all__ = [
     "reconcile_outbox",
     "reconcile_repeated_credential_changes",
     "reconcile_stale_mandates",
+    "reconcile_stuck_runs",
+    "reconcile_unresolved_attempts",
+    "rerun_stuck_debit_run",
+    "StuckRunError",
     "run_reconciliation",
     "take_operations_snapshot",
     "acknowledge_alert",

@@ -387,13 +387,71 @@ def reconcile_repeated_credential_changes(
     return report
 
 
+# --- Debit attempts without an outcome -------------------------------------------------
+
+UNRESOLVED_ATTEMPTS_ALERT_KEY = "unknown_attempts:book"
+
+
+def reconcile_unresolved_attempts(
+    *, dry_run: bool = False, now: dt.datetime | None = None
+) -> DetectorReport:
+    """The janitor (``settle_unresolved_attempts``: each key asked of the network once,
+    claimed with ``skip_locked``), then one alert while attempts stay without an
+    outcome longer than ``UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS``."""
+    from debits.models import DebitAttempt
+    from debits.services.janitor import settle_unresolved_attempts
+
+    now = now or timezone.now()
+    report = DetectorReport(detector="attempts", dry_run=dry_run)
+    stale_before = now - dt.timedelta(seconds=settings.DEBIT_SUBMITTED_STALE_AFTER_SECONDS)
+    unresolved = DebitAttempt.objects.filter(
+        Q(state=DebitAttempt.State.UNKNOWN)
+        | Q(state=DebitAttempt.State.SUBMITTED, submitted_at__lt=stale_before)
+    )
+    report.found = unresolved.count()
+    if dry_run or not report.found:
+        if not dry_run:
+            report.alerts_resolved = resolve_cleared_alerts(
+                dedup_keys=[UNRESOLVED_ATTEMPTS_ALERT_KEY],
+                note="Every debit attempt has an outcome.",
+            )
+        return report
+    report.repaired = sum(settle_unresolved_attempts(now=now).values())
+    old_before = now - dt.timedelta(seconds=settings.UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS)
+    lingering = unresolved.filter(
+        Q(submitted_at__lt=old_before) | Q(submitted_at__isnull=True, created_at__lt=old_before)
+    ).count()
+    if lingering:
+        raise_alert(
+            kind=Alert.Kind.UNKNOWN_ATTEMPTS,
+            dedup_key=UNRESOLVED_ATTEMPTS_ALERT_KEY,
+            severity=Alert.Severity.WARNING,
+            message=(
+                f"{lingering} debit attempt(s) still without an outcome after "
+                f"{settings.UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS // 60} minutes: the "
+                "network's status query does not know them yet. Nothing is collected "
+                "again while they are unknown."
+            ),
+        )
+        report.alerts_raised = 1
+    else:
+        report.alerts_resolved = resolve_cleared_alerts(
+            dedup_keys=[UNRESOLVED_ATTEMPTS_ALERT_KEY],
+            note="Every debit attempt has an outcome.",
+        )
+    return report
+
+
 # --- All detectors ------------------------------------------------------------------
 
 # The detectors, in the order a full pass runs them: mandates first, so that the
-# outbox detector then finds the events they settled.
+# outbox detector then finds the events they settled; attempts before runs, so a
+# run's chunks are sent again only after the janitor settled what they left.
 DETECTOR_NAMES = (
     "stale_mandates",
     "outbox",
+    "attempts",
+    "runs",
     "agreements",
     "failure_rates",
     "credential_changes",
@@ -403,10 +461,13 @@ DETECTOR_NAMES = (
 def detectors() -> dict[str, Callable[..., DetectorReport]]:
     # Imported here: the fanned-out detectors' modules build on DetectorReport above.
     from debits.services.agreement_reconciliation import reconcile_agreements
+    from debits.services.stuck_runs import reconcile_stuck_runs
 
     return {
         "stale_mandates": reconcile_stale_mandates,
         "outbox": reconcile_outbox,
+        "attempts": reconcile_unresolved_attempts,
+        "runs": reconcile_stuck_runs,
         "agreements": reconcile_agreements,
         "failure_rates": reconcile_failure_rates,
         "credential_changes": reconcile_repeated_credential_changes,
