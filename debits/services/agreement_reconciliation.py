@@ -159,11 +159,21 @@ def reconcile_agreement_chunk(*, pass_id: int, after_id: int, last_id: int) -> d
                     "customer before collecting again."
                 ),
             )
-        resolve_cleared_alerts(
-            dedup_keys=cleared_revoked, note="The network holds the agreement again."
-        )
+        # Only when some revoked alert is open: the common pass asks nothing more.
+        if cleared_revoked and _revoked_alerts_open():
+            resolve_cleared_alerts(
+                dedup_keys=cleared_revoked, note="The network holds the agreement again."
+            )
     _count(run.pk, counts)
     return counts
+
+
+def _revoked_alerts_open() -> bool:
+    return Alert.objects.filter(
+        kind=Alert.Kind.MANDATE_DRIFT,
+        resolved_at__isnull=True,
+        dedup_key__startswith="agreement_revoked:",
+    ).exists()
 
 
 def _repair(mandate: dict, *, difference: str, agreement: AgreementRecord | None) -> bool:
