@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import (
+    Case,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -20,6 +21,8 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
@@ -179,7 +182,7 @@ def open_alerts_by_severity() -> dict[str, int]:
         .annotate(n=Count("id"))
         .values_list("severity", "n")
     )
-    return {severity: counts.get(severity, 0) for severity in Alert.Severity.values}
+    return {severity: counts.get(severity, 0) for severity in SEVERITY_ORDER}
 
 
 def out_of_sync_over_time(*, since: dt.datetime) -> list[tuple[dt.datetime, int]]:
@@ -190,11 +193,19 @@ def out_of_sync_over_time(*, since: dt.datetime) -> list[tuple[dt.datetime, int]
     )
 
 
+# Most severe first (the severities' names do not sort that way).
+SEVERITY_ORDER = (Alert.Severity.CRITICAL, Alert.Severity.WARNING, Alert.Severity.INFO)
+
+
 def open_alerts(limit: int = OPEN_ALERTS_SHOWN):
+    rank = Case(
+        *(When(severity=severity, then=Value(i)) for i, severity in enumerate(SEVERITY_ORDER)),
+        default=Value(len(SEVERITY_ORDER)),
+    )
     return (
         Alert.objects.filter(resolved_at__isnull=True)
         .select_related("card", "mandate", "acknowledged_by")
-        .order_by("-severity", "-last_seen_at", "-id")[:limit]
+        .order_by(rank, "-last_seen_at", "-id")[:limit]
     )
 
 

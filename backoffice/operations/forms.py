@@ -7,7 +7,9 @@ from debits.models import DebitRun
 
 class ResolveAlertForm(forms.Form):
     note = forms.CharField(
-        label="What was done", max_length=300, widget=forms.Textarea(attrs={"rows": 2})
+        label="What was done",
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 1, "placeholder": "What was done"}),
     )
 
 
