@@ -234,9 +234,11 @@ def main() -> None:
         f"  spoiled at the network {spoiled:,}, found {run.mismatched:,}, "
         f"repaired {run.repaired:,}, not repaired {run.unrepaired:,}"
     )
-    print(f"  peak memory: this process {coordinator_mb:.0f} MB; workers " + ", ".join(
-        f"pid {pid} {mb:.0f} MB" for pid, mb in sorted(peaks.items())
-    ))  # fmt: skip
+    workers = ", ".join(f"pid {pid} {mb:.0f} MB" for pid, mb in sorted(peaks.items()))
+    print(
+        f"  peak memory: this process {coordinator_mb:.0f} MB (seeding included, when it "
+        f"seeded); worker processes {workers}"
+    )
     print("  other detectors, inline: " + ", ".join(f"{n} {s:.2f} s" for n, s in others))
     print(
         f"Operations dashboard on this book ({customers:,} customers): {queries} queries, "
