@@ -37,7 +37,7 @@ from django.db import connection, reset_queries, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.card_passwords import hash_card_password
 from accounts.models import Card, CardCredential, Channel, Customer, PasswordChange
 from accounts.pii import (
@@ -195,7 +195,7 @@ def seed_demo_book(
     record_audit_event(
         actor=None,
         actor_label="system",
-        action="demo.seeded",
+        action=AuditAction.DEMO_SEEDED,
         object_type="demo_book",
         object_id=str(seed),
         summary={"customers": report.customers, "instalments": report.instalments},

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from accounts.roles import Role
 from accounts.services.staff_security import (
@@ -69,7 +69,9 @@ def create_demo_staff(*, reset_passwords: bool = False) -> list[DemoStaffLogin]:
             record_audit_event(
                 actor=None,
                 actor_label="system",
-                action="staff.demo_login_created" if created else "staff.demo_password_reset",
+                action=AuditAction.STAFF_DEMO_LOGIN_CREATED
+                if created
+                else AuditAction.STAFF_DEMO_PASSWORD_RESET,
                 target=user,
                 summary={"role": role.value, "username": username},
             )

@@ -13,7 +13,7 @@ from enum import StrEnum
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, CardAuthenticator, PasswordChange, StaffUser
 from accounts.pii import authenticator_reference_fingerprint
 from accounts.services.card_credentials import CardPasswordError, check_channel
@@ -90,7 +90,7 @@ def change_card_authenticator(
         kind=kind,
         actor=actor,
         channel=channel,
-        action="card.authenticator_changed",
+        action=AuditAction.CARD_AUTHENTICATOR_CHANGED,
         store=store,
         summary={"change": change},
     )
@@ -110,7 +110,7 @@ def flag_repeated_credential_changes(*, card: Card, changes: int, window_hours: 
     card.credential_changes_flagged_at, card.credential_changes_flag_reason = now, reason
     record_audit_event(
         actor=None,
-        action="card.flagged_for_repeated_credential_changes",
+        action=AuditAction.CARD_FLAGGED_FOR_REPEATED_CREDENTIAL_CHANGES,
         target=card,
         summary={"changes": changes, "window_hours": window_hours},
     )

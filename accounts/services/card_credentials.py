@@ -22,7 +22,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.card_passwords import card_password_matches, hash_card_password
 from accounts.models import (
     Card,
@@ -183,7 +183,7 @@ def change_card_password(
         kind=kind,
         actor=actor,
         channel=channel,
-        action="card.password_changed",
+        action=AuditAction.CARD_PASSWORD_CHANGED,
         store=store,
         summary={"reset_request_id": reset_request.pk if reset_request else None},
         reset_request=reset_request,
@@ -219,7 +219,7 @@ def verify_card_password(
     if credential.is_locked:
         record_audit_event(
             actor=actor,
-            action="card.password_verification_refused",
+            action=AuditAction.CARD_PASSWORD_VERIFICATION_REFUSED,
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "locked"},
         )
@@ -231,7 +231,7 @@ def verify_card_password(
     except RateLimited as limited:
         record_audit_event(
             actor=actor,
-            action="card.password_verification_refused",
+            action=AuditAction.CARD_PASSWORD_VERIFICATION_REFUSED,
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "rate_limited"},
         )
@@ -257,7 +257,9 @@ def verify_card_password(
         credential.refresh_from_db(fields=["failed_attempts", "locked_at"])
         record_audit_event(
             actor=actor,
-            action="card.password_verified" if matched else "card.password_verification_failed",
+            action=AuditAction.CARD_PASSWORD_VERIFIED
+            if matched
+            else AuditAction.CARD_PASSWORD_VERIFICATION_FAILED,
             target=card,
             summary={
                 "kind": kind,
@@ -374,7 +376,7 @@ def start_password_reset(
     )
     record_audit_event(
         actor=actor,
-        action="password_reset.started",
+        action=AuditAction.PASSWORD_RESET_STARTED,
         target=reset,
         summary={
             "card_id": card.pk,
@@ -451,7 +453,7 @@ def complete_password_reset(
         record_audit_event(
             actor=None,
             actor_label="customer",
-            action="password_reset.completed",
+            action=AuditAction.PASSWORD_RESET_COMPLETED,
             target=reset,
             summary={"card_id": reset.card_id, "kind": reset.kind},
         )

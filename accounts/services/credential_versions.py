@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import (
     Card,
     CredentialKind,
@@ -66,7 +66,7 @@ def record_credential_change(
     kind: str,
     actor: StaffUser | None,
     channel: str,
-    action: str,
+    action: AuditAction,
     store: Callable[[dt.datetime], None],
     summary: dict,
     reset_request: PasswordResetRequest | None = None,

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from debits.gateways import GatewayError, get_gateway
 from debits.gateways.base import MAX_AGREEMENTS_PER_QUERY, AgreementRecord
 from debits.models import Alert, Mandate, MandateSync, ReconciliationPass
@@ -183,7 +183,7 @@ def _repair(mandate: dict, *, difference: str, agreement: AgreementRecord | None
     ).update(synced_credential_version=0)
     record_audit_event(
         actor=None,
-        action="mandate.agreement_mismatch_found",
+        action=AuditAction.MANDATE_AGREEMENT_MISMATCH_FOUND,
         object_type="debits.mandate",
         object_id=mandate["pk"],
         summary={
@@ -224,7 +224,7 @@ def _finish_pass(pass_id: int) -> None:
     run = ReconciliationPass.objects.get(pk=pass_id)
     record_audit_event(
         actor=None,
-        action="reconciliation.agreements_pass_finished",
+        action=AuditAction.RECONCILIATION_AGREEMENTS_PASS_FINISHED,
         target=run,
         summary={
             "checked": run.checked,

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
 from debits.models import Alert, Mandate
 
@@ -93,7 +93,7 @@ def raise_alert(
         else:
             record_audit_event(
                 actor=None,
-                action="alert.raised",
+                action=AuditAction.ALERT_RAISED,
                 target=alert,
                 summary={"kind": kind, "dedup_key": dedup_key, "severity": severity},
             )
@@ -123,7 +123,7 @@ def acknowledge_alert(*, alert: Alert, actor: StaffUser) -> Alert:
         return alert
     record_audit_event(
         actor=actor,
-        action="alert.acknowledged",
+        action=AuditAction.ALERT_ACKNOWLEDGED,
         target=alert,
         summary={"kind": alert.kind, "dedup_key": alert.dedup_key},
     )
@@ -147,7 +147,7 @@ def resolve_alert(*, alert: Alert, actor: StaffUser, note: str) -> Alert:
     alert.refresh_from_db(fields=["resolved_at", "resolved_by", "resolution_note"])
     record_audit_event(
         actor=actor,
-        action="alert.resolved",
+        action=AuditAction.ALERT_RESOLVED,
         target=alert,
         summary={"kind": alert.kind, "dedup_key": alert.dedup_key, "by": "staff"},
         reason=note[:300],
@@ -175,7 +175,7 @@ def resolve_cleared_alerts(*, dedup_keys: Iterable[str], note: str) -> int:
     for pk, kind, key in cleared:
         record_audit_event(
             actor=None,
-            action="alert.resolved",
+            action=AuditAction.ALERT_RESOLVED,
             object_type="debits.alert",
             object_id=pk,
             summary={"kind": kind, "dedup_key": key, "by": "system"},

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from debits.gateways import GatewayError, GatewayTimeout, GatewayUnavailable, get_gateway
 from debits.gateways.base import IdempotencyConflict
 from debits.gateways.pool import call_in_flight
@@ -311,7 +311,7 @@ def _finish_chunk(run: DebitRun, summary: ChunkSummary, *, chunk_id: int | None 
         )
         record_audit_event(
             actor=None,
-            action="debit_run.chunk_collected",
+            action=AuditAction.DEBIT_RUN_CHUNK_COLLECTED,
             target=run,
             summary={
                 "claimed": summary.claimed,

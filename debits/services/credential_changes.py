@@ -22,7 +22,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, OutboxEvent
 from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
@@ -165,7 +165,7 @@ def give_up_credential_change(*, outbox_event_id: int, reason: str) -> list[Mand
     event.save(update_fields=["processed_at", "last_error"])
     record_audit_event(
         actor=None,
-        action="outbox_event.abandoned",
+        action=AuditAction.OUTBOX_EVENT_ABANDONED,
         target=event,
         summary={
             "card_id": card_id,

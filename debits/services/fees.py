@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from debits.models import (
     DebitAttempt,
@@ -150,7 +150,7 @@ def accrue_late_fees(*, on_date: dt.date) -> dict[str, int]:
         totals["waived"] += created["waived"]
     record_audit_event(
         actor=None,
-        action="late_fee.accrual_run",
+        action=AuditAction.LATE_FEE_ACCRUAL_RUN,
         object_type="debits.latefee",
         object_id=on_date.isoformat(),
         summary=totals,
@@ -194,7 +194,7 @@ def _accrue_batch(batch: list[tuple[int, Decimal, Decimal]]) -> dict[str, int]:
             waived += 1
             record_audit_event(
                 actor=None,
-                action="late_fee.waived_automatically",
+                action=AuditAction.LATE_FEE_WAIVED_AUTOMATICALLY,
                 object_type="debits.latefee",
                 object_id=pk,
                 summary={"instalment": instalment_id, "cause": cause, "amount": str(amount)},
@@ -229,7 +229,9 @@ def waive_late_fee(*, fee: LateFee, reason: str, actor: StaffUser) -> LateFee:
     fee.refresh_from_db()
     record_audit_event(
         actor=actor,
-        action="late_fee.waiver_requested" if needs_approval else "late_fee.waived",
+        action=AuditAction.LATE_FEE_WAIVER_REQUESTED
+        if needs_approval
+        else AuditAction.LATE_FEE_WAIVED,
         target=fee,
         summary={"amount": str(fee.amount), "instalment": fee.instalment_id},
         reason=reason[:300],
@@ -252,7 +254,7 @@ def approve_fee_waiver(*, fee: LateFee, approver: StaffUser) -> LateFee:
     current.save(update_fields=["state", "waiver_approved_by", "waived_at"])
     record_audit_event(
         actor=approver,
-        action="late_fee.waiver_approved",
+        action=AuditAction.LATE_FEE_WAIVER_APPROVED,
         target=current,
         summary={
             "amount": str(current.amount),

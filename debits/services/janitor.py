@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from debits.gateways import GatewayError, get_gateway
 from debits.gateways.pool import call_in_flight
 from debits.models import DebitAttempt, Instalment
@@ -143,7 +143,7 @@ def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
     if settled:
         record_audit_event(
             actor=None,
-            action="debit_attempt.settled_by_janitor",
+            action=AuditAction.DEBIT_ATTEMPT_SETTLED_BY_JANITOR,
             object_type="debits.debitattempt",
             object_id="batch",
             summary={"settled": len(settled), "outcomes": dict(Counter(codes.values()))},

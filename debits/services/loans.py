@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
 from debits.amortisation import equal_instalment_schedule
 from debits.models import Instalment, Loan
@@ -82,7 +82,7 @@ def open_loan(
     )
     record_audit_event(
         actor=actor,
-        action="loan.opened",
+        action=AuditAction.LOAN_OPENED,
         target=loan,
         summary={
             "card": card.pk,

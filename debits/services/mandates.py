@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from accounts.pii import card_number_fingerprint, mask_account_number, normalise_card_number
 from debits.mandate_lifecycle import MandateTransitionError, check_transition
@@ -98,7 +98,7 @@ def create_mandate(
         ) from exc
     record_audit_event(
         actor=actor,
-        action="mandate.created",
+        action=AuditAction.MANDATE_CREATED,
         target=mandate,
         summary={
             "loan": loan.reference,
@@ -117,7 +117,7 @@ def activate_mandate(*, mandate: Mandate, actor: StaffUser | None, reason: str =
     return _move(
         mandate,
         target=Mandate.State.ACTIVE,
-        action="mandate.activated",
+        action=AuditAction.MANDATE_ACTIVATED,
         actor=actor,
         reason=reason,
         needs_agreement=True,
@@ -130,7 +130,7 @@ def suspend_mandate(*, mandate: Mandate, reason: str, actor: StaffUser | None) -
     return _move(
         mandate,
         target=Mandate.State.SUSPENDED,
-        action="mandate.suspended",
+        action=AuditAction.MANDATE_SUSPENDED,
         actor=actor,
         reason=_required(reason, "Suspending a mandate needs a reason"),
     )
@@ -143,7 +143,7 @@ def cancel_mandate(*, mandate: Mandate, reason: str, actor: StaffUser | None) ->
     return _move(
         mandate,
         target=Mandate.State.CANCELLED,
-        action="mandate.cancelled",
+        action=AuditAction.MANDATE_CANCELLED,
         actor=actor,
         reason=_required(reason, "Cancelling a mandate needs a reason"),
     )

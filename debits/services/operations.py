@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from debits.models import Alert, OperationsSnapshot, WorkerHeartbeat
 from debits.operations_selectors import out_of_sync_mandates, outbox_backlog
@@ -69,7 +69,7 @@ def request_resync_of_stale_mandates(*, actor: StaffUser, reason: str) -> int:
     behind = out_of_sync_mandates().count()
     record_audit_event(
         actor=actor,
-        action="operations.resync_all_requested",
+        action=AuditAction.OPERATIONS_RESYNC_ALL_REQUESTED,
         object_type="debits.mandate",
         summary={"out_of_sync": behind},
         reason=reason,

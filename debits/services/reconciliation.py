@@ -229,7 +229,7 @@ def _lowest_bound_version_behind(events: list[dict]) -> dict[int, int]:
 
 @transaction.atomic
 def _close_outbox_event(event_id: int, *, card_id: int) -> int:
-    from accounts.audit import record_audit_event
+    from accounts.audit import AuditAction, record_audit_event
     from accounts.models import OutboxEvent
 
     closed = OutboxEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(
@@ -238,7 +238,7 @@ def _close_outbox_event(event_id: int, *, card_id: int) -> int:
     if closed:
         record_audit_event(
             actor=None,
-            action="outbox_event.reconciled",
+            action=AuditAction.OUTBOX_EVENT_RECONCILED,
             object_type="accounts.outboxevent",
             object_id=event_id,
             summary={"card_id": card_id},

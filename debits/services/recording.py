@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from debits.models import Alert, DebitAttempt, Instalment, Mandate
 from debits.outcomes import OUTCOMES, SUCCEEDED, GatewayAnswer, MandateEffect
 from debits.services.alerts import raise_alert
@@ -164,7 +164,7 @@ def _fail_mandate(mandate_id: int, *, code: str, raw: str, key: str) -> None:
         return
     record_audit_event(
         actor=None,
-        action="mandate.failed",
+        action=AuditAction.MANDATE_FAILED,
         target=mandate,
         summary={"failure_code": code, "raw_failure_code": raw, "idempotency_key": key},
     )

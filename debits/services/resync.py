@@ -5,7 +5,7 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
 from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
@@ -105,7 +105,7 @@ def _open_sync(
         )
         record_audit_event(
             actor=actor,
-            action="mandate.resync_skipped",
+            action=AuditAction.MANDATE_RESYNC_SKIPPED,
             target=locked,
             summary={"credential_version": target, "trigger": trigger},
         )
@@ -160,7 +160,7 @@ def _finish_bound(
     )
     record_audit_event(
         actor=actor,
-        action="mandate.resynced" if moved else "mandate.resync_skipped",
+        action=(AuditAction.MANDATE_RESYNCED if moved else AuditAction.MANDATE_RESYNC_SKIPPED),
         target=mandate,
         summary={
             "from_version": previous,
@@ -189,7 +189,7 @@ def _finish_failed(
     sync.save(update_fields=["outcome", "finished_at", "latency_ms", "error_code", "error_message"])
     record_audit_event(
         actor=actor,
-        action="mandate.resync_failed",
+        action=AuditAction.MANDATE_RESYNC_FAILED,
         target=mandate,
         summary={
             "credential_version": sync.target_credential_version,
@@ -229,7 +229,7 @@ def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
         return mandate
     record_audit_event(
         actor=None,
-        action="mandate.sync_failed",
+        action=AuditAction.MANDATE_SYNC_FAILED,
         target=mandate,
         summary={"credential_version": card_version, "reason": reason[:200]},
     )
@@ -264,7 +264,7 @@ def close_interrupted_syncs(*, older_than_seconds: int = INTERRUPTED_SYNC_AFTER_
     if closed:
         record_audit_event(
             actor=None,
-            action="mandate_sync.interrupted_closed",
+            action=AuditAction.MANDATE_SYNC_INTERRUPTED_CLOSED,
             object_type="debits.mandatesync",
             summary={"closed": closed, "older_than_seconds": older_than_seconds},
         )

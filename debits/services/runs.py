@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from debits.models import DebitAttempt, DebitRun, DebitRunChunk, Instalment, SkippedInstalment
 from debits.services.eligibility import (
@@ -97,7 +97,7 @@ def run_debit_job(
         return run
     record_audit_event(
         actor=actor,
-        action="debit_run.started",
+        action=AuditAction.DEBIT_RUN_STARTED,
         target=run,
         summary={"run_date": on_date.isoformat(), "kind": kind, "dry_run": dry_run},
     )
@@ -204,7 +204,7 @@ def retry_debit_attempts(*, attempts, actor: StaffUser) -> DebitRun:
     )
     record_audit_event(
         actor=actor,
-        action="debit_attempt.retry_requested",
+        action=AuditAction.DEBIT_ATTEMPT_RETRY_REQUESTED,
         target=run,
         summary={
             "attempts": [a.pk for a in failed][:200],

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from debits.models import Alert, DebitRun, DebitRunChunk
 from debits.services.alerts import raise_alert, resolve_cleared_alerts
@@ -139,7 +139,7 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
         _resend(unfinished)
         record_audit_event(
             actor=actor,
-            action="debit_run.rerun",
+            action=AuditAction.DEBIT_RUN_RERUN,
             target=run,
             summary={"chunks_sent_again": len(unfinished)},
             reason=reason[:300],
@@ -151,7 +151,7 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
     run.save(update_fields=["state", "finished_at"])
     record_audit_event(
         actor=actor,
-        action="debit_run.rerun",
+        action=AuditAction.DEBIT_RUN_RERUN,
         target=run,
         summary={"stopped_during_selection": True},
         reason=reason[:300],

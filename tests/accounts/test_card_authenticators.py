@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.audit_actions import AuditAction
 from accounts.models import (
     AuditEvent,
     CardAuthenticator,
@@ -66,7 +67,7 @@ def test_enrolling_a_biometric_or_device_moves_the_credential_version_and_writes
     assert change.kind == kind and change.credential_version == 2
     event = OutboxEvent.objects.get()
     assert event.payload == {"card_id": card.pk, "credential_version": 2}
-    audit = AuditEvent.objects.get(action="card.authenticator_changed")
+    audit = AuditEvent.objects.get(action=AuditAction.CARD_AUTHENTICATOR_CHANGED)
     assert audit.summary["kind"] == kind and audit.summary["change"] == "enrol"
     assert "template-7f3a" not in str(audit.summary)
     assert len(callbacks) == 1, "the re-sync is dispatched once, after commit"

@@ -4,6 +4,7 @@ closed by the system when the condition clears, mailed to operations when critic
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent
 from debits.models import Alert
 from debits.services import (
@@ -38,7 +39,7 @@ def test_finding_the_same_problem_again_counts_on_the_one_open_alert():
     assert again.last_seen_at >= again.raised_at
     assert again.message == "Out of sync for 3 hours"
     assert Alert.objects.count() == 1
-    assert AuditEvent.objects.filter(action="alert.raised").count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.ALERT_RAISED).count() == 1
 
 
 def test_the_database_refuses_a_second_open_alert_for_one_condition():
@@ -55,7 +56,7 @@ def test_a_person_acknowledges_an_alert_once_and_it_is_audited():
     acknowledge_alert(alert=alert, actor=StaffUserFactory(role="supervisor"))
     alert.refresh_from_db()
     assert alert.acknowledged_by == person and alert.resolved_at is None
-    event = AuditEvent.objects.get(action="alert.acknowledged")
+    event = AuditEvent.objects.get(action=AuditAction.ALERT_ACKNOWLEDGED)
     assert event.actor == person
 
 
@@ -77,7 +78,7 @@ def test_a_person_resolves_an_alert_only_with_a_note():
     alert.refresh_from_db()
     assert alert.resolved_by == person
     assert alert.resolution_note == "Agreement re-bound by the network desk"
-    event = AuditEvent.objects.get(action="alert.resolved")
+    event = AuditEvent.objects.get(action=AuditAction.ALERT_RESOLVED)
     assert event.actor == person and event.reason.startswith("Agreement re-bound")
     with pytest.raises(AlertError):
         resolve_alert(alert=alert, actor=person, note="twice")
@@ -102,7 +103,7 @@ def test_the_system_resolves_alerts_whose_condition_cleared_and_keeps_the_rest()
     gone.refresh_from_db()
     assert kept.resolved_at is None
     assert gone.resolved_at is not None and gone.resolved_by is None
-    event = AuditEvent.objects.get(action="alert.resolved")
+    event = AuditEvent.objects.get(action=AuditAction.ALERT_RESOLVED)
     assert event.actor is None and event.summary["by"] == "system"
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, Card, OutboxEvent, PasswordChange, PasswordResetRequest
 from accounts.services import ResetNotAllowed, reset_needs_supervisor, start_password_reset
 from debits.models import Alert, DebitAttempt, Instalment, MandateSync
@@ -121,7 +122,7 @@ def test_a_stuck_event_whose_mandates_are_all_in_sync_is_closed():
     event.refresh_from_db()
     assert (report.found, report.repaired) == (1, 1)
     assert event.processed_at is not None
-    assert AuditEvent.objects.filter(action="outbox_event.reconciled").exists()
+    assert AuditEvent.objects.filter(action=AuditAction.OUTBOX_EVENT_RECONCILED).exists()
 
 
 def test_an_event_that_keeps_failing_raises_one_alert_resolved_once_it_is_processed(settings):

@@ -8,6 +8,7 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent
 from debits.models import Alert, DebitAttempt, DebitRun, DebitRunChunk, Instalment
 from debits.services import (
@@ -126,7 +127,7 @@ def test_a_run_that_stopped_during_selection_is_alerted_and_re_run_by_operations
     working.refresh_from_db()
     assert working.state == DebitRun.State.COMPLETED
     assert DebitAttempt.objects.filter(run=working, state="succeeded").count() == 1
-    assert AuditEvent.objects.get(action="debit_run.rerun").actor == operator
+    assert AuditEvent.objects.get(action=AuditAction.DEBIT_RUN_RERUN).actor == operator
     reconcile_stuck_runs()
     assert not Alert.objects.filter(kind=Alert.Kind.DEBIT_RUN_STUCK, resolved_at__isnull=True)
 

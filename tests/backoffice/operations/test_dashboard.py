@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, Card, PasswordChange
 from debits.models import (
     Alert,
@@ -128,7 +129,7 @@ def test_an_operator_acknowledges_and_resolves_an_alert_from_the_dashboard(staff
     assert alert.acknowledged_by == client.user and alert.resolved_by == client.user
     assert alert.resolution_note == "Re-dispatched"
     actions = set(AuditEvent.objects.filter(actor=client.user).values_list("action", flat=True))
-    assert {"alert.acknowledged", "alert.resolved"} <= actions
+    assert {AuditAction.ALERT_ACKNOWLEDGED, AuditAction.ALERT_RESOLVED} <= actions
 
 
 def test_pausing_all_debits_needs_a_confirmation_and_a_reason(staff_client):
@@ -141,7 +142,7 @@ def test_pausing_all_debits_needs_a_confirmation_and_a_reason(staff_client):
     assert response.status_code == 302
     pause = CollectionPause.objects.get(scope="book", resumed_at__isnull=True)
     assert pause.paused_by == client.user
-    event = AuditEvent.objects.get(action="collection.paused")
+    event = AuditEvent.objects.get(action=AuditAction.COLLECTION_PAUSED)
     assert event.actor == client.user and "Wrong amounts" in event.reason
 
 
@@ -177,7 +178,7 @@ def test_re_syncing_every_stale_mandate_from_the_dashboard(
     assert sync.trigger == MandateSync.Trigger.RECONCILIATION
     assert sync.requested_by == client.user
     assert AuditEvent.objects.filter(
-        action="operations.resync_all_requested", actor=client.user
+        action=AuditAction.OPERATIONS_RESYNC_ALL_REQUESTED, actor=client.user
     ).exists()
 
 

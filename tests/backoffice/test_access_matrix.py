@@ -570,8 +570,8 @@ def test_a_visitor_who_is_not_signed_in_reaches_only_public_pages(client, world)
 
 # --- The documented matrix ----------------------------------------------------------
 
-SECURITY_DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
-_BEGIN = "<!-- access-matrix:begin (generated from tests/test_access_matrix.py) -->"
+SECURITY_DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+_BEGIN = "<!-- access-matrix:begin (generated from tests/backoffice/test_access_matrix.py) -->"
 _END = "<!-- access-matrix:end -->"
 _ROLE_ORDER = [AGENT, COMPLAINTS, OPERATIONS, SUPERVISOR, AUDITOR, ADMIN]
 

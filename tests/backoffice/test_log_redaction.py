@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts import notifications
 from accounts.models import CardCredential, PasswordResetRequest
 from backoffice.log import RedactingFilter, redact
+from tests.backoffice.signin.test_security import current_code
 from tests.debit_helpers import bind_at_network, eager_celery  # noqa: F401
 from tests.factories import (
     STAFF_PASSWORD,
@@ -30,7 +31,6 @@ from tests.factories import (
     MandateFactory,
     StaffUserFactory,
 )
-from tests.test_security import current_code
 
 pytestmark = pytest.mark.django_db
 

@@ -76,3 +76,20 @@ def test_the_deploy_checks_pass_with_production_settings():
         "manage.py", "check", "--deploy", "--fail-level", "WARNING", env=_production_env()
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+COOKIE_FLAGS = (
+    "import django; from django.conf import settings; django.setup(); "
+    "print(settings.SESSION_COOKIE_SECURE, settings.SESSION_COOKIE_HTTPONLY, "
+    "settings.CSRF_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT)"
+)
+
+
+def test_the_session_cookie_is_secure_and_http_only_in_production_settings():
+    result = _python("-c", COOKIE_FLAGS, env=_production_env())
+    assert result.returncode == 0, result.stderr
+    session_secure, session_http_only, csrf_secure, ssl_redirect = result.stdout.split()
+    assert session_secure == "True", "the session cookie must only travel over TLS"
+    assert session_http_only == "True", "scripts on the page must not read the session cookie"
+    assert csrf_secure == "True"
+    assert ssl_redirect == "True"

@@ -5,7 +5,7 @@ server (transactional database) and takes a screenshot of the dashboard. The
 screenshot goes to pytest's tmp_path, so a test run leaves the work tree clean;
 with UPDATE_SCREENSHOTS=1 it replaces docs/screenshots/dashboard.png instead:
 
-    UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/test_browser_login.py
+    UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/backoffice/signin/test_browser_login.py
 """
 
 import os
