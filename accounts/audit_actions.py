@@ -17,6 +17,8 @@ class AuditAction(models.TextChoices):
     ADMIN_DELETE = "admin.delete", _("Record deleted in the admin")
 
     ALERT_RAISED = "alert.raised", _("Alert raised")
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", _("Alert acknowledged")
+    ALERT_RESOLVED = "alert.resolved", _("Alert resolved")
 
     AUDIT_EXPORTED = "audit.exported", _("Audit trail exported")
 
@@ -34,6 +36,11 @@ class AuditAction(models.TextChoices):
         _("Card password verification refused"),
     )
     CARD_PASSWORD_VERIFIED = "card.password_verified", _("Card password verified")
+    CARD_AUTHENTICATOR_CHANGED = "card.authenticator_changed", _("Card biometric or device changed")
+    CARD_FLAGGED_FOR_REPEATED_CREDENTIAL_CHANGES = (
+        "card.flagged_for_repeated_credential_changes",
+        _("Card flagged for repeated credential changes"),
+    )
 
     COLLECTION_PAUSED = "collection.paused", _("Collection paused")
     COLLECTION_RESUMED = "collection.resumed", _("Collection resumed")
@@ -48,6 +55,7 @@ class AuditAction(models.TextChoices):
     )
 
     DEBIT_RUN_CHUNK_COLLECTED = "debit_run.chunk_collected", _("Debit run chunk collected")
+    DEBIT_RUN_RERUN = "debit_run.rerun", _("Stuck debit run re-run")
     DEBIT_RUN_STARTED = "debit_run.started", _("Debit run started")
 
     DEMO_SEEDED = "demo.seeded", _("Demo book seeded")
@@ -64,6 +72,10 @@ class AuditAction(models.TextChoices):
     LOAN_OPENED = "loan.opened", _("Loan opened")
 
     MANDATE_ACTIVATED = "mandate.activated", _("Mandate activated")
+    MANDATE_AGREEMENT_MISMATCH_FOUND = (
+        "mandate.agreement_mismatch_found",
+        _("Mandate differs from the network's agreement"),
+    )
     MANDATE_CANCELLED = "mandate.cancelled", _("Mandate cancelled")
     MANDATE_CREATED = "mandate.created", _("Mandate created")
     MANDATE_FAILED = "mandate.failed", _("Mandate failed")
@@ -79,6 +91,12 @@ class AuditAction(models.TextChoices):
     )
 
     OUTBOX_EVENT_ABANDONED = "outbox_event.abandoned", _("Outbox event abandoned")
+    OUTBOX_EVENT_RECONCILED = "outbox_event.reconciled", _("Outbox event closed by reconciliation")
+
+    OPERATIONS_RESYNC_ALL_REQUESTED = (
+        "operations.resync_all_requested",
+        _("Re-sync of every stale mandate requested"),
+    )
 
     PASSWORD_RESET_COMPLETED = "password_reset.completed", _("Card password reset completed")
     PASSWORD_RESET_STARTED = "password_reset.started", _("Card password reset started")
@@ -89,6 +107,11 @@ class AuditAction(models.TextChoices):
     )
 
     SIGN_IN_HISTORY_CLEARED = "sign_in_history.cleared", _("Old sign-in history cleared")
+
+    RECONCILIATION_AGREEMENTS_PASS_FINISHED = (
+        "reconciliation.agreements_pass_finished",
+        _("Agreements reconciliation pass finished"),
+    )
 
     STAFF_DEMO_LOGIN_CREATED = "staff.demo_login_created", _("Demo staff login created")
     STAFF_DEMO_PASSWORD_RESET = "staff.demo_password_reset", _("Demo staff password reset")

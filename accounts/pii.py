@@ -121,3 +121,8 @@ def search_fingerprints(term: str) -> list[str] | None:
 def is_full_phone(text: str) -> bool:
     compact = text.strip().replace(" ", "").replace("-", "")
     return compact.isdigit() and len(compact) == 11
+
+
+def authenticator_reference_fingerprint(kind: str, reference: str) -> str:
+    """A biometric template id or bound device id, kept only as a keyed fingerprint."""
+    return _fingerprint(f"authenticator:{kind}", reference.strip())

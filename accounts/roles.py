@@ -52,6 +52,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.retry_debit_attempt",
         "debits.export_debitattempt",
         "debits.change_alert",
+        "debits.view_operations_dashboard",
+        "debits.use_emergency_controls",
         "django_celery_beat.change_periodictask",
         "django_celery_beat.change_crontabschedule",
         "django_celery_beat.add_crontabschedule",
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.retry_debit_attempt",
         "debits.export_debitattempt",
         "debits.change_alert",
+        "debits.view_operations_dashboard",
         "debits.waive_late_fee",
         "debits.approve_fee_waiver",
     },
@@ -99,6 +102,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.clear_sign_in_history",
         "accounts.view_auditevent",
         "auth.view_group",
+        # Watches the system's health; acting on it is operations' decision.
+        "debits.view_operations_dashboard",
         # No schedule changes: "run now" on a periodic task would start a debit
         # run, which is operations' decision (separation of duties).
     },

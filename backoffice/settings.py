@@ -294,6 +294,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUE_RESYNC = "resync"
 CELERY_QUEUE_DEBITS = "debits"
 CELERY_TASK_ROUTES = {
+    # Exact names first: Celery tries them before the patterns.
+    "debits.tasks.operations.resync_stale_mandates_task": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.resync.*": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.collection.*": {"queue": CELERY_QUEUE_DEBITS},
 }
@@ -429,6 +431,73 @@ LATE_FEE_RATE = env.get_value("LATE_FEE_RATE", cast=Decimal, default="0", parse_
 LATE_FEE_WAIVER_APPROVAL_THRESHOLD = env.get_value(
     "LATE_FEE_WAIVER_APPROVAL_THRESHOLD", cast=Decimal, default="200.00", parse_default=True
 )
+
+# --- Operations: alerts, health and metrics ---------------------------------------
+# Mail for alerts. Development prints to the console; set EMAIL_BACKEND to
+# django.core.mail.backends.filebased.EmailBackend (with EMAIL_FILE_PATH) to keep
+# them as files, or to the SMTP backend (EMAIL_HOST...) in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="backoffice@bank.example")
+# Who is mailed when a critical alert is first raised (empty: nobody).
+OPERATIONS_ALERT_EMAILS = env.list(
+    "OPERATIONS_ALERT_EMAILS", default=["operations@bank.example"] if DEBUG else []
+)
+# /healthz, /readyz and /metrics need no staff sign-in, so they answer only
+# callers from these networks (load balancer, Prometheus) or presenting the token.
+# Behind a proxy REMOTE_ADDR is the proxy: list it, or use the token.
+HEALTH_ALLOWED_NETWORKS = env.list("HEALTH_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Bearer token for the same endpoints (empty: the allow-list alone decides).
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /readyz fails when a worker or beat has not been heard from for this long.
+# Beat writes its last run times to the database every few minutes
+# (django-celery-beat syncs every 3 minutes), hence the longer beat limit.
+READYZ_WORKER_STALE_AFTER_SECONDS = env.int("READYZ_WORKER_STALE_AFTER_SECONDS", default=120)
+READYZ_BEAT_STALE_AFTER_SECONDS = env.int("READYZ_BEAT_STALE_AFTER_SECONDS", default=300)
+# /readyz fails when a queue holds more messages than this (work piling up).
+READYZ_MAX_QUEUE_DEPTH = env.int("READYZ_MAX_QUEUE_DEPTH", default=50_000)
+# Reconciliation: a mandate still behind its card this long after the change is
+# re-synced by the stale-mandate pass (the real-time path had its chance), and
+# one still behind after the longer limit raises a critical alert.
+RECONCILIATION_STALE_MANDATE_AFTER_SECONDS = env.int(
+    "RECONCILIATION_STALE_MANDATE_AFTER_SECONDS", default=10 * 60
+)
+RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS = env.int(
+    "RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS", default=60 * 60
+)
+# An outbox event unprocessed this long is stuck: reconciliation closes it if
+# nothing is behind any more, else re-dispatches it (alert at twice the limit).
+OUTBOX_STUCK_AFTER_SECONDS = env.int("OUTBOX_STUCK_AFTER_SECONDS", default=10 * 60)
+# A recorded chunk of a debit run sent longer ago than this and not finished was
+# lost (broker restart, killed worker): the run sweeper sends it again. Past the
+# task's hard time limit, so no worker can still be collecting it.
+DEBIT_CHUNK_LEASE_SECONDS = env.int(
+    "DEBIT_CHUNK_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60
+)
+# A chunk sent more times than this without finishing, or a run still selecting
+# after DEBIT_RUN_SELECTION_STALE_SECONDS, raises a critical alert.
+DEBIT_RUN_STUCK_ALERT_DISPATCHES = env.int("DEBIT_RUN_STUCK_ALERT_DISPATCHES", default=3)
+DEBIT_RUN_SELECTION_STALE_SECONDS = env.int("DEBIT_RUN_SELECTION_STALE_SECONDS", default=30 * 60)
+# Attempts without an outcome this long raise an alert (the janitor keeps asking).
+UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS = env.int(
+    "UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS", default=60 * 60
+)
+# Days of history a failure code's rate today is compared with.
+FAILURE_RATE_BASELINE_DAYS = env.int("FAILURE_RATE_BASELINE_DAYS", default=14)
+# This many credential changes of one card within the window is a fraud signal.
+REPEATED_CREDENTIAL_CHANGES = env.int("REPEATED_CREDENTIAL_CHANGES", default=3)
+REPEATED_CREDENTIAL_CHANGES_WINDOW_HOURS = env.int(
+    "REPEATED_CREDENTIAL_CHANGES_WINDOW_HOURS", default=24
+)
+# The probes' health endpoints are plain HTTP on the internal network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Logging: one JSON object per line ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -4,6 +4,11 @@ Grouped in modules by subject (card credentials, staff security); import them
 from here: ``from accounts.services import change_card_password``.
 """
 
+from accounts.services.card_authenticators import (
+    AuthenticatorChange,
+    change_card_authenticator,
+    flag_repeated_credential_changes,
+)
 from accounts.services.card_credentials import (
     CardPasswordError,
     CredentialLocked,
@@ -42,6 +47,9 @@ from accounts.services.staff_security import (
 
 __all__ = [
     # card credentials
+    "AuthenticatorChange",
+    "change_card_authenticator",
+    "flag_repeated_credential_changes",
     "CardPasswordError",
     "CredentialLocked",
     "CredentialNotSet",

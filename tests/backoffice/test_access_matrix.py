@@ -24,6 +24,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from tests.conftest import sign_in_verified
@@ -185,6 +186,27 @@ MATRIX: dict[str, Row] = {
         method="post",
         why="a fee with no pending waiver redirects back with an error",
     ),
+    # --- Operations ---------------------------------------------------------------
+    "operations:dashboard": Row(frozenset({OPERATIONS, SUPERVISOR, ADMIN})),
+    "operations:alert_acknowledge": Row(
+        frozenset({OPERATIONS, SUPERVISOR}), kwargs=_pk("alert"), method="post"
+    ),
+    "operations:alert_resolve": Row(
+        frozenset({OPERATIONS, SUPERVISOR}),
+        kwargs=_pk("alert"),
+        method="post",
+        why="without a note it redirects back with an error",
+    ),
+    "operations:emergency_action": Row(
+        frozenset({OPERATIONS}),
+        kwargs=lambda world: {"action": "pause_all"},
+        why="the confirmation page; nothing happens before the confirmed POST",
+    ),
+    # For load balancers and Prometheus: no sign-in, callers on the allow-list
+    # (the test client's 127.0.0.1) or with the token.
+    "healthz": Row(ALL, public=True, why="liveness probe"),
+    "readyz": Row(ALL, public=True, why="readiness probe (the world's workers and beat are fresh)"),
+    "metrics": Row(ALL, public=True, why="Prometheus scrape"),
     # --- Admin site pages that are not a model's ---------------------------------
     "admin:index": Row(ALL, why="shows only the models a role may see"),
     "admin:login": Row(ALL, public=True, why="redirects to the staff sign-in"),
@@ -360,8 +382,10 @@ def _is_admin_internal(pattern: Pattern) -> bool:
 
 @pytest.fixture
 def world(db):
+    from django_celery_beat.models import PeriodicTask
+
     from accounts.models import AuthenticatorDevice, StaffChangeRequest
-    from debits.models import CollectionPause, DebitRun, LateFee
+    from debits.models import Alert, CollectionPause, DebitRun, LateFee, WorkerHeartbeat
 
     instalment = InstalmentFactory(due_date=dt.date.today())
     mandate = MandateFactory(loan=instalment.loan)
@@ -372,6 +396,12 @@ def world(db):
     collection_pause = CollectionPause.objects.create(
         scope="mandate", mandate=mandate, reason="Matrix", paused_by=other_staff
     )
+    alert = Alert.objects.create(kind="mandate_drift", dedup_key="matrix", message="Matrix")
+    # Fresh heartbeats, so /readyz answers 200 like the probe of a healthy instance.
+    now = timezone.now()
+    for queue in ("default", "resync", "debits"):
+        WorkerHeartbeat.objects.create(queue=queue, beat_at=now)
+    PeriodicTask.objects.filter(enabled=True).update(last_run_at=now)
     return World(
         objects={
             "customer": mandate.card.customer,
@@ -390,6 +420,7 @@ def world(db):
             "debit_run": debit_run,
             "late_fee": late_fee,
             "collection_pause": collection_pause,
+            "alert": alert,
         }
     )
 
@@ -449,6 +480,9 @@ NOT_STAFF_VIEWS = frozenset(
         "customers:password_reset_form",
         "signin:staff_password_reset_link",
         "signin:staff_password_reset_form",
+        "healthz",
+        "readyz",
+        "metrics",
     }
 )
 
