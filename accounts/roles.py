@@ -110,8 +110,14 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
 }
 
 
-def sync_role_groups(apps=None) -> None:
-    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS."""
+def sync_role_groups(apps=None, *, missing_ok: bool = False) -> None:
+    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS.
+
+    A data migration runs this against the roles as they are today, while the
+    migration graph may not yet have created a permission another app adds in a
+    later migration: migrations pass ``missing_ok`` and skip it, and the last
+    role migration, which depends on every app's, syncs them all.
+    """
     if apps is None:
         from django.apps import apps as live_apps
 
@@ -127,6 +133,8 @@ def sync_role_groups(apps=None) -> None:
                 content_type__app_label=app_label, codename=codename
             ).first()
             if permission is None:
+                if missing_ok:
+                    continue
                 raise LookupError(f"Permission {name} of role {role} does not exist")
             wanted.append(permission)
         group.permissions.set(wanted)
