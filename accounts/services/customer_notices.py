@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from accounts.models import (
     Card,
-    CardCredential,
     Channel,
+    CredentialKind,
     Customer,
     CustomerNotice,
     Language,
@@ -71,7 +71,7 @@ def queue_customer_notice(
         return None
     language = (
         customer.language
-        if "language" in customer.__dict__  # loaded with the customer: no query
+        if "language" not in customer.get_deferred_fields()  # loaded: no query
         else Customer.objects.values_list("language", flat=True).get(pk=customer.pk)
     )
     subject, body = text.for_language(language)
@@ -102,8 +102,11 @@ CHANNEL_IN_CHINESE = {
     Channel.SYSTEM: "系统",
 }
 KIND_IN_CHINESE = {
-    CardCredential.Kind.TRANSACTION: "交易密码",
-    CardCredential.Kind.QUERY: "查询密码",
+    CredentialKind.TRANSACTION: "交易密码",
+    CredentialKind.QUERY: "查询密码",
+    CredentialKind.FINGERPRINT: "指纹",
+    CredentialKind.FACE: "人脸识别",
+    CredentialKind.BOUND_DEVICE: "绑定设备",
 }
 
 
@@ -111,19 +114,19 @@ def shanghai_time(moment) -> str:
     return timezone.localtime(moment, SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-def password_changed_text(*, change: PasswordChange, last_four: str) -> NoticeText:
+def credential_changed_text(*, change: PasswordChange, last_four: str) -> NoticeText:
     """Names the channel and the time, and says what to do if it was not the customer."""
     when = shanghai_time(change.changed_at)
-    kind_en = CardCredential.Kind(change.kind).label.lower()
+    kind_en = CredentialKind(change.kind).label.lower()
     channel_en = Channel(change.channel).label.lower()
     return NoticeText(
-        subject_en="Your card password was changed",
+        subject_en=f"Your card's {kind_en} was changed",
         body_en=(
             f"The {kind_en} of your car-loan card ending {last_four} was changed on {when} "
             f"(Beijing time) through {channel_en}. Your automatic loan repayments continue "
             "as before; you need to do nothing. If this was not you, call us at once."
         ),
-        subject_zh="您的卡密码已修改",
+        subject_zh=f"您的卡{KIND_IN_CHINESE[change.kind]}已修改",
         body_zh=(
             f"您尾号{last_four}的车贷卡{KIND_IN_CHINESE[change.kind]}已于北京时间{when}"
             f"通过{CHANNEL_IN_CHINESE[change.channel]}修改。自动还款照常进行，您无需任何操作。"

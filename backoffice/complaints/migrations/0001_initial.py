@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("accounts", "0003_customer_notices"),
+        ("accounts", "0008_customer_notices"),
         ("debits", "0006_instalment_due_check_rounded_to_the_cent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

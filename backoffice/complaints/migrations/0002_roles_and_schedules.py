@@ -48,8 +48,9 @@ def unschedule(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("complaints", "0001_initial"),
-        ("backoffice", "0002_staff_security_roles_and_cache"),
-        ("accounts", "0003_customer_notices"),
+        ("backoffice", "0004_merge_operations_and_staff_change_roles"),
+        ("accounts", "0008_customer_notices"),
+        ("debits", "0013_debit_run_chunks_and_janitor_lease"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

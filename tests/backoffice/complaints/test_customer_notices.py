@@ -31,7 +31,7 @@ def card_with_mandates(count: int, **card_fields):
     return card
 
 
-def change(card, channel=Channel.ATM, password="480927"):
+def change(card, channel=Channel.ATM, password="946381"):
     return change_card_password(
         card=card,
         new_password=password,

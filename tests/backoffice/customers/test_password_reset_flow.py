@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 __all__ = ["eager_celery"]
 
-NEW_PASSWORD = "480927"
+NEW_PASSWORD = "946381"
 LINK = re.compile(r"https?://\S+/reset/(?P<token>[A-Za-z0-9_\-]+)/")
 
 
@@ -327,7 +327,7 @@ def test_two_simultaneous_submits_of_one_link_change_the_password_once(
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=submit, args=(p,)) for p in ("480927", "902716", "135790")]
+    threads = [threading.Thread(target=submit, args=(p,)) for p in ("946381", "902716", "384917")]
     for thread in threads:
         thread.start()
     for thread in threads:

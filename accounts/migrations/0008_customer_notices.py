@@ -34,7 +34,7 @@ def unschedule_sweeper(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("django_celery_beat", "0019_alter_periodictasks_options"),
-        ("accounts", "0002_audit_event_append_only"),
+        ("accounts", "0007_merge_staff_access_and_credential_kinds"),
     ]
 
     operations = [
