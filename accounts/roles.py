@@ -110,8 +110,14 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
 }
 
 
-def sync_role_groups(apps=None) -> None:
-    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS."""
+def sync_role_groups(apps=None, *, strict: bool = True) -> None:
+    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS.
+
+    A data migration that runs before every app's migrations have (two branches
+    of the graph, each adding permissions) passes ``strict=False`` to skip the
+    permissions that do not exist yet; a later migration depending on both
+    branches syncs strictly, so the end state is always the full table.
+    """
     if apps is None:
         from django.apps import apps as live_apps
 
@@ -127,6 +133,8 @@ def sync_role_groups(apps=None) -> None:
                 content_type__app_label=app_label, codename=codename
             ).first()
             if permission is None:
+                if not strict:
+                    continue
                 raise LookupError(f"Permission {name} of role {role} does not exist")
             wanted.append(permission)
         group.permissions.set(wanted)
