@@ -110,13 +110,13 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
 }
 
 
-def sync_role_groups(apps=None, *, strict: bool = True) -> None:
+def sync_role_groups(apps=None, *, missing_ok: bool = False) -> None:
     """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS.
 
-    A data migration that runs before every app's migrations have (two branches
-    of the graph, each adding permissions) passes ``strict=False`` to skip the
-    permissions that do not exist yet; a later migration depending on both
-    branches syncs strictly, so the end state is always the full table.
+    A data migration runs this against the roles as they are today, while the
+    migration graph may not yet have created a permission another app adds in a
+    later migration: migrations pass ``missing_ok`` and skip it, and the last
+    role migration, which depends on every app's, syncs them all.
     """
     if apps is None:
         from django.apps import apps as live_apps
@@ -133,7 +133,7 @@ def sync_role_groups(apps=None, *, strict: bool = True) -> None:
                 content_type__app_label=app_label, codename=codename
             ).first()
             if permission is None:
-                if not strict:
+                if missing_ok:
                     continue
                 raise LookupError(f"Permission {name} of role {role} does not exist")
             wanted.append(permission)

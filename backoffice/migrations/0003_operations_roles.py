@@ -13,8 +13,7 @@ def resync_role_groups(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    # Not strict: permissions added by later migrations do not exist yet (see 0005).
-    sync_role_groups(apps, strict=False)
+    sync_role_groups(apps, missing_ok=True)
 
 
 class Migration(migrations.Migration):
