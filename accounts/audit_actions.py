@@ -22,6 +22,10 @@ class AuditAction(models.TextChoices):
 
     AUDIT_EXPORTED = "audit.exported", _("Audit trail exported")
 
+    BREAK_GLASS_CLOSED = "break_glass.closed", _("Break-glass superuser ended")
+    BREAK_GLASS_OPENED = "break_glass.opened", _("Break-glass superuser granted")
+    BREAK_GLASS_REQUEST = "break_glass.request", _("Request made with break-glass rights")
+
     CARD_PASSWORD_CHANGED = "card.password_changed", _("Card password changed")
     CARD_PASSWORD_VERIFICATION_FAILED = (
         "card.password_verification_failed",
@@ -97,6 +101,13 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET_COMPLETED = "password_reset.completed", _("Card password reset completed")
     PASSWORD_RESET_STARTED = "password_reset.started", _("Card password reset started")
 
+    SECOND_FACTOR_KEYS_ROTATED = (
+        "second_factor.keys_rotated",
+        _("Second-factor encryption key rotated"),
+    )
+
+    SIGN_IN_HISTORY_CLEARED = "sign_in_history.cleared", _("Old sign-in history cleared")
+
     RECONCILIATION_AGREEMENTS_PASS_FINISHED = (
         "reconciliation.agreements_pass_finished",
         _("Agreements reconciliation pass finished"),
@@ -107,6 +118,10 @@ class AuditAction(models.TextChoices):
     STAFF_DISABLED = "staff.disabled", _("Staff account disabled")
     STAFF_ENABLED = "staff.enabled", _("Staff account enabled")
     STAFF_PASSWORD_CHANGED = "staff.password_changed", _("Staff password changed")
+    STAFF_PASSWORD_RESET_COMPLETED = (
+        "staff.password_reset_completed",
+        _("Staff password set from a reset link"),
+    )
     STAFF_SECOND_FACTOR_ENROLLED = "staff.second_factor_enrolled", _("Second factor enrolled")
     STAFF_SECOND_FACTOR_ENROLMENT_FAILED = (
         "staff.second_factor_enrolment_failed",
@@ -123,4 +138,9 @@ class AuditAction(models.TextChoices):
     )
     STAFF_SECOND_FACTOR_RESET = "staff.second_factor_reset", _("Second factor reset")
     STAFF_SECOND_FACTOR_VERIFIED = "staff.second_factor_verified", _("Second factor verified")
+    STAFF_SUPERUSER_REMOVED = "staff.superuser_removed", _("Superuser flag removed")
     STAFF_UNLOCKED = "staff.unlocked", _("Staff login unlocked")
+
+    STAFF_CHANGE_APPROVED = "staff_change.approved", _("Staff change approved and applied")
+    STAFF_CHANGE_REJECTED = "staff_change.rejected", _("Staff change rejected")
+    STAFF_CHANGE_REQUESTED = "staff_change.requested", _("Staff change requested")

@@ -25,6 +25,7 @@ class StaffUser(AbstractUser):
         permissions = [
             ("unlock_staff", "Can unlock a locked-out staff login"),
             ("reset_staff_second_factor", "Can reset a staff member's second factor"),
+            ("clear_sign_in_history", "Can clear old sign-in history, with a reason"),
         ]
         verbose_name = "staff user"
 
@@ -464,3 +465,17 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.pk}"
+
+
+# Second-factor devices and staff access changes live in their own modules;
+# importing them here registers them.
+from accounts.second_factor_devices import (  # noqa: E402, F401
+    AuthenticatorDevice,
+    BackupCode,
+    BackupCodeDevice,
+)
+from accounts.staff_access_models import (  # noqa: E402, F401
+    BreakGlassGrant,
+    StaffChangeRequest,
+    StaffPasswordReset,
+)

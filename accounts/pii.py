@@ -55,6 +55,10 @@ def mask_national_id(national_id: str) -> str:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
+def phone_fingerprint(phone: str) -> str:
+    return _fingerprint("phone", _DIGITS.sub("", phone))
+
+
 def mask_phone(phone: str) -> str:
     """138****5678: the carrier prefix and last four, as Chinese banks print it."""
     digits = _DIGITS.sub("", phone)

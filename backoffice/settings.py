@@ -42,6 +42,33 @@ CARD_PIN_PEPPER = _secret("CARD_PIN_PEPPER")
 # the database ever holding the full value.
 PII_FINGERPRINT_KEY = _secret("PII_FINGERPRINT_KEY")
 
+
+def _otp_encryption_keys() -> list[str]:
+    """Fernet keys for second-factor secrets: the first encrypts, all decrypt (rotation)."""
+    from cryptography.fernet import Fernet
+
+    keys = env.list("OTP_ENCRYPTION_KEYS", default=[])
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured("OTP_ENCRYPTION_KEYS must be set when DEBUG is off")
+        # Development only: derived from the development SECRET_KEY, never used in production.
+        from accounts.otp_encryption import development_key
+
+        return [development_key(SECRET_KEY)]
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"OTP_ENCRYPTION_KEYS entry {number} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from error
+    return keys
+
+
+# Encrypts TOTP keys and keys the backup-code digests (accounts.otp_encryption).
+OTP_ENCRYPTION_KEYS = _otp_encryption_keys()
+
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
@@ -86,6 +113,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits; unverified sessions reach only the code step.
     "backoffice.signin.session.StaffSessionMiddleware",
+    # A superuser exists only under a live break-glass grant; each request is audited.
+    "backoffice.break_glass.BreakGlassMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -339,12 +368,34 @@ RESYNC_RETRY_MAX_DELAY_SECONDS = env.float("RESYNC_RETRY_MAX_DELAY_SECONDS", def
 OUTBOX_CONSUMER_TASKS = {
     "card.credential_changed": "debits.tasks.resync.consume_credential_change_task",
 }
+# Messages carry live reset links: in production they go to a real SMS/email
+# gateway, never to a console or a file on the server (accounts.notification_settings).
 NOTIFICATION_BACKEND = env.str(
-    "NOTIFICATION_BACKEND", default="accounts.notifications.ConsoleNotificationBackend"
+    "NOTIFICATION_BACKEND",
+    default="accounts.notifications.ConsoleNotificationBackend" if DEBUG else "",
 )
+# Only for a test deployment with DEBUG off that has no gateway: allows the console
+# or file backend, which write live links where server operators can read them.
+NOTIFICATION_ALLOW_LOCAL_BACKEND = env.bool("NOTIFICATION_ALLOW_LOCAL_BACKEND", default=False)
 NOTIFICATION_FILE_DIR = env.path("NOTIFICATION_FILE_DIR", default=str(VAR_DIR / "notifications"))
+# The SMS/email gateway of accounts.notifications.HttpNotificationBackend.
+NOTIFICATION_GATEWAY_URL = env.str("NOTIFICATION_GATEWAY_URL", default="")
+NOTIFICATION_GATEWAY_API_KEY = env.str("NOTIFICATION_GATEWAY_API_KEY", default="")
+NOTIFICATION_GATEWAY_TIMEOUT_SECONDS = env.float(
+    "NOTIFICATION_GATEWAY_TIMEOUT_SECONDS", default=10.0
+)
 PASSWORD_RESET_LINK_TTL_SECONDS = env.int("PASSWORD_RESET_LINK_TTL_SECONDS", default=15 * 60)
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Where customers open their reset links: must be https in production.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+if not DEBUG:
+    from accounts.notification_settings import check_production_notifications
+
+    check_production_notifications(
+        backend=NOTIFICATION_BACKEND,
+        allow_local=NOTIFICATION_ALLOW_LOCAL_BACKEND,
+        public_base_url=PUBLIC_BASE_URL,
+        gateway_url=NOTIFICATION_GATEWAY_URL,
+    )
 CARD_PASSWORD_MAX_FAILURES = env.int("CARD_PASSWORD_MAX_FAILURES", default=5)
 
 # --- Debit engine ---------------------------------------------------------------

@@ -34,6 +34,7 @@ from accounts.models import (
     StaffUser,
 )
 from accounts.notifications import Notification, send_notification
+from accounts.pin_blocklist import is_common_pin
 from accounts.rate_limits import CARD_PASSWORD_VERIFICATION, RateLimited
 from accounts.services.credential_versions import record_credential_change
 
@@ -130,6 +131,12 @@ def check_password_policy(password: str, *, customer: Customer | None = None) ->
             raise PasswordPolicyError(
                 "birth_date", "The password must not contain the customer's date of birth."
             )
+    if is_common_pin(password):
+        raise PasswordPolicyError(
+            "common_pin",
+            "The password is one of the most common PINs (a date, a keypad pattern, a "
+            "repeat or mirror); choose one that is harder to guess.",
+        )
 
 
 # --- Changing a password -------------------------------------------------------------

@@ -234,7 +234,7 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         username=b.target_staff.username, actor=b.supervisor, reason="Identity checked by phone"
     ),
     "accounts.services.change_staff_password": lambda b: accounts.services.change_staff_password(
-        staff=b.target_staff, actor=b.admin, new_password="a much better passphrase 7"
+        staff=b.target_staff, actor=b.target_staff, new_password="a much better passphrase 7"
     ),
     "accounts.services.set_staff_active": lambda b: accounts.services.set_staff_active(
         staff=b.target_staff, actor=b.admin, active=False, reason="Left the bank"
@@ -244,6 +244,17 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     ),
     "accounts.services.provision_staff_second_factor": lambda b: (
         accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
+    ),
+    # --- staff access under maker-checker, sign-in history
+    "accounts.services.request_staff_change": lambda b: _ask_for_grant(b),
+    "accounts.services.approve_staff_change": lambda b: _decide_grant(b, approve=True),
+    "accounts.services.reject_staff_change": lambda b: _decide_grant(b, approve=False),
+    "accounts.services.complete_staff_password_reset": lambda b: _complete_staff_reset(b),
+    "accounts.services.clear_sign_in_history": lambda b: accounts.services.clear_sign_in_history(
+        actor=b.admin, older_than_days=365, reason="Retention period of one year passed"
+    ),
+    "accounts.services.rotate_second_factor_keys": lambda b: (
+        accounts.services.rotate_second_factor_keys(actor=b.admin)
     ),
     # --- card credentials
     "accounts.services.change_card_password": lambda b: accounts.services.change_card_password(
@@ -393,7 +404,22 @@ AUDITED: dict[str, Callable[[Book], object]] = {
 # the customer.
 RECORDS: dict[str, tuple[AuditAction, str | None]] = {
     "accounts.services.change_card_password": (AuditAction.CARD_PASSWORD_CHANGED, "agent"),
-    "accounts.services.change_staff_password": (AuditAction.STAFF_PASSWORD_CHANGED, "admin"),
+    "accounts.services.change_staff_password": (
+        AuditAction.STAFF_PASSWORD_CHANGED,
+        "target_staff",
+    ),
+    "accounts.services.request_staff_change": (AuditAction.STAFF_CHANGE_REQUESTED, "admin"),
+    "accounts.services.approve_staff_change": (AuditAction.STAFF_CHANGE_APPROVED, "supervisor"),
+    "accounts.services.reject_staff_change": (AuditAction.STAFF_CHANGE_REJECTED, "supervisor"),
+    "accounts.services.complete_staff_password_reset": (
+        AuditAction.STAFF_PASSWORD_RESET_COMPLETED,
+        "target_staff",
+    ),
+    "accounts.services.clear_sign_in_history": (AuditAction.SIGN_IN_HISTORY_CLEARED, "admin"),
+    "accounts.services.rotate_second_factor_keys": (
+        AuditAction.SECOND_FACTOR_KEYS_ROTATED,
+        "admin",
+    ),
     "accounts.services.complete_password_reset": (AuditAction.PASSWORD_RESET_COMPLETED, None),
     "accounts.services.confirm_totp_enrolment": (
         AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_FAILED,
@@ -474,6 +500,7 @@ RECORDS: dict[str, tuple[AuditAction, str | None]] = {
 
 
 NOT_AUDITED: dict[str, str] = {
+    "accounts.services.check_staff_reset_link": "read-only: says whether a staff link is usable",
     "accounts.services.check_password_reset_link": "read-only: says whether a link is usable",
     "accounts.services.reset_needs_supervisor": "read-only: a question about the card's state",
     "debits.services.check_authorisation_terms": "read-only: lists how a debit breaks its terms",
@@ -494,6 +521,45 @@ NOT_AUDITED: dict[str, str] = {
         "is audited when apply_credential_change consumes the event"
     ),
 }
+
+
+def _ask_for_grant(b: Book, kind: str = "grant_role"):
+    return accounts.services.request_staff_change(
+        staff=b.target_staff,
+        kind=kind,
+        role="auditor" if kind == "grant_role" else "",
+        actor=b.admin,
+        reason="Covers the audit team in March",
+    )
+
+
+def _decide_grant(b: Book, *, approve: bool):
+    change = _ask_for_grant(b)
+    before = AuditEvent.objects.count()
+    if approve:
+        accounts.services.approve_staff_change(change_request=change, approver=b.supervisor)
+    else:
+        accounts.services.reject_staff_change(
+            change_request=change, approver=b.supervisor, reason="Not needed after all"
+        )
+    return before
+
+
+def _complete_staff_reset(b: Book):
+    from accounts.models import StaffPasswordReset
+    from accounts.services.staff_grants import staff_reset_token_fingerprint
+
+    change = _ask_for_grant(b, kind="reset_password")
+    accounts.services.approve_staff_change(change_request=change, approver=b.supervisor)
+    StaffPasswordReset.objects.filter(change_request=change).update(
+        token_fingerprint=staff_reset_token_fingerprint("audit-test-staff-token")
+    )
+    before = AuditEvent.objects.count()
+    accounts.services.complete_staff_password_reset(
+        token_fingerprint=staff_reset_token_fingerprint("audit-test-staff-token"),
+        new_password="a much better passphrase 7",
+    )
+    return before
 
 
 def _stuck_run(b: Book, *, started):
