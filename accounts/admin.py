@@ -18,6 +18,7 @@ from accounts.audit import AuditAction, record_audit_event
 from accounts.models import (
     AuditEvent,
     Card,
+    CardAuthenticator,
     CardCredential,
     Customer,
     CustomerNotice,
@@ -330,6 +331,17 @@ class CardSearchMixin:
             cards = search_cards(search_for_url_term(request.session, search_term)).values("pk")
             results = results | queryset.filter(**{f"{self.card_lookup}__in": cards})
         return results, may_have_duplicates
+
+
+@admin.register(CardAuthenticator)
+class CardAuthenticatorAdmin(CardSearchMixin, ViewOnlyAdmin):
+    # The reference fingerprint identifies a device; nobody needs to read it.
+    fields = ("card", "kind", "state", "enrolled_at", "changed_at", "removed_at")
+    list_display = ("card", "kind", "state", "enrolled_at", "changed_at")
+    list_filter = ("kind", "state")
+    list_select_related = ("card",)
+    search_fields = ("card__last_four",)
+    search_help_text = SEARCH_HELP
 
 
 @admin.register(CardCredential)

@@ -299,6 +299,12 @@ ADMIN_MODELS: dict[str, AdminModelRow] = {
     "accounts.customer": _READ_BOOK,
     "accounts.card": _READ_BOOK,
     "accounts.cardcredential": _SUPERUSER_ONLY,
+    # Each kind's state is on the card page; the admin rows are the machine's.
+    "accounts.cardauthenticator": _SUPERUSER_ONLY,
+    "debits.debitrunchunk": _SUPERUSER_ONLY,
+    "debits.reconciliationpass": _SUPERUSER_ONLY,
+    "debits.workerheartbeat": _SUPERUSER_ONLY,
+    "debits.operationssnapshot": _SUPERUSER_ONLY,
     "accounts.passwordchange": _READ_BOOK,
     "accounts.passwordresetrequest": _READ_BOOK,
     "accounts.auditevent": AdminModelRow(view=frozenset({SUPERVISOR, AUDITOR, ADMIN})),

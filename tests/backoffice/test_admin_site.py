@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import (
     AuditEvent,
     Card,
+    CardAuthenticator,
     CardCredential,
     Customer,
     CustomerNotice,
@@ -36,12 +37,16 @@ from debits.models import (
     CollectionPause,
     DebitAttempt,
     DebitRun,
+    DebitRunChunk,
     Instalment,
     LateFee,
     Loan,
     Mandate,
     MandateSync,
+    OperationsSnapshot,
+    ReconciliationPass,
     SkippedInstalment,
+    WorkerHeartbeat,
 )
 from simulator.models import (
     SimulatedAgreement,
@@ -195,6 +200,19 @@ def _make(model):
             mandate=_mandate(),
             message="Out of sync for 10 minutes",
             resolved_by=_staff(),
+        ),
+        CardAuthenticator: lambda: CardAuthenticator.objects.create(
+            card=CardFactory(), kind="fingerprint", reference_fingerprint=f"{n:064x}"
+        ),
+        DebitRunChunk: lambda: DebitRunChunk.objects.create(
+            run=DebitRun.objects.create(run_date=dt.date.today(), kind=DebitRun.Kind.MANUAL),
+            number=1,
+            instalment_ids=[n],
+        ),
+        ReconciliationPass: lambda: ReconciliationPass.objects.create(detector="agreements"),
+        WorkerHeartbeat: lambda: WorkerHeartbeat.objects.create(queue=f"queue-{n}", beat_at=now),
+        OperationsSnapshot: lambda: OperationsSnapshot.objects.create(
+            hour=now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=n)
         ),
         SimulatedAgreement: lambda: SimulatedAgreement.objects.create(
             mandate_reference=f"MD{n}", token=f"tok-{n}", credential_version=1
