@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import AuditAction, record_audit_event
@@ -19,7 +20,9 @@ from backoffice.ui.listing import chosen_filters, filtered_page
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
 from debits.selectors import (
+    attempts_not_retried,
     debit_run_progress,
+    not_retried_messages,
     open_collection_pauses,
     recent_collection_pauses,
     recent_debit_runs,
@@ -114,24 +117,39 @@ def attempt_list(request):
     )
 
 
+def _report_not_retried(request, not_retried) -> None:
+    for text in not_retried_messages(not_retried):
+        messages.warning(request, text)
+
+
 @require_POST
 @staff_permission_required("debits.retry_debit_attempt")
 def retry_attempts(request):
     ids = [int(v) for v in request.POST.getlist("attempt") if v.isdigit()]
     attempts = DebitAttempt.objects.filter(pk__in=ids)
     if not ids:
-        messages.error(request, "Select at least one attempt to retry.")
+        messages.error(request, _("Select at least one attempt to retry."))
         return redirect("collection:attempt_list")
     try:
         run = retry_debit_attempts(attempts=attempts, actor=request.user)
     except DebitRunError as exc:
         messages.error(request, str(exc))
+        _report_not_retried(request, attempts_not_retried(run=None, attempt_ids=ids))
         return redirect("collection:attempt_list")
-    messages.success(
-        request,
-        f"Retry run #{run.pk}: {run.selected_count} instalment(s) to collect, "
-        f"{run.skipped_count} skipped.",
-    )
+    not_retried = attempts_not_retried(run=run, attempt_ids=ids)
+    if run.selected_count:
+        messages.success(
+            request,
+            _("Retry run #%(run)d: %(selected)d instalment(s) to collect, %(skipped)d skipped.")
+            % {"run": run.pk, "selected": run.selected_count, "skipped": run.skipped_count},
+        )
+    else:
+        messages.error(
+            request,
+            _("Retry run #%(run)d collects nothing: no selected attempt could be retried.")
+            % {"run": run.pk},
+        )
+    _report_not_retried(request, not_retried)
     return redirect("collection:run_detail", pk=run.pk)
 
 
