@@ -147,7 +147,7 @@ def open_collection_pauses():
 
     return (
         CollectionPause.objects.filter(resumed_at__isnull=True)
-        .select_related("card", "mandate", "paused_by")
+        .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
         .order_by("-paused_at")
     )
 
@@ -240,3 +240,45 @@ def not_retried_messages(not_retried: list[NotRetried]) -> list[str]:
             % {"reason": items[0].label, "detail": detail, "attempts": named}
         )
     return lines
+
+
+# Cards a pause search shows at most: the person narrows the search rather than scrolls.
+PAUSE_SEARCH_LIMIT = 20
+
+
+def pause_search_results(query: str) -> list:
+    """Cards matching a customer search, each with its customer and live mandates.
+
+    What the pause search shows so that a person picks a card or mandate by the
+    customer's name and the card's last four; three queries.
+    """
+    from django.db.models import Prefetch
+
+    from accounts.selectors import search_cards
+    from debits.models import Mandate
+
+    live = (
+        Mandate.objects.filter(state__in=Mandate.LIVE_STATES)
+        .select_related("loan")
+        .order_by("reference")
+    )
+    return list(
+        search_cards(query)
+        .select_related("customer")
+        .prefetch_related(Prefetch("mandates", queryset=live, to_attr="live_mandates"))
+        .order_by("customer__full_name", "last_four", "pk")[:PAUSE_SEARCH_LIMIT]
+    )
+
+
+def open_pauses_for_card(card) -> list:
+    """Pauses in force that stop this card's collection: the book's, the card's, its mandates'."""
+    from django.db.models import Q
+
+    from debits.models import CollectionPause
+
+    return list(
+        CollectionPause.objects.filter(resumed_at__isnull=True)
+        .filter(Q(scope=CollectionPause.Scope.BOOK) | Q(card=card) | Q(mandate__card=card))
+        .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
+        .order_by("paused_at")
+    )

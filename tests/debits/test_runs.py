@@ -160,7 +160,10 @@ def test_a_paused_scope_is_skipped_with_the_pause_reason_until_resumed(
     instalment, mandate = due_instalment()
     actor = _operations()
     target = {"card": {"card": mandate.card}, "mandate": {"mandate": mandate}, "book": {}}[scope]
-    pause_collection(scope=scope, reason="Fraud review of the account", actor=actor, **target)
+    confirmed = {"whole_book_confirmed": True} if scope == "book" else {}
+    pause_collection(
+        scope=scope, reason="Fraud review of the account", actor=actor, **target, **confirmed
+    )
 
     skip = _run(django_capture_on_commit_callbacks).skips.get()
     assert skip.reason == f"collection_paused_{scope}"
