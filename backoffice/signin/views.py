@@ -18,7 +18,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
@@ -40,18 +40,15 @@ from accounts.services.staff_security import (
 from backoffice.permissions import staff_permission_required
 from backoffice.signin.forms import SecondFactorForm, StaffActionForm, UnlockForm
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
-from backoffice.signin.session import second_factor_step
+from backoffice.signin.session import remind_of_unsent_form, second_factor_step
+from backoffice.ui.navigation import safe_next_path
 
 StaffUser = get_user_model()
 
 
 def _safe_next(request, default: str = "") -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
+    """Only a same-site relative path is followed after sign-in."""
+    return safe_next_path(request.POST.get("next") or request.GET.get("next")) or default
 
 
 def _with_next(url: str, next_url: str) -> str:
@@ -63,6 +60,9 @@ class StaffLoginView(auth_views.LoginView):
 
     template_name = "backoffice/signin/login.html"
     redirect_authenticated_user = False
+
+    def get_redirect_url(self):
+        return _safe_next(self.request)
 
     def get_success_url(self):
         next_url = self.get_redirect_url()  # already checked against allowed hosts
@@ -113,6 +113,7 @@ def verify_second_factor(request):
             AxesProxyHandler.reset_attempts(
                 ip_address=get_client_ip_address(request), username=user.get_username()
             )
+            remind_of_unsent_form(request)
             return redirect(next_url)
         if _count_failed_code(request, user):
             return _locked_out(request, user)
