@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import AuthenticatorDevice
 from backoffice.signin.session import SESSION_LAST_SEEN_KEY
 from backoffice.ui.navigation import safe_next_path
 from debits.models import DebitRun
@@ -43,7 +43,7 @@ def _sign_in_again(client, user, device, location: str):
     login_page = client.get(location).content.decode()
     response = sign_in_with_password(client, user, next_url=_next_of(location))
     # Half an hour on, the app shows a new code; the test reuses this one's slot.
-    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+    AuthenticatorDevice.objects.filter(pk=device.pk).update(last_t=-1)
     landed = client.post(response["Location"], {"otp_token": current_code(device)})
     return login_page, landed
 

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import AuthenticatorDevice
 from accounts.services.staff_security import second_factor_wait_seconds
 from tests.backoffice.signin.test_security import (
     current_code,
@@ -33,7 +33,7 @@ def test_a_right_code_right_after_a_wrong_one_is_told_to_wait_a_few_seconds(clie
     assert "That code is not valid" not in page
 
     # Once the pause is over, the same right code signs in.
-    TOTPDevice.objects.filter(pk=device.pk).update(
+    AuthenticatorDevice.objects.filter(pk=device.pk).update(
         throttling_failure_timestamp=timezone.now() - dt.timedelta(seconds=30)
     )
     assert second_factor_wait_seconds(staff=user) == 0
