@@ -70,7 +70,7 @@ def test_enrolling_a_biometric_or_device_moves_the_credential_version_and_writes
     audit = AuditEvent.objects.get(action=AuditAction.CARD_AUTHENTICATOR_CHANGED)
     assert audit.summary["kind"] == kind and audit.summary["change"] == "enrol"
     assert "template-7f3a" not in str(audit.summary)
-    assert len(callbacks) == 1, "the re-sync is dispatched once, after commit"
+    assert len(callbacks) == 2, "the re-sync and the customer's notice, once each, after commit"
 
 
 def test_the_bank_keeps_only_a_fingerprint_of_the_device_reference():
