@@ -170,3 +170,14 @@ def sync_role_groups(apps=None, *, missing_ok: bool = False) -> None:
                 raise LookupError(f"Permission {name} of role {role} does not exist")
             wanted.append(permission)
         group.permissions.set(wanted)
+
+
+def holds_role(user, role: Role) -> bool:
+    """Whether ``user`` is an active member of ``role``'s group (superusers hold every role).
+
+    For the few actions a role owns outright rather than through a permission,
+    such as pausing collection for the whole book (operations only).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=role.value).exists()

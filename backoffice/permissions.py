@@ -6,8 +6,9 @@ fails the access-matrix test.
 
 from functools import wraps
 
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+
+from backoffice.signin.session import redirect_to_sign_in
 
 
 def staff_permission_required(*perms: str):
@@ -18,7 +19,7 @@ def staff_permission_required(*perms: str):
         def wrapped(request, *args, **kwargs):
             user = request.user
             if not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                return redirect_to_sign_in(request)
             if not user.is_active or not user.has_perms(perms):
                 raise PermissionDenied
             return view(request, *args, **kwargs)

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, MandateSync
+from debits.selectors import attempts_not_retried, not_retried_messages
 from debits.services import (
     CollectionControlError,
     DebitRunError,
@@ -61,16 +62,20 @@ def resync_mandates_action(modeladmin, request, queryset):
 def retry_debit_attempts_action(modeladmin, request, queryset):
     if _too_many(modeladmin, request, queryset):
         return
+    ids = list(queryset.values_list("pk", flat=True))
     try:
         run = retry_debit_attempts(attempts=queryset, actor=request.user)
     except DebitRunError as exc:
         modeladmin.message_user(request, str(exc), messages.ERROR)
-        return
-    modeladmin.message_user(
-        request,
-        f"Retry run #{run.pk}: {run.selected_count} to collect, {run.skipped_count} skipped.",
-        messages.SUCCESS,
-    )
+        run = None
+    else:
+        modeladmin.message_user(
+            request,
+            f"Retry run #{run.pk}: {run.selected_count} to collect, {run.skipped_count} skipped.",
+            messages.SUCCESS if run.selected_count else messages.ERROR,
+        )
+    for text in not_retried_messages(attempts_not_retried(run=run, attempt_ids=ids)):
+        modeladmin.message_user(request, text, messages.WARNING)
 
 
 def _with_reason(modeladmin, request, queryset, *, title: str, apply):

@@ -1,6 +1,9 @@
 """Read queries for staff pages and the admin."""
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from debits.models import DebitRun
 
@@ -145,7 +148,7 @@ def open_collection_pauses():
 
     return (
         CollectionPause.objects.filter(resumed_at__isnull=True)
-        .select_related("card", "mandate", "paused_by")
+        .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
         .order_by("-paused_at")
     )
 
@@ -157,4 +160,126 @@ def recent_collection_pauses(limit: int = 50):
         CollectionPause.objects.filter(resumed_at__isnull=False)
         .select_related("card", "mandate", "paused_by", "resumed_by")
         .order_by("-resumed_at")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class NotRetried:
+    """One attempt staff asked to retry that the retry run did not collect, and why."""
+
+    attempt_id: int
+    reason: str  # a debits.services.eligibility.SkipReason value
+    label: str
+    detail: str
+
+
+def attempts_not_retried(*, run, attempt_ids: list[int]) -> list[NotRetried]:
+    """Why each of these attempts was not retried by ``run`` (None: no run was started).
+
+    Reads what the run recorded (its skips) and the instalments themselves, in
+    three queries; an attempt whose instalment the run selected is not listed.
+    """
+    from debits.models import DebitAttempt, Instalment, SkippedInstalment
+    from debits.services.eligibility import SKIP_REASON_LABELS, SkipReason
+
+    attempts = list(
+        DebitAttempt.objects.filter(pk__in=attempt_ids).select_related("instalment").order_by("pk")
+    )
+    skips = {}
+    if run is not None:
+        skips = {
+            s.instalment_id: s
+            for s in SkippedInstalment.objects.filter(
+                run=run, instalment_id__in=[a.instalment_id for a in attempts]
+            )
+        }
+    on_date = run.run_date if run is not None else None
+    found = []
+    for attempt in attempts:
+        instalment = attempt.instalment
+        if attempt.state != DebitAttempt.State.FAILED:
+            reason, detail = SkipReason.ATTEMPT_NOT_FAILED, attempt.get_state_display()
+        elif instalment.state not in Instalment.OPEN_STATES:
+            reason, detail = SkipReason.INSTALMENT_SETTLED, instalment.get_state_display()
+        elif on_date is not None and instalment.due_date > on_date:
+            reason = SkipReason.NOT_DUE_YET
+            detail = gettext("due on %(date)s; the run of that day collects it") % {
+                "date": instalment.due_date.isoformat()
+            }
+        elif instalment.pk in skips:
+            reason, detail = skips[instalment.pk].reason, skips[instalment.pk].detail
+        else:
+            continue
+        found.append(
+            NotRetried(
+                attempt_id=attempt.pk,
+                reason=str(reason),
+                label=str(SKIP_REASON_LABELS.get(reason, reason)),
+                detail=detail,
+            )
+        )
+    return found
+
+
+# Attempts named one by one in a "not retried" message; the rest are counted.
+NOT_RETRIED_NAMED = 10
+
+
+def not_retried_messages(not_retried: list[NotRetried]) -> list[str]:
+    """One line per reason, naming the attempts it held back (for staff messages)."""
+    by_reason: dict[str, list[NotRetried]] = {}
+    for item in not_retried:
+        by_reason.setdefault(item.reason, []).append(item)
+    lines = []
+    for items in by_reason.values():
+        named = ", ".join(f"#{item.attempt_id}" for item in items[:NOT_RETRIED_NAMED])
+        if len(items) > NOT_RETRIED_NAMED:
+            named += " " + gettext("and %(count)d more") % {"count": len(items) - NOT_RETRIED_NAMED}
+        detail = f" ({items[0].detail})" if len(items) == 1 and items[0].detail else ""
+        lines.append(
+            gettext("Not retried, %(reason)s%(detail)s: attempt %(attempts)s.")
+            % {"reason": items[0].label, "detail": detail, "attempts": named}
+        )
+    return lines
+
+
+# Cards a pause search shows at most: the person narrows the search rather than scrolls.
+PAUSE_SEARCH_LIMIT = 20
+
+
+def pause_search_results(query: str) -> list:
+    """Cards matching a customer search, each with its customer and live mandates.
+
+    What the pause search shows so that a person picks a card or mandate by the
+    customer's name and the card's last four; three queries.
+    """
+    from django.db.models import Prefetch
+
+    from accounts.selectors import search_cards
+    from debits.models import Mandate
+
+    live = (
+        Mandate.objects.filter(state__in=Mandate.LIVE_STATES)
+        .select_related("loan")
+        .order_by("reference")
+    )
+    return list(
+        search_cards(query)
+        .select_related("customer")
+        .prefetch_related(Prefetch("mandates", queryset=live, to_attr="live_mandates"))
+        .order_by("customer__full_name", "last_four", "pk")[:PAUSE_SEARCH_LIMIT]
+    )
+
+
+def open_pauses_for_card(card) -> list:
+    """Pauses in force that stop this card's collection: the book's, the card's, its mandates'."""
+    from django.db.models import Q
+
+    from debits.models import CollectionPause
+
+    return list(
+        CollectionPause.objects.filter(resumed_at__isnull=True)
+        .filter(Q(scope=CollectionPause.Scope.BOOK) | Q(card=card) | Q(mandate__card=card))
+        .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
+        .order_by("paused_at")
     )

@@ -1,6 +1,8 @@
 """Helpers for the debit engine's tests: instalments whose mandate the network knows."""
 
 import datetime as dt
+from contextlib import contextmanager
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -43,3 +45,16 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@contextmanager
+def bank_day(day: dt.date):
+    """Run what is inside on ``day`` of the bank's calendar: the clock moved whole days.
+
+    Runs may not be dated after today, so a test that lets days pass moves the
+    clock rather than dating a run ahead.
+    """
+    real_now = timezone.now
+    shift = day - timezone.localdate()
+    with mock.patch("django.utils.timezone.now", lambda: real_now() + shift):
+        yield

@@ -7,6 +7,7 @@ of that person's open sessions ends on its next request.
 
 from __future__ import annotations
 
+import math
 import secrets
 from base64 import b32encode
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from django.contrib.auth import password_validation
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import AuthenticatorDevice, BackupCodeDevice, Customer, StaffUser
@@ -121,6 +123,29 @@ def _replace_backup_codes(staff: StaffUser) -> list[str]:
     return codes
 
 
+def looks_like_authenticator_code(token: str) -> bool:
+    """Six to eight digits: an authenticator app's code (backup codes are ten characters)."""
+    token = token.strip().replace(" ", "")
+    return token.isdigit() and 6 <= len(token) <= 8
+
+
+def second_factor_wait_seconds(*, staff: StaffUser) -> int:
+    """Seconds until the authenticator app's codes are checked again; 0 when they are now.
+
+    After a wrong code django-otp refuses every code, the right one too, for a
+    delay that doubles with each failure (1 s, 2 s, 4 s, ...). Asked before
+    verifying, so the sign-in page can say "wait" rather than "not valid" to a
+    code that was never checked.
+    """
+    now = timezone.now()
+    waits = [0]
+    for device in AuthenticatorDevice.objects.filter(user=staff, confirmed=True):
+        allowed, info = device.verify_is_allowed()
+        if not allowed and info and info.get("locked_until"):
+            waits.append(max(1, math.ceil((info["locked_until"] - now).total_seconds())))
+    return max(waits)
+
+
 @transaction.atomic
 def verify_staff_second_factor(*, staff: StaffUser, token: str):
     """The confirmed device (authenticator or backup code) that accepts ``token``, or None.
@@ -130,14 +155,15 @@ def verify_staff_second_factor(*, staff: StaffUser, token: str):
     """
     token = token.strip().replace(" ", "")
     matched = None
+    # A code goes only to the kind of device it can belong to: a backup code
+    # checked against the authenticator (or the reverse) would count as a wrong
+    # code there and throttle the next right one.
+    model = AuthenticatorDevice if looks_like_authenticator_code(token) else BackupCodeDevice
     if token:
-        for model in (AuthenticatorDevice, BackupCodeDevice):
-            # Locked, so two requests with one code cannot both pass the replay guard.
-            for device in model.objects.select_for_update().filter(user=staff, confirmed=True):
-                if device.verify_token(token):
-                    matched = device
-                    break
-            if matched:
+        # Locked, so two requests with one code cannot both pass the replay guard.
+        for device in model.objects.select_for_update().filter(user=staff, confirmed=True):
+            if device.verify_token(token):
+                matched = device
                 break
     record_audit_event(
         actor=staff,

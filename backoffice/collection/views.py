@@ -7,12 +7,28 @@ Thin: parse, call one service, render or redirect. Every page declares its permi
 from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import AuditAction, record_audit_event
+from accounts.roles import Role, holds_role
 from backoffice.collection.filters import UnresolvedAttemptFilter
-from backoffice.collection.forms import ManualRunForm, PauseForm
+from backoffice.collection.forms import (
+    WHOLE_BOOK_PHRASE,
+    ManualRunForm,
+    PauseForm,
+    PauseSearchForm,
+)
+from backoffice.collection.pause_targets import (
+    InvalidPauseTarget,
+    card_target,
+    mandate_target,
+    pause_target_of,
+    read_pause_target,
+    whole_book_target,
+)
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import streaming_csv_response
 from backoffice.ui.listing import (
@@ -21,11 +37,15 @@ from backoffice.ui.listing import (
     filtered_rows,
     filters_are_invalid,
 )
+from backoffice.ui.navigation import safe_next_path
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
 from debits.selectors import (
+    attempts_not_retried,
     debit_run_progress,
+    not_retried_messages,
     open_collection_pauses,
+    pause_search_results,
     recent_collection_pauses,
     recent_debit_runs,
     unresolved_debit_attempts,
@@ -124,24 +144,39 @@ def attempt_list(request):
     return _attempt_page(request, _filtered_attempts(request))
 
 
+def _report_not_retried(request, not_retried) -> None:
+    for text in not_retried_messages(not_retried):
+        messages.warning(request, text)
+
+
 @require_POST
 @staff_permission_required("debits.retry_debit_attempt")
 def retry_attempts(request):
     ids = [int(v) for v in request.POST.getlist("attempt") if v.isdigit()]
     attempts = DebitAttempt.objects.filter(pk__in=ids)
     if not ids:
-        messages.error(request, "Select at least one attempt to retry.")
+        messages.error(request, _("Select at least one attempt to retry."))
         return redirect("collection:attempt_list")
     try:
         run = retry_debit_attempts(attempts=attempts, actor=request.user)
     except DebitRunError as exc:
         messages.error(request, str(exc))
+        _report_not_retried(request, attempts_not_retried(run=None, attempt_ids=ids))
         return redirect("collection:attempt_list")
-    messages.success(
-        request,
-        f"Retry run #{run.pk}: {run.selected_count} instalment(s) to collect, "
-        f"{run.skipped_count} skipped.",
-    )
+    not_retried = attempts_not_retried(run=run, attempt_ids=ids)
+    if run.selected_count:
+        messages.success(
+            request,
+            _("Retry run #%(run)d: %(selected)d instalment(s) to collect, %(skipped)d skipped.")
+            % {"run": run.pk, "selected": run.selected_count, "skipped": run.skipped_count},
+        )
+    else:
+        messages.error(
+            request,
+            _("Retry run #%(run)d collects nothing: no selected attempt could be retried.")
+            % {"run": run.pk},
+        )
+    _report_not_retried(request, not_retried)
     return redirect("collection:run_detail", pk=run.pk)
 
 
@@ -202,74 +237,143 @@ def attempt_export(request):
     )
 
 
+def _pause_search_rows(query: str) -> list[dict]:
+    """The search's cards, each with the signed links that pause it or one of its mandates."""
+    return [
+        {
+            "card": card,
+            "token": card_target(card).token,
+            "mandates": [(m, mandate_target(m).token) for m in card.live_mandates],
+        }
+        for card in pause_search_results(query)
+    ]
+
+
+def _pause_list_context(request, **extra) -> dict:
+    search = PauseSearchForm(request.GET or None)
+    query = search.cleaned_data["q"].strip() if search.is_valid() else ""
+    can_pause = request.user.has_perm("debits.pause_collection")
+    return {
+        "open_pauses": [(p, pause_target_of(p)) for p in open_collection_pauses()],
+        "recent_pauses": recent_collection_pauses(),
+        "search": search,
+        "query": query,
+        "search_rows": _pause_search_rows(query) if can_pause and query else [],
+        "can_pause": can_pause,
+        "can_pause_book": can_pause and holds_role(request.user, Role.OPERATIONS),
+        "whole_book_token": whole_book_target().token,
+        **extra,
+    }
+
+
 @staff_permission_required("debits.view_collectionpause")
 def pause_list(request):
+    return render(request, "backoffice/collection/pause_list.html", _pause_list_context(request))
+
+
+def _back(request, default: str) -> str:
+    """Where the confirmation returns to: the page it was opened from, if on this site."""
+    return safe_next_path(request.POST.get("next") or request.GET.get("next")) or default
+
+
+def _confirm_page(request, *, mode: str, target, form, back: str, pause=None):
     return render(
         request,
-        "backoffice/collection/pause_list.html",
+        "backoffice/collection/pause_confirm.html",
         {
-            "open_pauses": open_collection_pauses(),
-            "recent_pauses": recent_collection_pauses(),
-            "form": PauseForm(),
-            "resume_form": ReasonForm(),
-            "can_pause": request.user.has_perm("debits.pause_collection"),
+            "mode": mode,
+            "target": target,
+            "description": target.describe() if target else "",
+            "form": form,
+            "back": back,
+            "pause": pause,
+            "whole_book_phrase": WHOLE_BOOK_PHRASE,
         },
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_permission_required("debits.pause_collection")
 def pause_create(request):
+    """Confirm, then pause: the target arrives signed from the page it was chosen on."""
+    back = _back(request, reverse("collection:pause_list"))
+    if request.method == "GET":
+        try:
+            target = read_pause_target(request.GET.get("target", ""))
+        except InvalidPauseTarget:
+            messages.error(
+                request, _("Choose what to pause on the card's page or with the search.")
+            )
+            return redirect("collection:pause_list")
+        if target.is_whole_book and not holds_role(request.user, Role.OPERATIONS):
+            messages.error(request, _("Only operations may pause the whole book."))
+            return redirect("collection:pause_list")
+        form = PauseForm(initial={"target": target.token})
+        return _confirm_page(request, mode="pause", target=target, form=form, back=back)
+
     form = PauseForm(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
+        target = form.cleaned_data["target"]
         try:
-            pause = pause_collection(
-                scope=data["scope"],
-                card=data["card"],
-                mandate=data["mandate"],
-                reason=data["reason"],
+            pause_collection(
+                **target.service_kwargs(),
+                reason=form.cleaned_data["reason"],
                 actor=request.user,
+                whole_book_confirmed=form.cleaned_data["whole_book_confirmed"],
             )
         except CollectionControlError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Collection paused: {pause.get_scope_display()}.")
-            return redirect("collection:pause_list")
-    return render(
-        request,
-        "backoffice/collection/pause_list.html",
-        {
-            "open_pauses": open_collection_pauses(),
-            "recent_pauses": recent_collection_pauses(),
-            "form": form,
-            "resume_form": ReasonForm(),
-            "can_pause": True,
-        },
-    )
+            messages.success(
+                request,
+                _("Collection paused for %(target)s. Debit runs skip it until it is resumed.")
+                % {"target": target.describe()},
+            )
+            return redirect(back)
+    if "target" in form.errors:
+        messages.error(request, form.errors["target"][0])
+        return redirect("collection:pause_list")
+    target = form.cleaned_data.get("target")
+    return _confirm_page(request, mode="pause", target=target, form=form, back=back)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_permission_required("debits.pause_collection")
 def pause_resume(request, pk: int):
-    pause = get_object_or_404(CollectionPause, pk=pk)
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Resuming needs a reason.")
-        return redirect("collection:pause_list")
-    try:
-        resume_collection(
-            scope=pause.scope,
-            card=pause.card,
-            mandate=pause.mandate,
-            reason=form.cleaned_data["reason"],
-            actor=request.user,
+    """Confirm, then resume the pause in force, naming what collection restarts for."""
+    pause = get_object_or_404(
+        CollectionPause.objects.select_related(
+            "card__customer", "mandate__loan", "mandate__card__customer"
+        ),
+        pk=pk,
+    )
+    target = pause_target_of(pause)
+    back = _back(request, reverse("collection:pause_list"))
+    if pause.resumed_at is not None:
+        messages.info(
+            request,
+            _("Collection for %(target)s was already resumed.") % {"target": target.describe()},
         )
-    except CollectionControlError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Collection resumed.")
-    return redirect("collection:pause_list")
+        return redirect(back)
+    form = ReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if not form.is_valid():
+            messages.error(request, _("Resuming needs a reason."))
+            return redirect(back)
+        try:
+            resume_collection(
+                **target.service_kwargs(), reason=form.cleaned_data["reason"], actor=request.user
+            )
+        except CollectionControlError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Collection resumed for %(target)s. The next debit run collects there again.")
+                % {"target": target.describe()},
+            )
+        return redirect(back)
+    return _confirm_page(request, mode="resume", target=target, form=form, back=back, pause=pause)
 
 
 def _back_to_card(request, fee: LateFee):

@@ -30,10 +30,15 @@ from accounts.services import (
 )
 from accounts.services.card_credentials import reset_token_fingerprint
 from accounts.services.staff_security import StaffSecurityError
+from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
 from debits.models import Mandate, MandateSync
-from debits.selectors import card_instalments_with_attempts, card_mandates_overview
+from debits.selectors import (
+    card_instalments_with_attempts,
+    card_mandates_overview,
+    open_pauses_for_card,
+)
 from debits.services import MandateNotResyncable, resync_mandate
 
 # --- Searching by full identifiers ------------------------------------------------
@@ -175,7 +180,19 @@ def card_detail(request, pk: int):
         "can_approve_reset": request.user.has_perm("accounts.approve_locked_card_reset"),
         "can_resync": request.user.has_perm("debits.resync_mandate"),
     }
+    context.update(_card_pause_actions(request, card, context["mandate_rows"]))
     return render(request, "backoffice/customers/card_detail.html", context)
+
+
+def _card_pause_actions(request, card: Card, mandate_rows: list[dict]) -> dict:
+    """The pauses in force for this card and the signed links that pause it or a mandate."""
+    for row in mandate_rows:
+        row["pause_token"] = mandate_target(row["mandate"]).token
+    return {
+        "pauses_in_force": [(p, pause_target_of(p)) for p in open_pauses_for_card(card)],
+        "card_pause_token": card_target(card).token,
+        "can_pause": request.user.has_perm("debits.pause_collection"),
+    }
 
 
 @require_POST

@@ -122,7 +122,13 @@ def alert_resolve(request, pk: int):
 
 
 def _pause_all(request, reason: str, form) -> str:
-    pause_collection(scope=CollectionPause.Scope.BOOK, reason=reason, actor=request.user)
+    # The ticked "I understand" on this confirmation page is the second confirmation.
+    pause_collection(
+        scope=CollectionPause.Scope.BOOK,
+        reason=reason,
+        actor=request.user,
+        whole_book_confirmed=form.cleaned_data["confirm"],
+    )
     return "Every debit is paused: runs skip the whole book until you resume."
 
 

@@ -10,6 +10,7 @@
 """
 
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,9 +19,15 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from backoffice.ui.navigation import safe_next_path
 
 SESSION_STARTED_KEY = "staff_session_started_at"
 SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"
+# Set when a form was sent from a session that had ended: after signing in
+# again, the page it came from says the form was not submitted.
+UNSENT_FORM_KEY = "staff_unsent_form_page"
 
 # Reachable by a signed-in person who has not passed the second factor yet.
 SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"login", "logout", "signin:verify", "signin:enrol"})
@@ -58,6 +65,59 @@ def is_exempt_from_second_factor(path: str) -> bool:
     return match.view_name in SECOND_FACTOR_EXEMPT_URL_NAMES
 
 
+def _page_sent_from(request) -> str:
+    """The same-site page a form or a background request was sent from (its Referer)."""
+    referer = urlsplit(request.META.get("HTTP_REFERER", ""))
+    if referer.netloc != request.get_host():
+        return ""
+    path = referer.path + (f"?{referer.query}" if referer.query else "")
+    return safe_next_path(path)
+
+
+def _is_page_request(request) -> bool:
+    """A GET the browser shows as a page (not a fetch() from a page's script)."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    return request.META.get("HTTP_SEC_FETCH_DEST", "document") in ("document", "")
+
+
+def redirect_to_sign_in(request, *, session_ended: str = ""):
+    """To sign-in, and afterwards back to the page the person was on.
+
+    A page comes back to itself. A POST cannot be replayed (its data is gone
+    and a 405 page would await the GET), nor can a script's fetch be shown as
+    a page: both return to the page they were sent from, and a POST leaves a
+    note that its form was not submitted.
+    """
+    if _is_page_request(request):
+        back = request.get_full_path()
+    else:
+        back = _page_sent_from(request) or reverse("dashboard")
+    unsent = request.method not in ("GET", "HEAD", "OPTIONS")
+    if session_ended:
+        text = _("Your session ended (%(why)s); please sign in again.") % {"why": session_ended}
+        if unsent:
+            text += " " + _("The form you sent was not submitted.")
+        messages.info(request, text)
+    elif unsent:
+        messages.info(request, _("Please sign in: the form you sent was not submitted."))
+    if unsent:
+        request.session[UNSENT_FORM_KEY] = back
+    return redirect_to_login(back)
+
+
+def remind_of_unsent_form(request) -> None:
+    """After signing in again: say on the page itself that its form still needs sending."""
+    if request.session.pop(UNSENT_FORM_KEY, None):
+        messages.warning(
+            request,
+            _(
+                "Your session had ended, so the form you sent was not submitted: "
+                "fill it in and send it again."
+            ),
+        )
+
+
 class StaffSessionMiddleware:
     """Goes after AuthenticationMiddleware and django-otp's OTPMiddleware."""
 
@@ -70,9 +130,9 @@ class StaffSessionMiddleware:
             expired = self._expired(request)
             if expired:
                 logout(request)
-                messages.info(request, f"Your session ended ({expired}); please sign in again.")
                 if not is_exempt_from_second_factor(request.path_info):
-                    return redirect_to_login(request.get_full_path())
+                    return redirect_to_sign_in(request, session_ended=expired)
+                messages.info(request, f"Your session ended ({expired}); please sign in again.")
             elif not user.is_verified() and not is_exempt_from_second_factor(request.path_info):
                 target = reverse(second_factor_step(user))
                 return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")

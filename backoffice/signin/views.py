@@ -18,7 +18,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -30,22 +31,24 @@ from accounts.services import (
     unlock_staff,
     verify_staff_second_factor,
 )
-from accounts.services.staff_security import StaffSecurityError, has_confirmed_second_factor
+from accounts.services.staff_security import (
+    StaffSecurityError,
+    has_confirmed_second_factor,
+    looks_like_authenticator_code,
+    second_factor_wait_seconds,
+)
 from backoffice.permissions import staff_permission_required
 from backoffice.signin.forms import SecondFactorForm, StaffActionForm, UnlockForm
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
-from backoffice.signin.session import second_factor_step
+from backoffice.signin.session import remind_of_unsent_form, second_factor_step
+from backoffice.ui.navigation import safe_next_path
 
 StaffUser = get_user_model()
 
 
 def _safe_next(request, default: str = "") -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
+    """Only a same-site relative path is followed after sign-in."""
+    return safe_next_path(request.POST.get("next") or request.GET.get("next")) or default
 
 
 def _with_next(url: str, next_url: str) -> str:
@@ -57,6 +60,9 @@ class StaffLoginView(auth_views.LoginView):
 
     template_name = "backoffice/signin/login.html"
     redirect_authenticated_user = False
+
+    def get_redirect_url(self):
+        return _safe_next(self.request)
 
     def get_success_url(self):
         next_url = self.get_redirect_url()  # already checked against allowed hosts
@@ -94,6 +100,11 @@ def verify_second_factor(request):
         return _locked_out(request, user)
     form = SecondFactorForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        # Asked first: a throttled authenticator refuses even the right code unchecked.
+        token = form.cleaned_data["otp_token"]
+        throttled = (
+            looks_like_authenticator_code(token) and second_factor_wait_seconds(staff=user) > 0
+        )
         device = verify_staff_second_factor(staff=user, token=form.cleaned_data["otp_token"])
         if device is not None:
             otp_login(request, device)
@@ -105,10 +116,20 @@ def verify_second_factor(request):
             AxesProxyHandler.reset_attempts(
                 ip_address=get_client_ip_address(request), username=user.get_username()
             )
+            remind_of_unsent_form(request)
             return redirect(next_url)
         if _count_failed_code(request, user):
             return _locked_out(request, user)
-        form.add_error("otp_token", "That code is not valid.")
+        if throttled:
+            form.add_error(
+                "otp_token",
+                _(
+                    "Too many codes in a row: wait a few seconds, then enter the code "
+                    "your app shows."
+                ),
+            )
+        else:
+            form.add_error("otp_token", "That code is not valid.")
     return render(request, "backoffice/signin/verify.html", {"form": form, "next": next_url})
 
 

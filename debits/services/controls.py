@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
+from accounts.roles import Role, holds_role
 from debits.models import CollectionPause, Mandate
 
 
@@ -70,9 +72,20 @@ def pause_collection(
     mandate: Mandate | None = None,
     reason: str,
     actor: StaffUser,
+    whole_book_confirmed: bool = False,
 ) -> CollectionPause:
-    """Stop debits for the scope until resumed; runs skip it with this reason."""
+    """Stop debits for the scope until resumed; runs skip it with this reason.
+
+    The whole book stops every customer's collection at once: only operations
+    may do it, and only with its second confirmation (``whole_book_confirmed``,
+    the phrase typed on the confirmation page), whichever door it comes through.
+    """
     target, reason = _checked_request(scope, card, mandate, reason, actor, "A pause needs a reason")
+    if scope == CollectionPause.Scope.BOOK:
+        if not holds_role(actor, Role.OPERATIONS):
+            raise CollectionControlError(_("Only operations may pause the whole book."))
+        if not whole_book_confirmed:
+            raise CollectionControlError(_("Pausing the whole book needs its second confirmation."))
     try:
         with transaction.atomic():
             pause = CollectionPause.objects.create(

@@ -13,6 +13,7 @@ import datetime as dt
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
@@ -35,13 +36,19 @@ CHUNK_SIZE = 500
 # book of millions.
 SELECTION_BATCH = 5000
 
-# A run collects everything due on or before its date, so a date further ahead
-# than one monthly cycle would collect next month's instalments early.
-MAX_DAYS_AHEAD = 31
+# A run collects everything due on or before its date, at once: dated even one
+# day ahead it would present instalments before they are due. So a run is never
+# dated after the bank's today (docs/debit_engine.md, "A run").
+MAX_DAYS_AHEAD = 0
 
 
 class DebitRunError(Exception):
     """A debit run or retry request that cannot be carried out (shown to staff)."""
+
+
+def bank_today() -> dt.date:
+    """Today on the bank's calendar (Asia/Shanghai), whatever zone a request activated."""
+    return timezone.localdate(timezone=timezone.get_default_timezone())
 
 
 def _open_instalments(on_date: dt.date, instalment_ids: list[int] | None):
@@ -84,14 +91,21 @@ def run_debit_job(
 
     Every open instalment due by then is either handed to a chunk task or
     recorded as a ``SkippedInstalment`` with its reason. The scheduled run of a
-    day happens once: asking again returns the run that exists. A date more
-    than a month ahead is refused (``DebitRunError``), whoever asks.
+    day happens once: asking again returns the run that exists. A date after
+    today in Asia/Shanghai is refused (``DebitRunError``), whoever asks: a run
+    never presents an instalment before its due date.
     """
     if kind not in DebitRun.Kind.values:
         raise DebitRunError(f"Unknown kind of run: {kind}")
-    latest = timezone.localdate() + dt.timedelta(days=MAX_DAYS_AHEAD)
+    latest = bank_today() + dt.timedelta(days=MAX_DAYS_AHEAD)
     if on_date > latest:
-        raise DebitRunError(f"A run may look at most a month ahead: {on_date} is after {latest}.")
+        raise DebitRunError(
+            _(
+                "A run may not be dated after today (%(today)s): a run dated %(date)s would "
+                "collect instalments before their due date."
+            )
+            % {"today": latest.isoformat(), "date": on_date.isoformat()}
+        )
     run, created = _create_run(on_date=on_date, kind=kind, actor=actor, dry_run=dry_run)
     if not created:
         return run

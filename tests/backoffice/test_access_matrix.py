@@ -171,7 +171,7 @@ MATRIX: dict[str, Row] = {
     "collection:pause_create": Row(
         frozenset({OPERATIONS, SUPERVISOR}),
         method="post",
-        why="an empty form shows its errors",
+        why="a form without a chosen target redirects back with an error",
     ),
     "collection:pause_resume": Row(
         frozenset({OPERATIONS, SUPERVISOR}),

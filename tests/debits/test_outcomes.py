@@ -22,7 +22,7 @@ from debits.services.eligibility import SAME_DAY_BANK_SIDE_RETRIES
 from simulator.faults import script_fault
 from simulator.ledger import revoke_agreement
 from simulator.models import SimulatedCollection, SimulatedFault
-from tests.debit_helpers import due_instalment, eager_celery
+from tests.debit_helpers import bank_day, due_instalment, eager_celery
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
@@ -126,7 +126,7 @@ def test_insufficient_funds_is_retried_on_the_schedule_and_at_most_n_times(
     tries = []
     for offset in range(0, 10):
         on = day + dt.timedelta(days=offset)
-        with django_capture_on_commit_callbacks(execute=True):
+        with bank_day(on), django_capture_on_commit_callbacks(execute=True):
             run_debit_job(on_date=on, kind=DebitRun.Kind.RETRY)
         tries = list(
             DebitAttempt.objects.filter(instalment=instalment)
@@ -153,12 +153,13 @@ def test_a_retry_before_its_day_is_skipped_with_the_reason(django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         retry = run_debit_job(on_date=timezone.localdate(), kind=DebitRun.Kind.RETRY)
     assert retry.skips.get().reason == "retry_not_due"
-    with django_capture_on_commit_callbacks(execute=True):
-        run_debit_job(
-            on_date=timezone.localdate() + dt.timedelta(days=1), kind=DebitRun.Kind.SCHEDULED
-        )
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with bank_day(tomorrow), django_capture_on_commit_callbacks(execute=True):
+        run_debit_job(on_date=tomorrow, kind=DebitRun.Kind.SCHEDULED)
     instalment.refresh_from_db()
-    assert instalment.state == Instalment.State.PAID
+    # Collected the day after it was due, so it is settled late.
+    assert instalment.state == Instalment.State.SETTLED_LATE
+    assert instalment.amount_paid == instalment.amount_due
 
 
 def test_a_success_after_the_due_date_is_settled_late(django_capture_on_commit_callbacks):
@@ -295,10 +296,9 @@ def test_account_closed_fails_the_mandate_alerts_and_stops_collecting(
     assert mandate.state == Mandate.State.FAILED
     assert Alert.objects.get(mandate=mandate).kind == Alert.Kind.MANDATE_FAILED
 
-    with django_capture_on_commit_callbacks(execute=True):
-        later = run_debit_job(
-            on_date=timezone.localdate() + dt.timedelta(days=1), kind=DebitRun.Kind.RETRY
-        )
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    with bank_day(tomorrow), django_capture_on_commit_callbacks(execute=True):
+        later = run_debit_job(on_date=tomorrow, kind=DebitRun.Kind.RETRY)
     assert later.skips.get().reason == "mandate_failed"
     assert DebitAttempt.objects.filter(instalment=instalment).count() == 1
 

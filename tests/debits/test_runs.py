@@ -24,7 +24,7 @@ from debits.services import (
 )
 from simulator.models import SimulatedCollection
 from tests.conftest import PROJECT_DIR
-from tests.debit_helpers import due_instalment, eager_celery
+from tests.debit_helpers import bank_day, due_instalment, eager_celery
 from tests.factories import InstalmentFactory, StaffUserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
@@ -160,7 +160,10 @@ def test_a_paused_scope_is_skipped_with_the_pause_reason_until_resumed(
     instalment, mandate = due_instalment()
     actor = _operations()
     target = {"card": {"card": mandate.card}, "mandate": {"mandate": mandate}, "book": {}}[scope]
-    pause_collection(scope=scope, reason="Fraud review of the account", actor=actor, **target)
+    confirmed = {"whole_book_confirmed": True} if scope == "book" else {}
+    pause_collection(
+        scope=scope, reason="Fraud review of the account", actor=actor, **target, **confirmed
+    )
 
     skip = _run(django_capture_on_commit_callbacks).skips.get()
     assert skip.reason == f"collection_paused_{scope}"
@@ -174,16 +177,41 @@ def test_a_paused_scope_is_skipped_with_the_pause_reason_until_resumed(
     assert {"collection.paused", "collection.resumed"} <= actions
 
 
-def test_a_run_may_look_at_most_a_month_ahead(django_capture_on_commit_callbacks):
+def test_a_run_dated_after_today_is_refused_and_presents_nothing_early(
+    django_capture_on_commit_callbacks,
+):
     today = timezone.localdate()
-    due_instalment(due_date=today + dt.timedelta(days=20))
+    tomorrow = today + dt.timedelta(days=1)
+    not_yet_due, _ = due_instalment(due_date=tomorrow)
 
-    furthest = _run(django_capture_on_commit_callbacks, on_date=today + dt.timedelta(days=31))
-    with pytest.raises(DebitRunError, match="at most a month ahead"):
-        run_debit_job(on_date=today + dt.timedelta(days=32), kind=DebitRun.Kind.MANUAL)
+    for kind in DebitRun.Kind.values:
+        with pytest.raises(DebitRunError, match="may not be dated after today"):
+            run_debit_job(on_date=tomorrow, kind=kind)
+    assert not DebitRun.objects.exists()
+    assert not DebitAttempt.objects.exists()
 
-    assert furthest.succeeded_count == 1
-    assert DebitRun.objects.count() == 1
+    # Today's run leaves it alone; the run of its due date collects it.
+    assert _run(django_capture_on_commit_callbacks).selected_count == 0
+    with bank_day(tomorrow):
+        on_its_day = _run(django_capture_on_commit_callbacks, on_date=tomorrow)
+    not_yet_due.refresh_from_db()
+    assert on_its_day.succeeded_count == 1
+    assert not_yet_due.state == Instalment.State.PAID
+    assert DebitAttempt.objects.get().run.run_date == not_yet_due.due_date
+
+
+def test_the_manual_run_form_refuses_a_date_after_today_with_the_reason():
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.conftest import sign_in_verified
+
+    client = sign_in_verified(Client(), _operations())
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    response = client.post(reverse("collection:start_run"), {"run_date": tomorrow.isoformat()})
+    assert response.status_code == 200
+    assert "may not be dated after today" in response.content.decode()
+    assert not DebitRun.objects.exists()
 
 
 def test_pausing_twice_or_resuming_what_is_not_paused_is_refused():
@@ -269,3 +297,20 @@ def test_run_debits_exits_non_zero_with_one_line_on_a_bad_date():
         "CommandError: --date must be YYYY-MM-DD, not '31/12/2026'"
     ]
     assert connection.vendor  # the test database was not touched by the subprocess
+
+
+def test_run_debits_refuses_a_date_after_today_with_one_line_and_a_non_zero_exit():
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_debits", "--date", tomorrow],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "backoffice.settings"},
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("CommandError: A run may not be dated after today")
+    assert tomorrow in lines[0]

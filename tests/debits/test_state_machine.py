@@ -30,7 +30,7 @@ from debits.services import (
 from debits.services.chunks import claim_chunk
 from simulator.faults import script_fault
 from simulator.models import SimulatedCollection, SimulatedFault
-from tests.debit_helpers import bind_at_network
+from tests.debit_helpers import bank_day, bind_at_network
 from tests.factories import CardFactory, InstalmentFactory, MandateFactory, StaffUserFactory
 
 FAULTS = [
@@ -113,7 +113,8 @@ class DebitEngine(RuleBasedStateMachine):
 
     @rule(kind=st.sampled_from([DebitRun.Kind.SCHEDULED, DebitRun.Kind.RETRY]))
     def debit_run(self, kind):
-        with TestCase.captureOnCommitCallbacks(execute=True):
+        # A run is never dated ahead: the bank's clock moves to the machine's day.
+        with bank_day(self.on_date), TestCase.captureOnCommitCallbacks(execute=True):
             run = run_debit_job(on_date=self.on_date, kind=kind)
         self._check_nothing_lost(run)
 

@@ -12,6 +12,7 @@ from debits.services import run_debit_job, settle_unresolved_attempts
 from demo.load_book import seed_due_instalments
 from simulator.models import SimulatedCollection
 from tests.conftest import wait_until
+from tests.debit_helpers import bank_day
 
 INSTALMENTS = 10_000
 
@@ -55,7 +56,10 @@ def test_four_worker_processes_collect_every_instalment_exactly_once_despite_tim
         settle_unresolved_attempts(now=timezone.now() + dt.timedelta(seconds=1))
         if not Instalment.objects.exclude(state=Instalment.State.PAID).exists():
             break
-        _wait_for(run_debit_job(on_date=today + dt.timedelta(days=day), kind=DebitRun.Kind.RETRY))
+        later = today + dt.timedelta(days=day)
+        with bank_day(later):
+            retry = run_debit_job(on_date=later, kind=DebitRun.Kind.RETRY)
+        _wait_for(retry)
 
     left = Instalment.objects.exclude(state=Instalment.State.PAID)
     assert not left.exists(), [
