@@ -5,10 +5,13 @@ its own combined login form is replaced by the staff sign-in, so there is one
 login (with django-axes and the lockout) for the whole back office.
 """
 
+from django.contrib import admin
 from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth.views import PasswordChangeView, redirect_to_login
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
+
+from backoffice.admin_input import with_validated_input
 
 
 class OwnPasswordChangeForm(AdminPasswordChangeForm):
@@ -32,6 +35,11 @@ class StaffAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin"):
         # OTPAdminSite defaults to "otpadmin"; keep the usual "admin:" URL names.
         super().__init__(name=name)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every list and action, third-party ones included, checks its input the same way.
+        admin_class = with_validated_input(admin_class or admin.ModelAdmin)
+        return super().register(model_or_iterable, admin_class, **options)
 
     def password_change(self, request, extra_context=None):
         request.current_app = self.name

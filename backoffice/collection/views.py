@@ -15,6 +15,7 @@ from backoffice.collection.filters import UnresolvedAttemptFilter
 from backoffice.collection.forms import ManualRunForm, PauseForm
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.identifiers import parse_ids
 from backoffice.ui.listing import chosen_filters, filtered_page
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
@@ -117,7 +118,7 @@ def attempt_list(request):
 @require_POST
 @staff_permission_required("debits.retry_debit_attempt")
 def retry_attempts(request):
-    ids = [int(v) for v in request.POST.getlist("attempt") if v.isdigit()]
+    ids = parse_ids(request.POST.getlist("attempt"))
     attempts = DebitAttempt.objects.filter(pk__in=ids)
     if not ids:
         messages.error(request, "Select at least one attempt to retry.")

@@ -16,9 +16,10 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -35,17 +36,14 @@ from backoffice.permissions import staff_permission_required
 from backoffice.signin.forms import SecondFactorForm, StaffActionForm, UnlockForm
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
 from backoffice.signin.session import second_factor_step
+from backoffice.ui.redirects import safe_next_path
 
 StaffUser = get_user_model()
 
 
 def _safe_next(request, default: str = "") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
+    return safe_next_path(request, target, default)
 
 
 def _with_next(url: str, next_url: str) -> str:
@@ -87,7 +85,7 @@ def verify_second_factor(request):
         return redirect("login")
     next_url = _safe_next(request, reverse("dashboard"))
     if user.is_verified():
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     if not has_confirmed_second_factor(user):
         return redirect(_with_next(reverse("signin:enrol"), next_url))
     if AxesProxyHandler.is_locked(request, {"username": user.get_username()}):
@@ -102,7 +100,7 @@ def verify_second_factor(request):
             AxesProxyHandler.reset_attempts(
                 ip_address=get_client_ip_address(request), username=user.get_username()
             )
-            return redirect(next_url)
+            return HttpResponseRedirect(next_url)
         if _count_failed_code(request, user):
             return _locked_out(request, user)
         form.add_error("otp_token", "That code is not valid.")

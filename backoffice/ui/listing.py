@@ -2,11 +2,13 @@
 
 from django.core.paginator import Paginator
 
+from backoffice.ui.identifiers import page_number
+
 
 def filtered_page(request, filterset, per_page: int) -> dict:
     """Template context of a filtered list: the filter, the requested page and the
     query string without ``page`` (what the pager links keep)."""
-    page = Paginator(filterset.qs, per_page).get_page(request.GET.get("page"))
+    page = Paginator(filterset.qs, per_page).get_page(page_number(request.GET.get("page")))
     query = request.GET.copy()
     query.pop("page", None)
     return {"filter": filterset, "page": page, "query": query.urlencode()}
