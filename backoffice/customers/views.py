@@ -71,6 +71,8 @@ def _query_from_url_term(request, term: str) -> str:
 @staff_permission_required("accounts.view_customer")
 def customer_search(request):
     typed = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
+    # No name or number holds a NUL, and PostgreSQL refuses one in a query.
+    typed = typed.replace("\x00", "")
     term = _url_search_term(request, typed) if typed.strip() else ""
     if request.method == "POST" or term != typed.strip()[:SEARCH_MAX_LENGTH]:
         # An identifier in the address bar (an old bookmark) is moved out of it too.

@@ -33,7 +33,7 @@ from accounts.services import (
 )
 from accounts.services.staff_security import StaffSecurityError, has_confirmed_second_factor
 from backoffice.permissions import staff_permission_required
-from backoffice.signin.forms import SecondFactorForm, StaffActionForm, UnlockForm
+from backoffice.signin.forms import SecondFactorForm, StaffActionForm, StaffLoginForm, UnlockForm
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
 from backoffice.signin.session import second_factor_step
 from backoffice.ui.redirects import safe_next_path
@@ -54,6 +54,7 @@ class StaffLoginView(auth_views.LoginView):
     """The password step. On success the session is signed in but not yet verified."""
 
     template_name = "backoffice/signin/login.html"
+    authentication_form = StaffLoginForm
     redirect_authenticated_user = False
 
     def get_success_url(self):

@@ -14,6 +14,16 @@ def filtered_page(request, filterset, per_page: int) -> dict:
     return {"filter": filterset, "page": page, "query": query.urlencode()}
 
 
+# An audit summary keeps what was asked for, not a pasted novel.
+FILTER_VALUE_LIMIT = 200
+
+
+def _recordable(text: str) -> str:
+    # PostgreSQL's jsonb cannot hold a NUL character: such a value made the audit
+    # write, and so the export, fail.
+    return text.replace("\x00", "")[:FILTER_VALUE_LIMIT]
+
+
 def chosen_filters(request) -> dict:
     """The filters a list or export was asked for, as recorded in its audit event."""
-    return {k: v for k, v in request.GET.items() if k != "page"}
+    return {_recordable(k): _recordable(v) for k, v in request.GET.items() if k != "page"}

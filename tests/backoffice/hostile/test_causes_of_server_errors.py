@@ -10,7 +10,8 @@ from django.contrib.messages import get_messages
 from django.test import Client, RequestFactory
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from accounts.models import PasswordResetRequest
+from accounts.audit import AuditAction
+from accounts.models import AuditEvent, PasswordResetRequest
 from backoffice.ui.identifiers import MAX_ID, page_number, parse_id, parse_ids
 from backoffice.ui.redirects import safe_next_path
 from debits.models import MandateSync
@@ -227,3 +228,18 @@ def test_a_next_value_that_is_a_view_name_after_the_second_factor_goes_to_the_da
     response = _superuser().get("/login/verify/", {"next": next_value})
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def test_an_export_asked_for_with_a_nul_byte_in_a_filter_is_still_recorded():
+    client = sign_in_verified(Client(), StaffUserFactory(role="operations", password=None))
+    response = client.get("/debits/attempts/export.csv", {"loan": "LN\x00", "run": "x" * 500})
+    b"".join(response.streaming_content)
+    [event] = AuditEvent.objects.filter(action=AuditAction.DEBIT_ATTEMPT_EXPORTED)
+    assert event.summary["filters"] == {"loan": "LN", "run": "x" * 200}
+
+
+def test_a_username_longer_than_any_is_a_form_error_at_sign_in():
+    response = Client().post("/login/", {"username": "x" * 5000, "password": "whatever"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"]
+    assert not AccessAttempt.objects.exists()
