@@ -243,3 +243,17 @@ def test_a_username_longer_than_any_is_a_form_error_at_sign_in():
     assert response.status_code == 200
     assert response.context["form"].errors["username"]
     assert not AccessAttempt.objects.exists()
+
+
+def test_a_refused_card_form_shows_its_customer_field_again_whatever_was_posted():
+    response = _superuser().post("/admin/accounts/card/add/", {"customer": "²", "card_number": "x"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["customer"]
+
+
+def test_an_action_on_rows_that_no_longer_exist_is_refused():
+    response = _superuser().post(
+        "/admin/django_celery_beat/periodictask/",
+        {"action": "enable_tasks", "_selected_action": ["999999"]},
+    )
+    assert "None of the selected rows exists any more." in _messages(response)
