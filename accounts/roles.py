@@ -52,6 +52,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.retry_debit_attempt",
         "debits.export_debitattempt",
         "debits.change_alert",
+        "debits.view_operations_dashboard",
+        "debits.use_emergency_controls",
         "django_celery_beat.change_periodictask",
         "django_celery_beat.change_crontabschedule",
         "django_celery_beat.add_crontabschedule",
@@ -63,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.approve_locked_card_reset",
         "accounts.reveal_customer_phone",
         "accounts.unlock_staff",
+        "accounts.approve_staff_change",
         "accounts.view_auditevent",
         "debits.resync_mandate",
         "debits.pause_collection",
@@ -70,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.retry_debit_attempt",
         "debits.export_debitattempt",
         "debits.change_alert",
+        "debits.view_operations_dashboard",
         "debits.waive_late_fee",
         "debits.approve_fee_waiver",
     },
@@ -91,16 +95,29 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.change_staffuser",
         "accounts.unlock_staff",
         "accounts.reset_staff_second_factor",
+        # Role grants, re-enabling and staff password resets: asked by one admin,
+        # decided by another admin or a supervisor (accounts.services.staff_grants).
+        "accounts.request_staff_change",
+        "accounts.approve_staff_change",
+        "accounts.clear_sign_in_history",
         "accounts.view_auditevent",
         "auth.view_group",
+        # Watches the system's health; acting on it is operations' decision.
+        "debits.view_operations_dashboard",
         # No schedule changes: "run now" on a periodic task would start a debit
         # run, which is operations' decision (separation of duties).
     },
 }
 
 
-def sync_role_groups(apps=None) -> None:
-    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS."""
+def sync_role_groups(apps=None, *, missing_ok: bool = False) -> None:
+    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS.
+
+    A data migration runs this against the roles as they are today, while the
+    migration graph may not yet have created a permission another app adds in a
+    later migration: migrations pass ``missing_ok`` and skip it, and the last
+    role migration, which depends on every app's, syncs them all.
+    """
     if apps is None:
         from django.apps import apps as live_apps
 
@@ -116,6 +133,8 @@ def sync_role_groups(apps=None) -> None:
                 content_type__app_label=app_label, codename=codename
             ).first()
             if permission is None:
+                if missing_ok:
+                    continue
                 raise LookupError(f"Permission {name} of role {role} does not exist")
             wanted.append(permission)
         group.permissions.set(wanted)

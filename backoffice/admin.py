@@ -1,22 +1,21 @@
 """Third-party admin pages made to keep our rules.
 
-- Permission checks for the actions django-celery-beat and django-axes ship
-  without any: each one requires the model permission it exercises, like every
+- django-celery-beat's task actions are offered to anyone who can open the
+  list; here each one requires the model permission it exercises, like every
   action of ours does (``@admin.action(permissions=...)``).
 - django-celery-beat's schedule pages describe a crontab through celery's
   parser, which raises on a malformed field ("-1", "1,,2") that the form has
   just refused, so the refusal became an error page; and its task form took
   any JSON as the arguments, which "Run selected tasks" then failed on.
-- django-axes' clean-up action reads a timestamp only its login middleware sets.
+- django-axes' records cannot be deleted here at all.
 """
 
 import json
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
 from django_celery_beat.admin import CrontabScheduleAdmin, PeriodicTaskAdmin, PeriodicTaskForm
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -137,22 +136,36 @@ class GuardedCrontabScheduleAdmin(CrontabScheduleAdmin):
         return crontab_description(obj)
 
 
-class GuardedAccessAttemptAdmin(ActionPermissionsMixin, AccessAttemptAdmin):
-    action_permissions = {"cleanup_expired_attempts": "delete"}
+class SignInHistoryAdminMixin:
+    """Sign-in history and lockouts are evidence: nobody deletes them here, superusers
+    included (no delete page, no bulk delete, no clean-up action). Old rows go through
+    ``accounts.services.clear_sign_in_history``, with a reason, audited."""
 
-    @admin.action(description="Clean up expired attempts")
-    def cleanup_expired_attempts(self, request, queryset):
-        # axes reads the time its middleware stamps on a login request; an admin
-        # request never passed that way, so the action failed with AttributeError.
-        if not hasattr(request, "axes_attempt_time"):
-            request.axes_attempt_time = timezone.now()
-        return super().cleanup_expired_attempts(request, queryset)
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+class GuardedAccessAttemptAdmin(SignInHistoryAdminMixin, AccessAttemptAdmin):
+    pass
+
+
+class GuardedAccessLogAdmin(SignInHistoryAdminMixin, AccessLogAdmin):
+    pass
+
+
+class GuardedAccessFailureLogAdmin(SignInHistoryAdminMixin, AccessFailureLogAdmin):
+    pass
 
 
 for _model, _model_admin in (
     (PeriodicTask, GuardedPeriodicTaskAdmin),
     (CrontabSchedule, GuardedCrontabScheduleAdmin),
     (AccessAttempt, GuardedAccessAttemptAdmin),
+    (AccessLog, GuardedAccessLogAdmin),
+    (AccessFailureLog, GuardedAccessFailureLogAdmin),
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
