@@ -83,7 +83,10 @@ def race(
         if met.is_set():
             second_thread.join(THREAD_TIMEOUT_SECONDS)
     if not met.is_set():
-        raise AssertionError(f"the first side never reached {at}: the race did not happen")
+        raise AssertionError(
+            f"the first side never reached {at}: the race did not happen "
+            f"(the first side ended with {first_outcome.error or first_outcome.value!r})"
+        )
     if first_thread.is_alive() or second_thread.is_alive():
         raise AssertionError("a side of the race is still running: a deadlock?")
     return first_outcome, second_outcome

@@ -29,7 +29,7 @@ _COMMON = {
     "derandomize": True,
     "print_blob": True,
 }
-settings.register_profile("hostile-ci", max_examples=12, **_COMMON)
+settings.register_profile("hostile-ci", max_examples=6, **_COMMON)
 settings.register_profile("hostile-thorough", max_examples=300, **_COMMON)
 PROFILE = settings.get_profile(os.environ.get("HOSTILE_INPUT_PROFILE", "hostile-ci"))
 

