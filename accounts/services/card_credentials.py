@@ -464,18 +464,5 @@ def complete_password_reset(
             target=reset,
             summary={"card_id": reset.card_id, "kind": reset.kind},
         )
-        customer = reset.card.customer
-        message = Notification(
-            channel=reset.delivery_channel,
-            recipient=_recipient(customer, reset.delivery_channel),
-            subject="Your card password was changed",
-            body=(
-                f"The {CardCredential.Kind(reset.kind).label.lower()} of your car-loan card "
-                f"ending {reset.card.last_four} was changed. Your automatic loan repayments "
-                "continue as before; you need to do nothing. If you did not ask for this, "
-                "call the bank at once."
-            ),
-            topic="password_changed",
-        )
-        transaction.on_commit(lambda: send_notification(message))
+    # The customer is told through the notice the credential change wrote (its outbox).
     return change
