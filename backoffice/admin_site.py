@@ -7,6 +7,7 @@ login (with django-axes and the lockout) for the whole back office.
 
 from functools import wraps
 
+from django.contrib import admin
 from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth.views import PasswordChangeView, redirect_to_login
 from django.shortcuts import redirect
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django_otp.admin import OTPAdminSite
 
 from accounts.search_terms import holds_full_identifier, url_search_term
+from backoffice.admin_input import with_validated_input
 
 
 class OwnPasswordChangeForm(AdminPasswordChangeForm):
@@ -37,6 +39,11 @@ class StaffAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin"):
         # OTPAdminSite defaults to "otpadmin"; keep the usual "admin:" URL names.
         super().__init__(name=name)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every list and action, third-party ones included, checks its input the same way.
+        admin_class = with_validated_input(admin_class or admin.ModelAdmin)
+        return super().register(model_or_iterable, admin_class, **options)
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)

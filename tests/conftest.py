@@ -150,3 +150,19 @@ def _cache_of_its_own(settings):
             "LOCATION": f"test-{uuid.uuid4().hex}",
         }
     }
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The number of hostile inputs each target was tried with (tests/backoffice/hostile)."""
+    import sys
+
+    cases = sys.modules.get("tests.backoffice.hostile.cases")
+    if cases is None or not cases.CASES:
+        return
+    terminalreporter.section("hostile input: cases per target")
+    width = max(len(target) for target in cases.CASES)
+    for target, count in sorted(cases.CASES.items()):
+        terminalreporter.write_line(f"{target:<{width}}  {count:>6}")
+    terminalreporter.write_line(
+        f"{'total':<{width}}  {sum(cases.CASES.values()):>6}  ({len(cases.CASES)} targets)"
+    )

@@ -31,13 +31,14 @@ from backoffice.collection.pause_targets import (
 )
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.identifiers import parse_ids
 from backoffice.ui.listing import (
     applied_filters,
     filtered_page,
     filtered_rows,
     filters_are_invalid,
 )
-from backoffice.ui.navigation import safe_next_path
+from backoffice.ui.redirects import requested_next_path
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
 from debits.selectors import (
@@ -152,7 +153,7 @@ def _report_not_retried(request, not_retried) -> None:
 @require_POST
 @staff_permission_required("debits.retry_debit_attempt")
 def retry_attempts(request):
-    ids = [int(v) for v in request.POST.getlist("attempt") if v.isdigit()]
+    ids = parse_ids(request.POST.getlist("attempt"))
     attempts = DebitAttempt.objects.filter(pk__in=ids)
     if not ids:
         messages.error(request, _("Select at least one attempt to retry."))
@@ -273,7 +274,7 @@ def pause_list(request):
 
 def _back(request, default: str) -> str:
     """Where the confirmation returns to: the page it was opened from, if on this site."""
-    return safe_next_path(request.POST.get("next") or request.GET.get("next")) or default
+    return requested_next_path(request, default)
 
 
 def _confirm_page(request, *, mode: str, target, form, back: str, pause=None):

@@ -33,6 +33,8 @@ from accounts.services.staff_security import StaffSecurityError
 from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
+from backoffice.ui.identifiers import page_number
+from backoffice.ui.redirects import redirect_to_next
 from debits.models import Mandate, MandateSync
 from debits.selectors import (
     card_instalments_with_attempts,
@@ -75,13 +77,15 @@ def _query_from_url_term(request, term: str) -> str:
 @staff_permission_required("accounts.view_customer")
 def customer_search(request):
     typed = request.POST.get("q", "") if request.method == "POST" else request.GET.get("q", "")
+    # No name or number holds a NUL, and PostgreSQL refuses one in a query.
+    typed = typed.replace("\x00", "")
     term = _url_search_term(request, typed) if typed.strip() else ""
     if request.method == "POST" or term != typed.strip()[:SEARCH_MAX_LENGTH]:
         # An identifier in the address bar (an old bookmark) is moved out of it too.
         url = reverse("customers:customer_search")
         return redirect(f"{url}?{urlencode({'q': term})}" if term else url)
     query = _query_from_url_term(request, term)
-    page = Paginator(search_customers(query), 25).get_page(request.GET.get("page"))
+    page = Paginator(search_customers(query), 25).get_page(page_number(request.GET.get("page")))
     # The page never echoes a full card number, national id or phone back.
     shown = mask_search_text(query)
     return render(
@@ -139,26 +143,25 @@ def customer_detail(request, pk: int):
 def start_card_password_reset(request, card_id: int):
     card = get_object_or_404(Card.objects.select_related("customer"), pk=card_id)
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("customers:customer_detail", kwargs={"pk": card.customer_id})
+    customer_page = reverse("customers:customer_detail", kwargs={"pk": card.customer_id})
     form = StartPasswordResetForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else ""
             messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
-        return redirect(back)
+        return redirect_to_next(back, customer_page)
     try:
         reset = form.start_reset(card=card, actor=request.user)
     except CardPasswordError as exc:
         messages.error(request, str(exc))
-        return redirect(back)
+        return redirect_to_next(back, customer_page)
     minutes = settings.PASSWORD_RESET_LINK_TTL_SECONDS // 60
     channel = reset.get_delivery_channel_display()
     messages.success(
         request,
         f"A single-use reset link was sent to the customer by {channel} (valid {minutes} minutes).",
     )
-    return redirect(back)
+    return redirect_to_next(back, customer_page)
 
 
 # --- Card page: credentials, mandates and re-sync ----------------------------------

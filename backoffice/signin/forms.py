@@ -1,6 +1,7 @@
 """Forms of the sign-in and staff security pages."""
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 
 
 class SecondFactorForm(forms.Form):
@@ -21,3 +22,19 @@ class StaffActionForm(forms.Form):
 
 class UnlockForm(StaffActionForm):
     username = forms.CharField(max_length=150, widget=forms.HiddenInput)
+
+
+class StaffLoginForm(AuthenticationForm):
+    """Django's login form, with the username's length enforced.
+
+    AuthenticationForm sets ``max_length`` after the field is built, so no
+    validator checks it: a 5,000-character name reached authentication and
+    django-axes' failure record (a 255-character column), and the page failed.
+    """
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        limit = self.fields["username"].max_length
+        if len(username) > limit:
+            raise forms.ValidationError(f"A username has at most {limit} characters.")
+        return username

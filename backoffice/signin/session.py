@@ -21,7 +21,7 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from backoffice.ui.navigation import safe_next_path
+from backoffice.ui.redirects import safe_next_path
 
 SESSION_STARTED_KEY = "staff_session_started_at"
 SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"

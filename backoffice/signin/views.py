@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -38,17 +39,17 @@ from accounts.services.staff_security import (
     second_factor_wait_seconds,
 )
 from backoffice.permissions import staff_permission_required
-from backoffice.signin.forms import SecondFactorForm, StaffActionForm, UnlockForm
+from backoffice.signin.forms import SecondFactorForm, StaffActionForm, StaffLoginForm, UnlockForm
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
 from backoffice.signin.session import remind_of_unsent_form, second_factor_step
-from backoffice.ui.navigation import safe_next_path
+from backoffice.ui.redirects import requested_next_path
 
 StaffUser = get_user_model()
 
 
 def _safe_next(request, default: str = "") -> str:
     """Only a same-site relative path is followed after sign-in."""
-    return safe_next_path(request.POST.get("next") or request.GET.get("next")) or default
+    return requested_next_path(request, default)
 
 
 def _with_next(url: str, next_url: str) -> str:
@@ -59,6 +60,7 @@ class StaffLoginView(auth_views.LoginView):
     """The password step. On success the session is signed in but not yet verified."""
 
     template_name = "backoffice/signin/login.html"
+    authentication_form = StaffLoginForm
     redirect_authenticated_user = False
 
     def get_redirect_url(self):
@@ -93,7 +95,7 @@ def verify_second_factor(request):
         return redirect("login")
     next_url = _safe_next(request, reverse("dashboard"))
     if user.is_verified():
-        return redirect(next_url)
+        return HttpResponseRedirect(next_url)
     if not has_confirmed_second_factor(user):
         return redirect(_with_next(reverse("signin:enrol"), next_url))
     if AxesProxyHandler.is_locked(request, {"username": user.get_username()}):
@@ -117,7 +119,7 @@ def verify_second_factor(request):
                 ip_address=get_client_ip_address(request), username=user.get_username()
             )
             remind_of_unsent_form(request)
-            return redirect(next_url)
+            return HttpResponseRedirect(next_url)
         if _count_failed_code(request, user):
             return _locked_out(request, user)
         if throttled:

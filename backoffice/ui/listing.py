@@ -7,6 +7,8 @@ fixed: a filter that is silently dropped would widen the result to every row.
 
 from django.core.paginator import Paginator
 
+from backoffice.ui.identifiers import page_number
+
 
 def filters_are_invalid(filterset) -> bool:
     return filterset.is_bound and not filterset.is_valid()
@@ -22,7 +24,9 @@ def filtered_rows(filterset):
 def filtered_page(request, filterset, per_page: int) -> dict:
     """Template context of a filtered list: the filter, the requested page and the
     query string without ``page`` (what the pager links keep)."""
-    page = Paginator(filtered_rows(filterset), per_page).get_page(request.GET.get("page"))
+    page = Paginator(filtered_rows(filterset), per_page).get_page(
+        page_number(request.GET.get("page"))
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return {

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from accounts.models import AuthenticatorDevice
 from backoffice.signin.session import SESSION_LAST_SEEN_KEY
-from backoffice.ui.navigation import safe_next_path
+from backoffice.ui.redirects import safe_next_path
 from debits.models import DebitRun
 from tests.backoffice.signin.test_security import (
     current_code,
