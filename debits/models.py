@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.db.models.lookups import Exact
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Card
 
@@ -19,9 +21,9 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 
 class Loan(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SETTLED = "settled", "Settled"
-        WRITTEN_OFF = "written_off", "Written off"
+        ACTIVE = "active", _("Active")
+        SETTLED = "settled", _("Settled")
+        WRITTEN_OFF = "written_off", _("Written off")
 
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="loans")
     reference = models.CharField(max_length=24, unique=True)
@@ -53,11 +55,11 @@ class Loan(models.Model):
 
 class Instalment(models.Model):
     class State(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        DUE = "due", "Due"
-        PAID = "paid", "Paid"
-        OVERDUE = "overdue", "Overdue"
-        SETTLED_LATE = "settled_late", "Settled late"
+        SCHEDULED = "scheduled", _("Scheduled")
+        DUE = "due", _("Due")
+        PAID = "paid", _("Paid")
+        OVERDUE = "overdue", _("Overdue")
+        SETTLED_LATE = "settled_late", _("Settled late")
 
     OPEN_STATES = (State.SCHEDULED, State.DUE, State.OVERDUE)
 
@@ -122,14 +124,14 @@ class Mandate(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CANCELLED = "cancelled", "Cancelled"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
 
     class Cycle(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
+        MONTHLY = "monthly", _("Monthly")
 
     LIVE_STATES = (State.PENDING, State.ACTIVE, State.SUSPENDED)
 
@@ -188,17 +190,17 @@ class MandateSync(models.Model):
     """One attempt to bind a mandate's gateway agreement to a credential version."""
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        ALREADY_IN_SYNC = "already_in_sync", "Already in sync"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        ALREADY_IN_SYNC = "already_in_sync", _("Already in sync")
+        FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):
-        CREDENTIAL_CHANGE = "credential_change", "Credential change"
-        SWEEPER = "sweeper", "Outbox sweeper"
-        PREFLIGHT = "preflight", "Debit pre-flight"
-        MANUAL = "manual", "Staff request"
-        RECONCILIATION = "reconciliation", "Reconciliation"
+        CREDENTIAL_CHANGE = "credential_change", _("Credential change")
+        SWEEPER = "sweeper", _("Outbox sweeper")
+        PREFLIGHT = "preflight", _("Debit pre-flight")
+        MANUAL = "manual", _("Staff request")
+        RECONCILIATION = "reconciliation", _("Reconciliation")
 
     mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="syncs")
     target_credential_version = models.PositiveIntegerField()
@@ -223,14 +225,15 @@ class MandateSync(models.Model):
 
 class DebitRun(models.Model):
     class Kind(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        RETRY = "retry", "Intraday retry"
-        MANUAL = "manual", "Manual"
+        # "Scheduled" is also an instalment's state; a context keeps the two apart.
+        SCHEDULED = "scheduled", pgettext_lazy("debit run kind", "Scheduled")
+        RETRY = "retry", _("Intraday retry")
+        MANUAL = "manual", _("Manual")
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
     run_date = models.DateField()
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SCHEDULED)
@@ -270,11 +273,11 @@ class DebitRun(models.Model):
 
 class DebitAttempt(models.Model):
     class State(models.TextChoices):
-        CREATED = "created", "Created"
-        SUBMITTED = "submitted", "Submitted"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown"
+        CREATED = "created", _("Created")
+        SUBMITTED = "submitted", _("Submitted")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
 
     IN_FLIGHT_STATES = (State.CREATED, State.SUBMITTED, State.UNKNOWN)
 
@@ -358,9 +361,9 @@ class SkippedInstalment(models.Model):
 
 class LateFee(models.Model):
     class State(models.TextChoices):
-        ACCRUED = "accrued", "Accrued"
-        WAIVER_PENDING = "waiver_pending", "Waiver awaiting approval"
-        WAIVED = "waived", "Waived"
+        ACCRUED = "accrued", _("Accrued")
+        WAIVER_PENDING = "waiver_pending", _("Waiver awaiting approval")
+        WAIVED = "waived", _("Waived")
 
     instalment = models.OneToOneField(Instalment, on_delete=models.PROTECT, related_name="late_fee")
     amount = models.DecimalField(**MONEY)
@@ -405,9 +408,9 @@ class CollectionPause(models.Model):
     """Operations stopping collection for the whole book, one card or one mandate."""
 
     class Scope(models.TextChoices):
-        BOOK = "book", "Whole book"
-        CARD = "card", "Card"
-        MANDATE = "mandate", "Mandate"
+        BOOK = "book", _("Whole book")
+        CARD = "card", _("Card")
+        MANDATE = "mandate", _("Mandate")
 
     scope = models.CharField(max_length=8, choices=Scope.choices)
     card = models.ForeignKey(
@@ -461,18 +464,18 @@ class Alert(models.Model):
     """Something operations must look at: raised where a job cannot repair it itself."""
 
     class Kind(models.TextChoices):
-        RESYNC_FAILED = "resync_failed", "Re-sync failed after retries"
-        MANDATE_FAILED = "mandate_failed", "Mandate failed (final debit outcome)"
-        OUTBOX_STUCK = "outbox_stuck", "Outbox event stuck"
-        MANDATE_DRIFT = "mandate_drift", "Mandate out of sync too long"
-        UNKNOWN_ATTEMPTS = "unknown_attempts", "Debit attempts with unknown outcome"
-        FAILURE_RATE = "failure_rate", "Failure rate above baseline"
-        REPEATED_PASSWORD_CHANGES = "repeated_password_changes", "Repeated password changes"
+        RESYNC_FAILED = "resync_failed", _("Re-sync failed after retries")
+        MANDATE_FAILED = "mandate_failed", _("Mandate failed (final debit outcome)")
+        OUTBOX_STUCK = "outbox_stuck", _("Outbox event stuck")
+        MANDATE_DRIFT = "mandate_drift", _("Mandate out of sync too long")
+        UNKNOWN_ATTEMPTS = "unknown_attempts", _("Debit attempts with unknown outcome")
+        FAILURE_RATE = "failure_rate", _("Failure rate above baseline")
+        REPEATED_PASSWORD_CHANGES = "repeated_password_changes", _("Repeated password changes")
 
     class Severity(models.TextChoices):
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        CRITICAL = "critical", "Critical"
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+        CRITICAL = "critical", _("Critical")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
@@ -555,16 +558,16 @@ class SimulatedFault(models.Model):
     """
 
     class Outcome(models.TextChoices):
-        INSUFFICIENT_FUNDS = "insufficient_funds", "Insufficient funds"
-        ACCOUNT_CLOSED = "account_closed", "Account closed"
-        AUTHORISATION_WITHDRAWN = "authorisation_withdrawn", "Authorisation withdrawn"
-        LIMIT_EXCEEDED = "limit_exceeded", "Limit exceeded"
+        INSUFFICIENT_FUNDS = "insufficient_funds", _("Insufficient funds")
+        ACCOUNT_CLOSED = "account_closed", _("Account closed")
+        AUTHORISATION_WITHDRAWN = "authorisation_withdrawn", _("Authorisation withdrawn")
+        LIMIT_EXCEEDED = "limit_exceeded", _("Limit exceeded")
         # Collected, then no answer: get_status later reveals the success.
-        TIMEOUT_AFTER_COLLECT = "timeout_after_collect", "Timeout after collecting"
+        TIMEOUT_AFTER_COLLECT = "timeout_after_collect", _("Timeout after collecting")
         # No answer and nothing collected: get_status later says not found.
-        TIMEOUT_BEFORE_COLLECT = "timeout_before_collect", "Timeout before collecting"
-        UNAVAILABLE = "unavailable", "Gateway unavailable (5xx)"
-        BIND_UNAVAILABLE = "bind_unavailable", "Agreement binding unavailable (5xx)"
+        TIMEOUT_BEFORE_COLLECT = "timeout_before_collect", _("Timeout before collecting")
+        UNAVAILABLE = "unavailable", _("Gateway unavailable (5xx)")
+        BIND_UNAVAILABLE = "bind_unavailable", _("Agreement binding unavailable (5xx)")
 
     mandate_reference = models.CharField(max_length=32, db_index=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices)

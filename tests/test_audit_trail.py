@@ -231,6 +231,9 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         customer=b.customer, actor=b.supervisor, reason="Customer asked for a call-back"
     ),
     "accounts.services.create_demo_staff": lambda b: accounts.services.create_demo_staff(),
+    "accounts.services.set_staff_language": lambda b: accounts.services.set_staff_language(
+        staff=b.target_staff, language="zh-hans"
+    ),
     "accounts.services.provision_staff_second_factor": lambda b: (
         accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
     ),

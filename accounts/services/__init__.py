@@ -20,6 +20,7 @@ from accounts.services.card_credentials import (
     verify_card_password,
 )
 from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
+from accounts.services.staff_preferences import StaffPreferenceError, set_staff_language
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
@@ -50,6 +51,9 @@ __all__ = [
     # demo staff
     "DemoStaffLogin",
     "create_demo_staff",
+    # staff preferences
+    "StaffPreferenceError",
+    "set_staff_language",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.contrib.auth import password_validation
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext_noop
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -62,7 +63,9 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     Refused while a confirmed factor exists: replacing it takes an admin's reset.
     """
     if has_confirmed_second_factor(staff):
-        raise StaffSecurityError("A second factor is already enrolled; ask an admin to reset it.")
+        raise StaffSecurityError(
+            gettext_noop("A second factor is already enrolled; ask an admin to reset it.")
+        )
     TOTPDevice.objects.filter(user=staff, confirmed=False).delete()
     device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
     record_audit_event(
@@ -90,7 +93,9 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
             .first()
         )
         if device is None:
-            raise StaffSecurityError("No enrolment in progress; reload the enrolment page.")
+            raise StaffSecurityError(
+                gettext_noop("No enrolment in progress; reload the enrolment page.")
+            )
         if device.verify_token(token.strip()):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
@@ -109,7 +114,7 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
             target=staff,
             summary={"device_id": device.pk},
         )
-    raise InvalidSecondFactorCode("That code is not valid; try the current one.")
+    raise InvalidSecondFactorCode(gettext_noop("That code is not valid; try the current one."))
 
 
 def _replace_backup_codes(staff: StaffUser) -> list[str]:
@@ -150,7 +155,7 @@ def verify_staff_second_factor(*, staff: StaffUser, token: str):
 def reset_staff_second_factor(*, staff: StaffUser, actor: StaffUser, reason: str) -> None:
     """Remove every second factor of ``staff``; they must enrol again at next sign-in."""
     if not actor.has_perm("accounts.reset_staff_second_factor"):
-        raise StaffSecurityError("You may not reset a second factor.")
+        raise StaffSecurityError(gettext_noop("You may not reset a second factor."))
     totp_deleted, _ = TOTPDevice.objects.filter(user=staff).delete()
     static_deleted, _ = StaticDevice.objects.filter(user=staff).delete()
     _bump_session_generation(staff)
@@ -169,7 +174,7 @@ def unlock_staff(*, username: str, actor: StaffUser, reason: str) -> int:
     from axes.utils import reset
 
     if not actor.has_perm("accounts.unlock_staff"):
-        raise StaffSecurityError("You may not unlock a staff login.")
+        raise StaffSecurityError(gettext_noop("You may not unlock a staff login."))
     removed = reset(username=username)
     staff = StaffUser.objects.filter(username=username).first()
     record_audit_event(
@@ -210,7 +215,7 @@ def set_staff_active(
 ) -> None:
     """Enable or disable a staff account; disabling ends every session at once."""
     if actor is not None and actor.pk == staff.pk and not active:
-        raise StaffSecurityError("You cannot disable your own account.")
+        raise StaffSecurityError(gettext_noop("You cannot disable your own account."))
     changed = (
         StaffUser.objects.filter(pk=staff.pk).exclude(is_active=active).update(is_active=active)
     )
@@ -229,10 +234,10 @@ def set_staff_active(
 def reveal_customer_phone(*, customer: Customer, actor: StaffUser, reason: str) -> str:
     """The full phone number of ``customer``, for a stated reason, with an audit event."""
     if not actor.has_perm("accounts.reveal_customer_phone"):
-        raise StaffSecurityError("You may not reveal a customer's phone number.")
+        raise StaffSecurityError(gettext_noop("You may not reveal a customer's phone number."))
     reason = reason.strip()
     if len(reason) < 10:
-        raise StaffSecurityError("Give a reason of at least 10 characters.")
+        raise StaffSecurityError(gettext_noop("Give a reason of at least 10 characters."))
     record_audit_event(
         actor=actor,
         action="customer.phone_revealed",

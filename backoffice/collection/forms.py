@@ -4,6 +4,7 @@ import datetime as dt
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Card
 from debits.models import CollectionPause, Mandate
@@ -11,30 +12,33 @@ from debits.models import CollectionPause, Mandate
 
 class ManualRunForm(forms.Form):
     run_date = forms.DateField(
-        label="Collect what is due on or before",
+        label=_("Collect what is due on or before"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     dry_run = forms.BooleanField(
         required=False,
-        label="Dry run (select and record skips, collect nothing)",
+        label=_("Dry run (select and record skips, collect nothing)"),
     )
 
     def clean_run_date(self):
         value = self.cleaned_data["run_date"]
         if value > timezone.localdate() + dt.timedelta(days=31):
-            raise forms.ValidationError("A run may look at most a month ahead.")
+            raise forms.ValidationError(_("A run may look at most a month ahead."))
         return value
 
 
 class PauseForm(forms.Form):
-    scope = forms.ChoiceField(choices=CollectionPause.Scope.choices)
+    scope = forms.ChoiceField(label=_("Scope"), choices=CollectionPause.Scope.choices)
     card_id = forms.IntegerField(
-        required=False, label="Card number (id)", help_text="For a card pause"
+        required=False, label=_("Card number (id)"), help_text=_("For a card pause")
     )
     mandate_reference = forms.CharField(
-        required=False, max_length=32, help_text="For a mandate pause"
+        label=_("Mandate reference"),
+        required=False,
+        max_length=32,
+        help_text=_("For a mandate pause"),
     )
-    reason = forms.CharField(max_length=300, widget=forms.Textarea)
+    reason = forms.CharField(label=_("Reason"), max_length=300, widget=forms.Textarea)
 
     def clean(self):
         cleaned = super().clean()
@@ -43,13 +47,13 @@ class PauseForm(forms.Form):
         if scope == CollectionPause.Scope.CARD:
             card = Card.objects.filter(pk=cleaned.get("card_id") or 0).first()
             if card is None:
-                self.add_error("card_id", "No such card.")
+                self.add_error("card_id", _("No such card."))
             cleaned["card"] = card
         elif scope == CollectionPause.Scope.MANDATE:
             mandate = Mandate.objects.filter(
                 reference=(cleaned.get("mandate_reference") or "").strip()
             ).first()
             if mandate is None:
-                self.add_error("mandate_reference", "No such mandate.")
+                self.add_error("mandate_reference", _("No such mandate."))
             cleaned["mandate"] = mandate
         return cleaned

@@ -8,14 +8,17 @@ from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import record_audit_event
 from backoffice.collection.filters import UnresolvedAttemptFilter
 from backoffice.collection.forms import ManualRunForm, PauseForm
 from backoffice.permissions import staff_permission_required
-from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.csv_export import local_timestamp, streaming_csv_response
+from backoffice.ui.labels import code_label
 from backoffice.ui.listing import chosen_filters, filtered_page
+from backoffice.ui.service_errors import translated
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
 from debits.selectors import (
@@ -68,6 +71,17 @@ def run_progress(request, pk: int):
             "attempts_by_state": progress["attempts_by_state"],
             "failures_by_code": dict(progress["failures_by_code"]),
             "skips_by_reason": dict(progress["skips_by_reason"]),
+            # What the page shows for each code, in the viewer's language.
+            "labels": {
+                **{
+                    code: code_label(code, "failure_code")
+                    for code, _n in progress["failures_by_code"]
+                },
+                **{
+                    code: code_label(code, "skip_reason")
+                    for code, _n in progress["skips_by_reason"]
+                },
+            },
         }
     )
 
@@ -86,12 +100,12 @@ def start_run(request):
                 dry_run=form.cleaned_data["dry_run"],
             )
         except DebitRunError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, translated(exc))
         else:
             messages.success(
                 request,
-                f"Run #{run.pk} started: {run.selected_count} to collect, "
-                f"{run.skipped_count} skipped.",
+                _("Run #%(run)d started: %(selected)d to collect, %(skipped)d skipped.")
+                % {"run": run.pk, "selected": run.selected_count, "skipped": run.skipped_count},
             )
             return redirect("collection:run_detail", pk=run.pk)
     return render(request, "backoffice/collection/run_form.html", {"form": form})
@@ -120,17 +134,17 @@ def retry_attempts(request):
     ids = [int(v) for v in request.POST.getlist("attempt") if v.isdigit()]
     attempts = DebitAttempt.objects.filter(pk__in=ids)
     if not ids:
-        messages.error(request, "Select at least one attempt to retry.")
+        messages.error(request, _("Select at least one attempt to retry."))
         return redirect("collection:attempt_list")
     try:
         run = retry_debit_attempts(attempts=attempts, actor=request.user)
     except DebitRunError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
         return redirect("collection:attempt_list")
     messages.success(
         request,
-        f"Retry run #{run.pk}: {run.selected_count} instalment(s) to collect, "
-        f"{run.skipped_count} skipped.",
+        _("Retry run #%(run)d: %(selected)d instalment(s) to collect, %(skipped)d skipped.")
+        % {"run": run.pk, "selected": run.selected_count, "skipped": run.skipped_count},
     )
     return redirect("collection:run_detail", pk=run.pk)
 
@@ -179,8 +193,8 @@ def attempt_export(request):
             a.failure_code,
             a.raw_failure_code,
             a.next_retry_on,
-            a.created_at.isoformat(),
-            a.finished_at.isoformat() if a.finished_at else "",
+            local_timestamp(a.created_at),
+            local_timestamp(a.finished_at),
         )
         for a in filterset.qs.iterator(chunk_size=2000)
     )
@@ -220,9 +234,11 @@ def pause_create(request):
                 actor=request.user,
             )
         except CollectionControlError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, translated(exc))
         else:
-            messages.success(request, f"Collection paused: {pause.get_scope_display()}.")
+            messages.success(
+                request, _("Collection paused: %(scope)s.") % {"scope": pause.get_scope_display()}
+            )
             return redirect("collection:pause_list")
     return render(
         request,
@@ -243,7 +259,7 @@ def pause_resume(request, pk: int):
     pause = get_object_or_404(CollectionPause, pk=pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Resuming needs a reason.")
+        messages.error(request, _("Resuming needs a reason."))
         return redirect("collection:pause_list")
     try:
         resume_collection(
@@ -254,9 +270,9 @@ def pause_resume(request, pk: int):
             actor=request.user,
         )
     except CollectionControlError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
-        messages.success(request, "Collection resumed.")
+        messages.success(request, _("Collection resumed."))
     return redirect("collection:pause_list")
 
 
@@ -274,12 +290,12 @@ def fee_waive(request, pk: int):
             raise FeeWaiverError("A waiver needs a reason")
         fee = waive_late_fee(fee=fee, reason=form.cleaned_data["reason"], actor=request.user)
     except FeeWaiverError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
         if fee.state == LateFee.State.WAIVER_PENDING:
-            messages.info(request, "The waiver awaits a supervisor's approval.")
+            messages.info(request, _("The waiver awaits a supervisor's approval."))
         else:
-            messages.success(request, "Late fee waived.")
+            messages.success(request, _("Late fee waived."))
     return _back_to_card(request, fee)
 
 
@@ -290,7 +306,7 @@ def fee_approve(request, pk: int):
     try:
         approve_fee_waiver(fee=fee, approver=request.user)
     except FeeWaiverError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
-        messages.success(request, "Waiver approved: the late fee is waived.")
+        messages.success(request, _("Waiver approved: the late fee is waived."))
     return _back_to_card(request, fee)

@@ -18,12 +18,15 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 SESSION_STARTED_KEY = "staff_session_started_at"
 SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"
 
 # Reachable by a signed-in person who has not passed the second factor yet.
-SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"login", "logout", "signin:verify", "signin:enrol"})
+SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset(
+    {"login", "logout", "set_language", "signin:verify", "signin:enrol"}
+)
 # Static files, and the customer-facing password reset pages: customers open
 # those from a link, and a staff member's half-finished sign-in in the same
 # browser must not block them.
@@ -70,7 +73,10 @@ class StaffSessionMiddleware:
             expired = self._expired(request)
             if expired:
                 logout(request)
-                messages.info(request, f"Your session ended ({expired}); please sign in again.")
+                messages.info(
+                    request,
+                    _("Your session ended (%(why)s); please sign in again.") % {"why": expired},
+                )
                 if not is_exempt_from_second_factor(request.path_info):
                     return redirect_to_login(request.get_full_path())
             elif not user.is_verified() and not is_exempt_from_second_factor(request.path_info):
@@ -87,9 +93,9 @@ class StaffSessionMiddleware:
         last_seen = request.session.get(SESSION_LAST_SEEN_KEY, started)
         if started is None:
             # Every sign-in path stamps the session; one without a stamp is not ours.
-            return "no sign-in time"
+            return _("no sign-in time")
         if now - started > settings.SESSION_ABSOLUTE_SECONDS:
-            return "time limit"
+            return _("time limit")
         if now - last_seen > settings.SESSION_COOKIE_AGE:
-            return "inactivity"
+            return _("inactivity")
         return ""

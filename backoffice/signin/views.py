@@ -19,6 +19,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -35,6 +36,7 @@ from backoffice.permissions import staff_permission_required
 from backoffice.signin.forms import SecondFactorForm, StaffActionForm, UnlockForm
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
 from backoffice.signin.session import second_factor_step
+from backoffice.ui.service_errors import translated
 
 StaffUser = get_user_model()
 
@@ -105,7 +107,7 @@ def verify_second_factor(request):
             return redirect(next_url)
         if _count_failed_code(request, user):
             return _locked_out(request, user)
-        form.add_error("otp_token", "That code is not valid.")
+        form.add_error("otp_token", _("That code is not valid."))
     return render(request, "backoffice/signin/verify.html", {"form": form, "next": next_url})
 
 
@@ -130,7 +132,7 @@ def enrol_second_factor(request):
         except StaffSecurityError as error:
             if _count_failed_code(request, user):
                 return _locked_out(request, user)
-            form.add_error("otp_token", str(error))
+            form.add_error("otp_token", translated(error))
         else:
             # The factor changed, which ended every session; keep this one.
             update_session_auth_hash(request, user)
@@ -171,7 +173,7 @@ def locked_staff(request):
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
         unlock_staff(username=username, actor=request.user, reason=form.cleaned_data["reason"])
-        messages.success(request, f"Unlocked {username}.")
+        messages.success(request, _("Unlocked %(username)s.") % {"username": username})
         return redirect("signin:locked_staff")
     return render(
         request,
@@ -190,7 +192,9 @@ def reset_second_factor(request, pk: int):
             staff=staff, actor=request.user, reason=form.cleaned_data["reason"]
         )
         messages.success(
-            request, f"{staff.username}'s second factor was removed; they enrol again at sign-in."
+            request,
+            _("%(username)s's second factor was removed; they enrol again at sign-in.")
+            % {"username": staff.username},
         )
         return redirect("signin:staff_list")
     return render(
