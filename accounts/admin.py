@@ -112,11 +112,23 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
     readonly_fields = ("last_login", "date_joined", "session_generation")
     fieldsets = (
         *UserAdmin.fieldsets,
-        ("Bank", {"fields": ("employee_number", "session_generation")}),
+        ("Bank", {"fields": ("employee_number", "language", "session_generation")}),
     )
     add_fieldsets = (
         *UserAdmin.add_fieldsets,
-        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number", "groups")}),
+        (
+            "Bank",
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "employee_number",
+                    "language",
+                    "groups",
+                )
+            },
+        ),
     )
 
     def get_queryset(self, request):
