@@ -14,7 +14,7 @@ from django.db.models import Q
 
 from accounts.admin_actions import CardPasswordResetAdminMixin
 from accounts.admin_staff import StaffSecurityAdminMixin
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import (
     AuditEvent,
     Card,
@@ -44,7 +44,7 @@ class AuditedAdminMixin:
         super().save_model(request, obj, form, change)
         record_audit_event(
             actor=request.user,
-            action=f"admin.{'change' if change else 'add'}",
+            action=(AuditAction.ADMIN_CHANGE if change else AuditAction.ADMIN_ADD),
             target=obj,
             summary={"fields": sorted(form.changed_data)},
         )
@@ -53,7 +53,10 @@ class AuditedAdminMixin:
         object_type, object_id = obj._meta.label_lower, obj.pk
         super().delete_model(request, obj)
         record_audit_event(
-            actor=request.user, action="admin.delete", object_type=object_type, object_id=object_id
+            actor=request.user,
+            action=AuditAction.ADMIN_DELETE,
+            object_type=object_type,
+            object_id=object_id,
         )
 
     def delete_queryset(self, request, queryset):
@@ -417,18 +420,7 @@ class AuditEventAdmin(ViewOnlyAdmin):
     list_select_related = ("actor",)
     date_hierarchy = "occurred_at"
     search_fields = ("action", "object_type", "object_id", "request_id", "actor__username")
-    fields = (
-        "occurred_at",
-        "actor",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "summary",
-        "reason",
-        "request_id",
-        "source_ip",
-    )
+    fields = AuditEvent.SHOWN_FIELDS
     readonly_fields = fields
 
     def get_actions(self, request):

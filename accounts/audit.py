@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import models
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, StaffUser
 from accounts.request_context import current_request_id, current_source_ip
 
@@ -11,7 +12,7 @@ from accounts.request_context import current_request_id, current_source_ip
 def record_audit_event(
     *,
     actor: StaffUser | None,
-    action: str,
+    action: AuditAction,
     target: models.Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
@@ -19,7 +20,12 @@ def record_audit_event(
     reason: str = "",
     actor_label: str = "",
 ) -> AuditEvent:
-    """Append one audit event. ``summary`` must never hold a secret or a full identifier."""
+    """Append one audit event. ``summary`` must never hold a secret or a full identifier.
+
+    ``action`` must be a member of the vocabulary: a free string that is not one
+    raises ``ValueError`` here, before anything is written.
+    """
+    action = AuditAction(action)
     if target is not None:
         object_type = object_type or target._meta.label_lower
         object_id = object_id or target.pk

@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.audit_actions import AuditAction
+
 
 class StaffUser(AbstractUser):
     """A member of bank staff. Roles are groups (see ``accounts.roles``)."""
@@ -127,6 +129,13 @@ class Card(models.Model):
     @property
     def masked_number(self) -> str:
         return f"•••• •••• •••• {self.last_four}"
+
+    @property
+    def network_reference(self) -> str:
+        """How the payment network knows this card (opaque; never the number)."""
+        from accounts.pii import card_network_reference
+
+        return card_network_reference(self.number_fingerprint)
 
 
 class CardCredential(models.Model):
@@ -313,6 +322,20 @@ class AuditEvent(models.Model):
 
     objects = AuditEventQuerySet.as_manager()
 
+    # What an event shows, in this order, wherever it is shown (admin, CSV export).
+    SHOWN_FIELDS = (
+        "occurred_at",
+        "actor",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "summary",
+        "reason",
+        "request_id",
+        "source_ip",
+    )
+
     class Meta:
         permissions = [
             ("export_auditevent", "Can export audit events"),
@@ -333,6 +356,14 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only")
+
+    @property
+    def action_label(self) -> str:
+        """The action in words; an action no longer in the vocabulary shows as stored."""
+        try:
+            return AuditAction(self.action).label
+        except ValueError:
+            return self.action
 
 
 class OutboxEvent(models.Model):

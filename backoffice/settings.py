@@ -67,6 +67,11 @@ INSTALLED_APPS = [
     "accounts",
     "debits",
     "backoffice",
+    # The simulated payment network (development, tests, demo): after the domain
+    # apps, which never import it.
+    "simulator",
+    # Demo book, load seeding and demo staff (seed_demo, create_demo_staff); not the domain.
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -315,8 +320,10 @@ else:
     }
 
 # --- Product settings ---------------------------------------------------------
-# Which payment gateway adapter debits talk to: the simulator or the HTTP client.
-PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="debits.gateways.simulator.SimulatorGateway")
+# Which payment gateway adapter debits talk to: the simulator or the HTTP client
+# ("debits.gateways.http.HttpGateway"). The simulator's former path,
+# "debits.gateways.simulator.SimulatorGateway", is still accepted.
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulator.gateway.SimulatorGateway")
 PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="")
 PAYMENT_GATEWAY_TIMEOUT_SECONDS = env.float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", default=10.0)
 # Bearer token the HTTP gateway adapter presents (empty: no Authorization header).

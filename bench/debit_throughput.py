@@ -32,8 +32,8 @@ DEFAULT_BROKER = "redis://127.0.0.1:6379/3"
 def seed(count: int, today: dt.date) -> None:
     from tqdm import tqdm
 
-    from debits.bulk_book import seed_due_instalments
     from debits.models import Instalment
+    from demo.load_book import seed_due_instalments
 
     have = Instalment.objects.count()
     if have >= count:
@@ -87,8 +87,8 @@ def naive_loop(sample: int, today: dt.date, latency_ms: int, *, instant: bool = 
     """One instalment at a time through the ORM: what the chunked engine replaces."""
     from django.utils import timezone
 
-    from debits.gateways.simulator import SimulatorGateway
     from debits.models import DebitAttempt, Instalment, Mandate
+    from simulator.gateway import SimulatorGateway
 
     gateway = InstantGateway() if instant else SimulatorGateway(latency_ms=latency_ms)
     ids = list(
@@ -106,7 +106,7 @@ def naive_loop(sample: int, today: dt.date, latency_ms: int, *, instant: bool = 
             attempt_number=1,
             idempotency_key=f"naive-{pk}",
             amount=instalment.amount_due,
-            credential_version=mandate.synced_credential_version,
+            presented_credential_version=mandate.synced_credential_version,
             state="submitted",
             submitted_at=timezone.now(),
         )
@@ -255,10 +255,13 @@ if __name__ == "__main__":
 class InstantGateway:
     """Answers every collect at once from memory: measures the engine without the network."""
 
-    def bind_agreement(self, *, mandate_reference, account_fingerprint, credential_version):
+    def bind_agreement(self, *, mandate_reference, credential_version, **_):
         from debits.gateways import AgreementBinding
 
         return AgreementBinding(mandate_reference, f"agr-{mandate_reference}", credential_version)
+
+    def notify_credential_change(self, *, card_reference, credential_version):
+        pass
 
     def collect(self, *, idempotency_key, mandate_reference, agreement_token, amount_minor, **_):
         from debits.gateways import CollectionResult

@@ -1,5 +1,5 @@
 """Django admin for loans, instalments, mandates, debit runs and attempts, fees,
-pauses, alerts and the gateway simulator's own books.
+pauses and alerts.
 
 Money and mandates change only through business actions (services), so these
 pages are for looking things up; actions that call services are added here.
@@ -27,10 +27,6 @@ from debits.models import (
     Loan,
     Mandate,
     MandateSync,
-    SimulatedAgreement,
-    SimulatedCollection,
-    SimulatedFault,
-    SimulatedPresentation,
     SkippedInstalment,
 )
 
@@ -144,7 +140,7 @@ class MandateAdmin(
 
     @admin.display(boolean=True, description="In sync")
     def in_sync(self, obj: Mandate) -> bool:
-        return obj.in_sync
+        return obj.is_in_sync
 
 
 @admin.register(MandateSync)
@@ -208,7 +204,7 @@ class DebitAttemptAdmin(RetryDebitAttemptsAdminMixin, CardSearchMixin, ViewOnlyA
         "run",
         "attempt_number",
         "amount",
-        "credential_version",
+        "presented_credential_version",
         "state",
         "failure_code",
         "created_at",
@@ -291,43 +287,3 @@ class AlertAdmin(ViewOnlyAdmin):
     list_select_related = ("card", "mandate", "resolved_by")
     date_hierarchy = "raised_at"
     search_fields = ("message", "dedup_key", "mandate__reference", "card__last_four")
-
-
-# --- The gateway simulator's books (read-only: the simulator alone writes them) ---
-
-
-@admin.register(SimulatedAgreement)
-class SimulatedAgreementAdmin(ViewOnlyAdmin):
-    list_display = ("mandate_reference", "credential_version", "revoked", "bound_at")
-    list_filter = ("revoked",)
-    date_hierarchy = "bound_at"
-    search_fields = ("mandate_reference", "token")
-
-
-@admin.register(SimulatedCollection)
-class SimulatedCollectionAdmin(ViewOnlyAdmin):
-    list_display = (
-        "created_at",
-        "idempotency_key",
-        "mandate_reference",
-        "amount_minor",
-        "outcome",
-        "gateway_reference",
-    )
-    list_filter = ("outcome",)
-    date_hierarchy = "created_at"
-    search_fields = ("idempotency_key", "mandate_reference", "gateway_reference")
-
-
-@admin.register(SimulatedFault)
-class SimulatedFaultAdmin(ViewOnlyAdmin):
-    list_display = ("created_at", "mandate_reference", "outcome", "remaining")
-    list_filter = ("outcome",)
-    date_hierarchy = "created_at"
-    search_fields = ("mandate_reference",)
-
-
-@admin.register(SimulatedPresentation)
-class SimulatedPresentationAdmin(ViewOnlyAdmin):
-    list_display = ("request_key", "count")
-    search_fields = ("request_key",)

@@ -116,11 +116,37 @@ class Instalment(models.Model):
         return self.amount_due - self.amount_paid
 
 
+# The one spelling of "in sync" for queries; ``Mandate.is_in_sync_with`` is its twin
+# for a loaded row. Equality, not ``>=``: re-sync binds the version it reads from
+# the card and credential versions only grow, so a mandate is never ahead of its
+# card; were a row ever to claim so, the agreement the network holds would still
+# not be bound to the card's credential, and that is out of sync.
+_IN_SYNC = Q(synced_credential_version=F("card__credential_version"))
+
+
+class MandateQuerySet(models.QuerySet):
+    def in_sync(self) -> "MandateQuerySet":
+        """Mandates whose agreement is bound to their card's current credential version."""
+        return self.filter(_IN_SYNC)
+
+    def out_of_sync(self) -> "MandateQuerySet":
+        """Mandates whose agreement is bound to another version than their card's."""
+        return self.exclude(_IN_SYNC)
+
+    def with_sync_state(self) -> "MandateQuerySet":
+        """Each row annotated ``synced_with_card`` (bool), for reads that need both kinds."""
+        return self.annotate(
+            synced_with_card=models.ExpressionWrapper(_IN_SYNC, output_field=models.BooleanField())
+        )
+
+
 class Mandate(models.Model):
     """The customer's authorisation to collect a loan's instalments from an account.
 
     In sync iff ``synced_credential_version == card.credential_version``: sync
     state is derived from versions, never a flag someone must remember to flip.
+    Ask ``Mandate.objects.in_sync()`` / ``out_of_sync()`` or ``is_in_sync``;
+    never compare the versions yourself.
     """
 
     class State(models.TextChoices):
@@ -157,6 +183,8 @@ class Mandate(models.Model):
     state_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    objects = MandateQuerySet.as_manager()
+
     class Meta:
         permissions = [
             ("resync_mandate", "Can re-sync a mandate now"),
@@ -179,10 +207,11 @@ class Mandate(models.Model):
         return self.reference
 
     def is_in_sync_with(self, card: Card) -> bool:
+        """In sync with this card row (the mandate's own, already loaded)."""
         return self.synced_credential_version == card.credential_version
 
     @property
-    def in_sync(self) -> bool:
+    def is_in_sync(self) -> bool:
         return self.is_in_sync_with(self.card)
 
 
@@ -291,7 +320,9 @@ class DebitAttempt(models.Model):
     # same key, so the gateway returns the first result instead of paying twice.
     idempotency_key = models.CharField(max_length=80, unique=True)
     amount = models.DecimalField(**MONEY)
-    credential_version = models.PositiveIntegerField()
+    # The credential version the mandate's agreement was bound to when this debit
+    # was presented (the mandate's synced version then, not the card's).
+    presented_credential_version = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
     failure_code = models.CharField(max_length=40, blank=True)
     raw_failure_code = models.CharField(max_length=60, blank=True)
@@ -509,81 +540,3 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
-
-
-# --- Payment gateway simulator's own state --------------------------------------
-# The simulator stands in for the payment network, which keeps its own books.
-# They live in the database only so that several worker processes share them;
-# nothing in the bank's code reads them except the simulator and the tests.
-
-
-class SimulatedAgreement(models.Model):
-    mandate_reference = models.CharField(max_length=32, unique=True)
-    token = models.CharField(max_length=80, unique=True)
-    credential_version = models.PositiveIntegerField()
-    revoked = models.BooleanField(default=False)
-    bound_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"{self.mandate_reference} @ v{self.credential_version}"
-
-
-class SimulatedCollection(models.Model):
-    """The simulator's ledger: one row per idempotency key, first result wins."""
-
-    idempotency_key = models.CharField(max_length=80, unique=True)
-    mandate_reference = models.CharField(max_length=32)
-    agreement_token = models.CharField(max_length=80)
-    amount_minor = models.BigIntegerField()
-    outcome = models.CharField(max_length=40)
-    gateway_reference = models.CharField(max_length=80)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(amount_minor__gt=0), name="simulated_collection_amount_positive"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.idempotency_key
-
-
-class SimulatedFault(models.Model):
-    """A fault scripted for one mandate reference, so a test or the demo can force
-    the payment network's answer (account closed, a timeout after collecting...).
-
-    ``remaining`` counts how many more calls it applies to; null means every call.
-    """
-
-    class Outcome(models.TextChoices):
-        INSUFFICIENT_FUNDS = "insufficient_funds", _("Insufficient funds")
-        ACCOUNT_CLOSED = "account_closed", _("Account closed")
-        AUTHORISATION_WITHDRAWN = "authorisation_withdrawn", _("Authorisation withdrawn")
-        LIMIT_EXCEEDED = "limit_exceeded", _("Limit exceeded")
-        # Collected, then no answer: get_status later reveals the success.
-        TIMEOUT_AFTER_COLLECT = "timeout_after_collect", _("Timeout after collecting")
-        # No answer and nothing collected: get_status later says not found.
-        TIMEOUT_BEFORE_COLLECT = "timeout_before_collect", _("Timeout before collecting")
-        UNAVAILABLE = "unavailable", _("Gateway unavailable (5xx)")
-        BIND_UNAVAILABLE = "bind_unavailable", _("Agreement binding unavailable (5xx)")
-
-    mandate_reference = models.CharField(max_length=32, db_index=True)
-    outcome = models.CharField(max_length=32, choices=Outcome.choices)
-    remaining = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    def __str__(self) -> str:
-        return f"{self.mandate_reference}: {self.outcome}"
-
-
-class SimulatedPresentation(models.Model):
-    """How often the simulator has seen a request key, so a retried request rolls
-    its injected fault afresh (deterministically) instead of failing forever."""
-
-    request_key = models.CharField(max_length=160, unique=True)
-    count = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.request_key} ×{self.count}"

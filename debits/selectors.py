@@ -32,7 +32,7 @@ def card_mandates_overview(card) -> dict:
     )
     rows = []
     for mandate in mandates:
-        if mandate.synced_credential_version >= card.credential_version:
+        if mandate.is_in_sync_with(card):
             state, since = "in_sync", mandate.synced_at
         elif mandate.sync_failed_at is not None:
             state, since = "failed", mandate.sync_failed_at

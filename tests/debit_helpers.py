@@ -14,6 +14,7 @@ def bind_at_network(mandate: Mandate) -> Mandate:
     """Give the mandate the agreement the simulated network holds for its card's version."""
     binding = get_gateway().bind_agreement(
         mandate_reference=mandate.reference,
+        card_reference=mandate.card.network_reference,
         account_fingerprint=mandate.settlement_account_fingerprint,
         credential_version=mandate.card.credential_version,
     )

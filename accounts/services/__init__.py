@@ -19,7 +19,6 @@ from accounts.services.card_credentials import (
     start_password_reset,
     verify_card_password,
 )
-from accounts.services.demo_staff import DemoStaffLogin, create_demo_staff
 from accounts.services.staff_preferences import StaffPreferenceError, set_staff_language
 from accounts.services.staff_security import (
     change_staff_password,
@@ -48,9 +47,6 @@ __all__ = [
     "reset_needs_supervisor",
     "start_password_reset",
     "verify_card_password",
-    # demo staff
-    "DemoStaffLogin",
-    "create_demo_staff",
     # staff preferences
     "StaffPreferenceError",
     "set_staff_language",

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 from kombu.exceptions import OperationalError
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.card_passwords import card_password_matches, hash_card_password
 from accounts.models import (
     Card,
@@ -232,7 +232,7 @@ def change_card_password(
         record_audit_event(
             actor=actor,
             actor_label="" if actor else ("customer" if reset_request else "system"),
-            action="card.password_changed",
+            action=AuditAction.CARD_PASSWORD_CHANGED,
             target=card,
             summary={
                 "kind": kind,
@@ -286,7 +286,7 @@ def verify_card_password(
     if credential.is_locked:
         record_audit_event(
             actor=actor,
-            action="card.password_verification_refused",
+            action=AuditAction.CARD_PASSWORD_VERIFICATION_REFUSED,
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "locked"},
         )
@@ -300,7 +300,7 @@ def verify_card_password(
     except RateLimited as limited:
         record_audit_event(
             actor=actor,
-            action="card.password_verification_refused",
+            action=AuditAction.CARD_PASSWORD_VERIFICATION_REFUSED,
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "rate_limited"},
         )
@@ -328,7 +328,9 @@ def verify_card_password(
         credential.refresh_from_db(fields=["failed_attempts", "locked_at"])
         record_audit_event(
             actor=actor,
-            action="card.password_verified" if matched else "card.password_verification_failed",
+            action=AuditAction.CARD_PASSWORD_VERIFIED
+            if matched
+            else AuditAction.CARD_PASSWORD_VERIFICATION_FAILED,
             target=card,
             summary={
                 "kind": kind,
@@ -440,7 +442,7 @@ def start_password_reset(
     )
     record_audit_event(
         actor=actor,
-        action="password_reset.started",
+        action=AuditAction.PASSWORD_RESET_STARTED,
         target=reset,
         summary={
             "card_id": card.pk,
@@ -523,7 +525,7 @@ def complete_password_reset(
         record_audit_event(
             actor=None,
             actor_label="customer",
-            action="password_reset.completed",
+            action=AuditAction.PASSWORD_RESET_COMPLETED,
             target=reset,
             summary={"card_id": reset.card_id, "kind": reset.kind},
         )

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 
 
@@ -22,7 +22,7 @@ def set_staff_language(*, staff: StaffUser, language: str) -> StaffUser:
     staff.save(update_fields=["language"])
     record_audit_event(
         actor=staff,
-        action="staff.language_changed",
+        action=AuditAction.STAFF_LANGUAGE_CHANGED,
         target=staff,
         summary={"from": before, "to": language},
     )

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_noop
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Customer, StaffUser
 
 # Enough to survive a lost phone for a few sign-ins, few enough to keep on paper.
@@ -70,7 +70,7 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
     record_audit_event(
         actor=staff,
-        action="staff.second_factor_enrolment_started",
+        action=AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_STARTED,
         target=staff,
         summary={"device_id": device.pk},
     )
@@ -103,14 +103,14 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
             _bump_session_generation(staff)
             record_audit_event(
                 actor=staff,
-                action="staff.second_factor_enrolled",
+                action=AuditAction.STAFF_SECOND_FACTOR_ENROLLED,
                 target=staff,
                 summary={"device_id": device.pk, "backup_codes": len(codes)},
             )
             return device, codes
         record_audit_event(
             actor=staff,
-            action="staff.second_factor_enrolment_failed",
+            action=AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_FAILED,
             target=staff,
             summary={"device_id": device.pk},
         )
@@ -144,7 +144,9 @@ def verify_staff_second_factor(*, staff: StaffUser, token: str):
                 break
     record_audit_event(
         actor=staff,
-        action="staff.second_factor_verified" if matched else "staff.second_factor_failed",
+        action=AuditAction.STAFF_SECOND_FACTOR_VERIFIED
+        if matched
+        else AuditAction.STAFF_SECOND_FACTOR_FAILED,
         target=staff,
         summary={"device": matched.persistent_id if matched else None},
     )
@@ -161,7 +163,7 @@ def reset_staff_second_factor(*, staff: StaffUser, actor: StaffUser, reason: str
     _bump_session_generation(staff)
     record_audit_event(
         actor=actor,
-        action="staff.second_factor_reset",
+        action=AuditAction.STAFF_SECOND_FACTOR_RESET,
         target=staff,
         summary={"username": staff.username, "devices_removed": totp_deleted + static_deleted},
         reason=reason,
@@ -179,7 +181,7 @@ def unlock_staff(*, username: str, actor: StaffUser, reason: str) -> int:
     staff = StaffUser.objects.filter(username=username).first()
     record_audit_event(
         actor=actor,
-        action="staff.unlocked",
+        action=AuditAction.STAFF_UNLOCKED,
         target=staff,
         object_type="" if staff else "accounts.staffuser",
         object_id="" if staff else username,
@@ -203,7 +205,7 @@ def change_staff_password(
     _bump_session_generation(staff)
     record_audit_event(
         actor=actor,
-        action="staff.password_changed",
+        action=AuditAction.STAFF_PASSWORD_CHANGED,
         target=staff,
         summary={"username": staff.username, "usable": new_password is not None},
     )
@@ -223,7 +225,7 @@ def set_staff_active(
     _bump_session_generation(staff)
     record_audit_event(
         actor=actor,
-        action="staff.enabled" if active else "staff.disabled",
+        action=(AuditAction.STAFF_ENABLED if active else AuditAction.STAFF_DISABLED),
         target=staff,
         summary={"username": staff.username, "changed": bool(changed)},
         reason=reason,
@@ -240,7 +242,7 @@ def reveal_customer_phone(*, customer: Customer, actor: StaffUser, reason: str) 
         raise StaffSecurityError(gettext_noop("Give a reason of at least 10 characters."))
     record_audit_event(
         actor=actor,
-        action="customer.phone_revealed",
+        action=AuditAction.CUSTOMER_PHONE_REVEALED,
         target=customer,
         summary={"phone": customer.phone_masked},
         reason=reason,
@@ -271,7 +273,7 @@ def provision_staff_second_factor(
     _bump_session_generation(staff)
     record_audit_event(
         actor=actor,
-        action="staff.second_factor_provisioned",
+        action=AuditAction.STAFF_SECOND_FACTOR_PROVISIONED,
         target=staff,
         summary={"device_id": device.pk, "backup_codes": len(codes)},
     )

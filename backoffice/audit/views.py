@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import AuditEvent, StaffUser
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import local_timestamp, streaming_csv_response
@@ -61,22 +61,11 @@ def audit_trail_export(request):
     # The export itself is an access to personal data about staff: record it.
     record_audit_event(
         actor=request.user,
-        action="audit.exported",
+        action=AuditAction.AUDIT_EXPORTED,
         object_type="accounts.auditevent",
         summary={"filters": chosen_filters(request)},
     )
-    header = [
-        "occurred_at",
-        "actor",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "summary",
-        "reason",
-        "request_id",
-        "source_ip",
-    ]
+    header = list(AuditEvent.SHOWN_FIELDS)
     rows = (
         (
             local_timestamp(event.occurred_at),

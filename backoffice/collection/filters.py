@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from backoffice.ui.date_filters import day_from_filter, day_to_filter
 from debits.labels import FAILURE_CODE_LABELS
 from debits.models import DebitAttempt
-from debits.services.collection import OUTCOMES
+from debits.outcomes import OUTCOMES
 
 
 class UnresolvedAttemptFilter(django_filters.FilterSet):

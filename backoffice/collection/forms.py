@@ -1,9 +1,6 @@
 """Staff forms of the debit engine: parse and validate, the services decide."""
 
-import datetime as dt
-
 from django import forms
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Card
@@ -19,12 +16,6 @@ class ManualRunForm(forms.Form):
         required=False,
         label=_("Dry run (select and record skips, collect nothing)"),
     )
-
-    def clean_run_date(self):
-        value = self.cleaned_data["run_date"]
-        if value > timezone.localdate() + dt.timedelta(days=31):
-            raise forms.ValidationError(_("A run may look at most a month ahead."))
-        return value
 
 
 class PauseForm(forms.Form):

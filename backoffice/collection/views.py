@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from backoffice.collection.filters import UnresolvedAttemptFilter
 from backoffice.collection.forms import ManualRunForm, PauseForm
 from backoffice.permissions import staff_permission_required
@@ -174,7 +174,7 @@ def attempt_export(request):
     filterset = _filtered_attempts(request)
     record_audit_event(
         actor=request.user,
-        action="debit_attempt.exported",
+        action=AuditAction.DEBIT_ATTEMPT_EXPORTED,
         object_type="debits.debitattempt",
         summary={"filters": chosen_filters(request)},
     )

@@ -1,4 +1,3 @@
-from django.db.models import F
 from django.utils import timezone
 
 from debits.models import Alert, DebitRun, Instalment, Mandate
@@ -10,9 +9,7 @@ def dashboard_stats() -> dict[str, int]:
     active = Mandate.objects.filter(state=Mandate.State.ACTIVE)
     return {
         "active_mandates": active.count(),
-        "out_of_sync": active.exclude(
-            synced_credential_version=F("card__credential_version")
-        ).count(),
+        "out_of_sync": active.out_of_sync().count(),
         "due_instalments": Instalment.objects.filter(
             state__in=Instalment.OPEN_STATES, due_date__lte=timezone.localdate()
         ).count(),
@@ -32,7 +29,7 @@ def mandates_out_of_sync(limit: int = DASHBOARD_LIST_LENGTH):
     """Active mandates behind their card's credential version, longest waiting first."""
     return (
         Mandate.objects.filter(state=Mandate.State.ACTIVE)
-        .exclude(synced_credential_version=F("card__credential_version"))
+        .out_of_sync()
         .select_related("card")
         .order_by("card__credential_changed_at", "id")[:limit]
     )

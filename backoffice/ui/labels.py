@@ -8,7 +8,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from accounts.audit_labels import ACTOR_LABELS, AUDIT_ACTION_LABELS, OBJECT_TYPE_LABELS
+from accounts.audit_actions import AuditAction
+from accounts.audit_labels import ACTOR_LABELS, OBJECT_TYPE_LABELS
 from accounts.models import Channel
 from accounts.roles import ROLE_LABELS
 from debits.labels import (
@@ -27,7 +28,7 @@ LABELS = {
     "skip_reason": SKIP_REASON_LABELS,
     "fee_cause": FEE_CAUSE_LABELS,
     "sync_error": SYNC_ERROR_LABELS,
-    "audit_action": AUDIT_ACTION_LABELS,
+    "audit_action": dict(AuditAction.choices),
     "object_type": OBJECT_TYPE_LABELS,
     "actor": ACTOR_LABELS,
     "attempt_state": dict(DebitAttempt.State.choices),

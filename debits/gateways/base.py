@@ -72,11 +72,28 @@ def check_amount_minor(amount_minor: int) -> None:
 
 class PaymentGateway(Protocol):
     def bind_agreement(
-        self, *, mandate_reference: str, account_fingerprint: str, credential_version: int
+        self,
+        *,
+        mandate_reference: str,
+        card_reference: str,
+        account_fingerprint: str,
+        credential_version: int,
     ) -> AgreementBinding:
         """Bind (or re-bind) the mandate's agreement to this credential version.
 
-        Idempotent: binding the version already bound returns the same token.
+        ``card_reference`` is the bank's opaque, stable reference for the card
+        (never the card number), so the network knows which agreements a
+        credential-change notice concerns. Idempotent: binding the version
+        already bound returns the same token.
+        """
+        ...
+
+    def notify_credential_change(self, *, card_reference: str, credential_version: int) -> None:
+        """Tell the network the card's credential is now at this version.
+
+        From then on the network refuses, as ``agreement_stale``, a collect under
+        any agreement of the card bound to an older version. Idempotent: a
+        repeated or late notice (an older version) changes nothing.
         """
         ...
 

@@ -2,8 +2,10 @@
 
 The wire contract (JSON both ways, amounts in integer minor units):
 
-- ``POST /agreements/bind`` {mandate_reference, account_fingerprint, credential_version}
-  -> 200 {mandate_reference, agreement_token, credential_version}
+- ``POST /agreements/bind`` {mandate_reference, card_reference, account_fingerprint,
+  credential_version} -> 200 {mandate_reference, agreement_token, credential_version}
+- ``POST /cards/credential-changes`` {card_reference, credential_version}
+  -> 200 or 204 (idempotent: a repeated or older notice changes nothing)
 - ``POST /collections`` {idempotency_key, mandate_reference, agreement_token,
   amount_minor, currency} with an ``Idempotency-Key`` header
   -> 200 {idempotency_key, outcome, gateway_reference, message}; 409 when the key
@@ -52,13 +54,19 @@ class HttpGateway:
         self.api_key = settings.PAYMENT_GATEWAY_API_KEY if api_key is None else api_key
 
     def bind_agreement(
-        self, *, mandate_reference: str, account_fingerprint: str, credential_version: int
+        self,
+        *,
+        mandate_reference: str,
+        card_reference: str,
+        account_fingerprint: str,
+        credential_version: int,
     ) -> AgreementBinding:
         status, body = self._call(
             "POST",
             "/agreements/bind",
             {
                 "mandate_reference": mandate_reference,
+                "card_reference": card_reference,
                 "account_fingerprint": account_fingerprint,
                 "credential_version": credential_version,
             },
@@ -74,6 +82,15 @@ class HttpGateway:
         except (KeyError, TypeError, ValueError) as exc:
             # Binding is idempotent: an unreadable answer is safe to treat as "try again".
             raise GatewayUnavailable(f"malformed binding answer: {exc}") from exc
+
+    def notify_credential_change(self, *, card_reference: str, credential_version: int) -> None:
+        status, body = self._call(
+            "POST",
+            "/cards/credential-changes",
+            {"card_reference": card_reference, "credential_version": credential_version},
+        )
+        if status not in (200, 202, 204):
+            raise GatewayError(f"credential-change notice refused ({status}): {_message(body)}")
 
     def collect(
         self,

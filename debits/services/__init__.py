@@ -1,39 +1,46 @@
 """Every write in debits that matters: one function per business action.
 
-Grouped in modules by subject (re-sync, collection, fees, controls); import
-them from here: ``from debits.services import resync_mandate``.
+Grouped in modules by subject (re-sync, credential changes, runs, eligibility,
+chunks, recording, janitor, fees, controls, alerts); import them from here:
+``from debits.services import resync_mandate``. The outcome table is
+``debits.outcomes``; ``OUTCOMES`` and ``normalise_failure_code`` are also
+exported here, as they always were.
 """
 
+from debits.outcomes import OUTCOMES, normalise_failure_code
 from debits.services.alerts import raise_alert
-from debits.services.collection import (
-    OUTCOMES,
-    DebitRunError,
-    check_authorisation_terms,
-    collect_debit_chunk,
-    normalise_failure_code,
-    record_debit_outcomes,
-    retry_debit_attempts,
-    run_debit_job,
-    settle_unresolved_attempts,
-)
+from debits.services.chunks import collect_debit_chunk
 from debits.services.controls import CollectionControlError, pause_collection, resume_collection
 from debits.services.credential_changes import (
     apply_credential_change,
     give_up_credential_change,
     sweep_outbox,
 )
+from debits.services.eligibility import check_authorisation_terms
 from debits.services.fees import (
     FeeWaiverError,
     accrue_late_fees,
     approve_fee_waiver,
     waive_late_fee,
 )
+from debits.services.janitor import settle_unresolved_attempts
+from debits.services.loans import LoanTermsError, open_loan
+from debits.services.mandates import (
+    MandateTermsError,
+    MandateTransitionError,
+    activate_mandate,
+    cancel_mandate,
+    create_mandate,
+    suspend_mandate,
+)
+from debits.services.recording import record_debit_outcomes
 from debits.services.resync import (
     MandateNotResyncable,
     close_interrupted_syncs,
     mark_mandate_sync_failed,
     resync_mandate,
 )
+from debits.services.runs import DebitRunError, retry_debit_attempts, run_debit_job
 
 __all__ = [
     "OUTCOMES",
@@ -60,4 +67,13 @@ __all__ = [
     "raise_alert",
     "resync_mandate",
     "sweep_outbox",
+    # loans and the mandate lifecycle
+    "LoanTermsError",
+    "MandateTermsError",
+    "MandateTransitionError",
+    "activate_mandate",
+    "cancel_mandate",
+    "create_mandate",
+    "open_loan",
+    "suspend_mandate",
 ]

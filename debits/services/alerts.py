@@ -4,7 +4,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card
 from debits.models import Alert, Mandate
 
@@ -48,7 +48,7 @@ def raise_alert(
         else:
             record_audit_event(
                 actor=None,
-                action="alert.raised",
+                action=AuditAction.ALERT_RAISED,
                 target=alert,
                 summary={"kind": kind, "dedup_key": dedup_key},
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
 from debits.models import CollectionPause, Mandate
 
@@ -81,7 +81,7 @@ def pause_collection(
     except IntegrityError as exc:
         # The partial unique indexes allow one open pause per target.
         raise CollectionControlError("Collection is already paused there") from exc
-    _record(action="collection.paused", pause=pause, actor=actor, reason=reason)
+    _record(action=AuditAction.COLLECTION_PAUSED, pause=pause, actor=actor, reason=reason)
     return pause
 
 
@@ -108,5 +108,5 @@ def resume_collection(
     pause.resumed_at = timezone.now()
     pause.resumed_by = actor
     pause.save(update_fields=["resumed_at", "resumed_by"])
-    _record(action="collection.resumed", pause=pause, actor=actor, reason=reason)
+    _record(action=AuditAction.COLLECTION_RESUMED, pause=pause, actor=actor, reason=reason)
     return pause

@@ -1,9 +1,17 @@
-"""Consuming ``card.credential_changed`` outbox events: re-sync the card's mandates.
+"""Consuming ``card.credential_changed`` outbox events: tell the network, re-sync the mandates.
 
 An event is processed once every live mandate of its card is bound to the
 event's credential version or a later one. Until then it stays unprocessed,
 so whatever stopped it (a lost broker message, a killed worker, a gateway
 outage) ends with the sweeper dispatching it again.
+
+Consuming an event first sends the payment network a credential-change
+notice for the card, whether or not automatic re-sync is on. The notice
+stands for the change reaching the core system, which the network hears of
+independently of the auto-debit module: that is why, with
+``AUTO_RESYNC_ENABLED=false``, the network still refuses the card's old
+agreements (``agreement_stale``), the original failure. The notice is
+idempotent at the network, so a redelivered event sends it again harmlessly.
 """
 
 from dataclasses import dataclass, field
@@ -14,8 +22,10 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
-from accounts.models import OutboxEvent
+from accounts.audit import AuditAction, record_audit_event
+from accounts.models import Card, OutboxEvent
+from accounts.pii import card_network_reference
+from debits.gateways import GatewayError, get_gateway
 from debits.models import Mandate, MandateSync
 from debits.services.resync import (
     RESYNCABLE_STATES,
@@ -37,6 +47,8 @@ class CredentialChangeOutcome:
     skipped_reason: str = ""
     behind_mandate_ids: list[int] = field(default_factory=list)
     syncs: list[MandateSync] = field(default_factory=list)
+    # False when the credential-change notice to the network failed (worth a retry).
+    network_notified: bool = True
 
 
 def _mandates_behind(*, card_id: int, version: int):
@@ -58,19 +70,27 @@ def apply_credential_change(
         return CredentialChangeOutcome(outbox_event_id, processed=False, skipped_reason="unknown")
     if event.processed_at is not None:
         return CredentialChangeOutcome(outbox_event_id, processed=True, skipped_reason="done")
+    card_id = int(event.payload["card_id"])
+    version = int(event.payload["credential_version"])
+    notice_error = notify_network_of_credential_change(card_id=card_id, credential_version=version)
     if not settings.AUTO_RESYNC_ENABLED:
         # The original failure, kept reproducible: the change never reaches the
         # agreements. The event stays unprocessed, so switching re-sync back on
         # lets the sweeper repair everything missed meanwhile.
+        if notice_error:
+            OutboxEvent.objects.filter(pk=event.pk).update(last_error=notice_error)
         return CredentialChangeOutcome(
-            outbox_event_id, processed=False, skipped_reason="auto_resync_disabled"
+            outbox_event_id,
+            processed=False,
+            skipped_reason="auto_resync_disabled",
+            network_notified=not notice_error,
         )
 
     OutboxEvent.objects.filter(pk=event.pk).update(attempts=F("attempts") + 1)
-    card_id = int(event.payload["card_id"])
-    version = int(event.payload["credential_version"])
     syncs = []
-    errors = []
+    # A failed notice is harmless once every agreement is re-bound: each binding
+    # tells the network the card's new version too.
+    errors = [notice_error] if notice_error else []
     for mandate in _mandates_behind(card_id=card_id, version=version).select_related("card"):
         try:
             sync = resync_mandate(mandate=mandate, trigger=trigger)
@@ -84,12 +104,36 @@ def apply_credential_change(
     if behind:
         OutboxEvent.objects.filter(pk=event.pk).update(last_error="; ".join(errors)[:1000])
         return CredentialChangeOutcome(
-            outbox_event_id, processed=False, behind_mandate_ids=behind, syncs=syncs
+            outbox_event_id,
+            processed=False,
+            behind_mandate_ids=behind,
+            syncs=syncs,
+            network_notified=not notice_error,
         )
     OutboxEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
         processed_at=timezone.now(), last_error=""
     )
     return CredentialChangeOutcome(outbox_event_id, processed=True, syncs=syncs)
+
+
+def notify_network_of_credential_change(*, card_id: int, credential_version: int) -> str:
+    """Send the network the card's credential-change notice; "" when sent, else why not.
+
+    Called with no transaction open (the gateway must not hold a row lock).
+    """
+    number_fingerprint = (
+        Card.objects.filter(pk=card_id).values_list("number_fingerprint", flat=True).first()
+    )
+    if number_fingerprint is None:
+        return ""  # the card is gone: no agreement of it can be collected
+    try:
+        get_gateway().notify_credential_change(
+            card_reference=card_network_reference(number_fingerprint),
+            credential_version=credential_version,
+        )
+    except GatewayError as exc:
+        return f"credential-change notice: {exc.code}: {exc}"[:300]
+    return ""
 
 
 def postpone_redispatch(*, outbox_event_id: int, seconds: float) -> None:
@@ -121,7 +165,7 @@ def give_up_credential_change(*, outbox_event_id: int, reason: str) -> list[Mand
     event.save(update_fields=["processed_at", "last_error"])
     record_audit_event(
         actor=None,
-        action="outbox_event.abandoned",
+        action=AuditAction.OUTBOX_EVENT_ABANDONED,
         target=event,
         summary={
             "card_id": card_id,

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
 from debits.models import (
     DebitAttempt,
@@ -21,10 +21,8 @@ from debits.models import (
     MandateSync,
     SkippedInstalment,
 )
-from debits.services.collection import (
-    BANK_SIDE_FAILURE_CODES,
-    BANK_SIDE_SKIP_REASONS,
-)
+from debits.outcomes import BANK_SIDE_FAILURE_CODES
+from debits.services.eligibility import BANK_SIDE_SKIP_REASONS
 
 CENT = Decimal("0.01")
 
@@ -89,13 +87,9 @@ def lateness_causes(instalment_ids: list[int]) -> dict[int, tuple[str, bool]]:
         Instalment.objects.filter(pk__in=instalment_ids).values_list("pk", "loan_id", "due_date")
     )
     mandates = list(
-        Mandate.objects.filter(loan_id__in={loan_id for _, loan_id, _ in rows}).values_list(
-            "pk",
-            "loan_id",
-            "synced_credential_version",
-            "card__credential_version",
-            "sync_failed_at",
-        )
+        Mandate.objects.filter(loan_id__in={loan_id for _, loan_id, _ in rows})
+        .with_sync_state()
+        .values_list("pk", "loan_id", "synced_with_card", "sync_failed_at")
     )
     failed_syncs: dict[int, list[dt.datetime]] = defaultdict(list)
     for mandate_id, requested_at in MandateSync.objects.filter(
@@ -109,12 +103,12 @@ def lateness_causes(instalment_ids: list[int]) -> dict[int, tuple[str, bool]]:
         window_start = timezone.make_aware(
             dt.datetime.combine(due_date - RESYNC_LOOKBACK, dt.time.min)
         )
-        for mandate_id, _, synced, card_version, sync_failed_at in by_loan[loan_id]:
+        for mandate_id, _, synced_with_card, sync_failed_at in by_loan[loan_id]:
             if sync_failed_at is not None or any(
                 at >= window_start for at in failed_syncs[mandate_id]
             ):
                 signals[instalment_id].append("resync_failed")
-            if synced != card_version:
+            if not synced_with_card:
                 signals[instalment_id].append("mandate_out_of_sync")
 
     causes = {}
@@ -156,7 +150,7 @@ def accrue_late_fees(*, on_date: dt.date) -> dict[str, int]:
         totals["waived"] += created["waived"]
     record_audit_event(
         actor=None,
-        action="late_fee.accrual_run",
+        action=AuditAction.LATE_FEE_ACCRUAL_RUN,
         object_type="debits.latefee",
         object_id=on_date.isoformat(),
         summary=totals,
@@ -200,7 +194,7 @@ def _accrue_batch(batch: list[tuple[int, Decimal, Decimal]]) -> dict[str, int]:
             waived += 1
             record_audit_event(
                 actor=None,
-                action="late_fee.waived_automatically",
+                action=AuditAction.LATE_FEE_WAIVED_AUTOMATICALLY,
                 object_type="debits.latefee",
                 object_id=pk,
                 summary={"instalment": instalment_id, "cause": cause, "amount": str(amount)},
@@ -235,7 +229,9 @@ def waive_late_fee(*, fee: LateFee, reason: str, actor: StaffUser) -> LateFee:
     fee.refresh_from_db()
     record_audit_event(
         actor=actor,
-        action="late_fee.waiver_requested" if needs_approval else "late_fee.waived",
+        action=AuditAction.LATE_FEE_WAIVER_REQUESTED
+        if needs_approval
+        else AuditAction.LATE_FEE_WAIVED,
         target=fee,
         summary={"amount": str(fee.amount), "instalment": fee.instalment_id},
         reason=reason[:300],
@@ -258,7 +254,7 @@ def approve_fee_waiver(*, fee: LateFee, approver: StaffUser) -> LateFee:
     current.save(update_fields=["state", "waiver_approved_by", "waived_at"])
     record_audit_event(
         actor=approver,
-        action="late_fee.waiver_approved",
+        action=AuditAction.LATE_FEE_WAIVER_APPROVED,
         target=current,
         summary={
             "amount": str(current.amount),

@@ -5,8 +5,9 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import record_audit_event
+from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
+from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
 from debits.models import Alert, Mandate, MandateSync
 from debits.services.alerts import raise_alert
@@ -48,7 +49,7 @@ def resync_mandate(
     one of them record it. A re-sync that bound an older version than a later
     one already recorded can therefore never take the mandate backwards.
     """
-    sync, target = _open_sync(mandate=mandate, trigger=trigger, actor=actor)
+    sync, target, card_reference = _open_sync(mandate=mandate, trigger=trigger, actor=actor)
     if sync.outcome != MandateSync.Outcome.PENDING:
         return sync
 
@@ -56,6 +57,7 @@ def resync_mandate(
     try:
         binding = get_gateway().bind_agreement(
             mandate_reference=mandate.reference,
+            card_reference=card_reference,
             account_fingerprint=mandate.settlement_account_fingerprint,
             credential_version=target,
         )
@@ -80,14 +82,17 @@ def _ms_since(started: float) -> int:
 @transaction.atomic
 def _open_sync(
     *, mandate: Mandate, trigger: str, actor: StaffUser | None
-) -> tuple[MandateSync, int]:
+) -> tuple[MandateSync, int, str]:
+    """Returns the sync row, the version to bind and the card's network reference."""
     locked = Mandate.objects.select_for_update().get(pk=mandate.pk)
     # Read fresh: the caller's card instance may predate the change being synced.
-    target = Card.objects.values_list("credential_version", flat=True).get(pk=locked.card_id)
+    card = Card.objects.only("credential_version", "number_fingerprint").get(pk=locked.card_id)
+    target = card.credential_version
+    card_reference = card_network_reference(card.number_fingerprint)
     now = timezone.now()
     if locked.state not in RESYNCABLE_STATES:
         raise MandateNotResyncable(f"Mandate {locked.reference} is {locked.get_state_display()}")
-    if locked.synced_credential_version >= target:
+    if locked.is_in_sync_with(card):
         sync = MandateSync.objects.create(
             mandate=locked,
             target_credential_version=target,
@@ -100,11 +105,11 @@ def _open_sync(
         )
         record_audit_event(
             actor=actor,
-            action="mandate.resync_skipped",
+            action=AuditAction.MANDATE_RESYNC_SKIPPED,
             target=locked,
             summary={"credential_version": target, "trigger": trigger},
         )
-        return sync, target
+        return sync, target, card_reference
     sync = MandateSync.objects.create(
         mandate=locked,
         target_credential_version=target,
@@ -112,7 +117,7 @@ def _open_sync(
         requested_by=actor if actor and actor.is_authenticated else None,
         requested_at=now,
     )
-    return sync, target
+    return sync, target, card_reference
 
 
 @transaction.atomic
@@ -155,7 +160,7 @@ def _finish_bound(
     )
     record_audit_event(
         actor=actor,
-        action="mandate.resynced" if moved else "mandate.resync_skipped",
+        action=(AuditAction.MANDATE_RESYNCED if moved else AuditAction.MANDATE_RESYNC_SKIPPED),
         target=mandate,
         summary={
             "from_version": previous,
@@ -184,7 +189,7 @@ def _finish_failed(
     sync.save(update_fields=["outcome", "finished_at", "latency_ms", "error_code", "error_message"])
     record_audit_event(
         actor=actor,
-        action="mandate.resync_failed",
+        action=AuditAction.MANDATE_RESYNC_FAILED,
         target=mandate,
         summary={
             "credential_version": sync.target_credential_version,
@@ -214,15 +219,17 @@ def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
     """
     now = timezone.now()
     card_version = Card.objects.values_list("credential_version", flat=True).get(pk=mandate.card_id)
-    flagged = Mandate.objects.filter(
-        pk=mandate.pk, synced_credential_version__lt=card_version
-    ).update(sync_failed_at=now, sync_failure_reason=reason[:200])
+    flagged = (
+        Mandate.objects.filter(pk=mandate.pk)
+        .out_of_sync()
+        .update(sync_failed_at=now, sync_failure_reason=reason[:200])
+    )
     mandate.refresh_from_db(fields=["sync_failed_at", "sync_failure_reason"])
     if not flagged:
         return mandate
     record_audit_event(
         actor=None,
-        action="mandate.sync_failed",
+        action=AuditAction.MANDATE_SYNC_FAILED,
         target=mandate,
         summary={"credential_version": card_version, "reason": reason[:200]},
     )
@@ -257,7 +264,7 @@ def close_interrupted_syncs(*, older_than_seconds: int = INTERRUPTED_SYNC_AFTER_
     if closed:
         record_audit_event(
             actor=None,
-            action="mandate_sync.interrupted_closed",
+            action=AuditAction.MANDATE_SYNC_INTERRUPTED_CLOSED,
             object_type="debits.mandatesync",
             summary={"closed": closed, "older_than_seconds": older_than_seconds},
         )

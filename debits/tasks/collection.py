@@ -9,14 +9,14 @@ from celery import shared_task
 from celery.signals import worker_process_init
 from django.utils import timezone
 
+from debits.gateways.pool import keep_gateway_connections
 from debits.models import DebitRun
-from debits.services.collection import (
+from debits.services import (
+    accrue_late_fees,
     collect_debit_chunk,
-    keep_gateway_connections,
     run_debit_job,
     settle_unresolved_attempts,
 )
-from debits.services.fees import accrue_late_fees
 
 
 @worker_process_init.connect

@@ -41,13 +41,16 @@ def consume_credential_change_task(
     self, outbox_event_id: int, trigger: str = MandateSync.Trigger.CREDENTIAL_CHANGE
 ) -> None:
     outcome = apply_credential_change(outbox_event_id=outbox_event_id, trigger=trigger)
-    if outcome.processed or not outcome.behind_mandate_ids:
+    if outcome.processed or not (outcome.behind_mandate_ids or not outcome.network_notified):
         return
     if self.request.retries >= settings.RESYNC_MAX_RETRIES:
-        give_up_credential_change(
-            outbox_event_id=outbox_event_id,
-            reason=f"re-sync failed after {self.request.retries + 1} attempts",
-        )
+        if outcome.behind_mandate_ids:
+            give_up_credential_change(
+                outbox_event_id=outbox_event_id,
+                reason=f"re-sync failed after {self.request.retries + 1} attempts",
+            )
+        # Only the notice failed (re-sync is off): the event stays open, and the
+        # sweeper sends it again once re-sync is switched back on.
         return
     countdown = retry_countdown(self.request.retries)
     postpone_redispatch(outbox_event_id=outbox_event_id, seconds=countdown)

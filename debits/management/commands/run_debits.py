@@ -47,8 +47,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         on_date = _parse_date(options["date"]) if options["date"] else timezone.localdate()
-        if on_date > timezone.localdate() + dt.timedelta(days=31):
-            raise CommandError(f"--date {on_date} is more than a month ahead")
         try:
             run = run_debit_job(on_date=on_date, kind=options["kind"], dry_run=options["dry_run"])
         except DebitRunError as exc:

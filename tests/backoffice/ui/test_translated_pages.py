@@ -28,18 +28,17 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.audit_labels import AUDIT_ACTION_LABELS
 from accounts.models import Card, StaffUser
 from backoffice.ui.labels import LABELS
 from debits.models import CollectionPause
-from tests.conftest import sign_in_verified
-from tests.factories import StaffUserFactory
-from tests.test_access_matrix import (  # noqa: F401  # ``world`` is a fixture
+from tests.backoffice.test_access_matrix import (  # noqa: F401  # ``world`` is a fixture
     MATRIX,
     all_url_patterns,
     row_for,
     world,
 )
+from tests.conftest import sign_in_verified
+from tests.factories import StaffUserFactory
 
 PO_FILE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO_FILE = PO_FILE.with_suffix(".mo")
@@ -51,9 +50,7 @@ LATIN_ALLOWED = frozenset({"ATM", "CSV", "English", "ID", "QR", "SMS", "TOTP", "
 
 _WORD = re.compile(r"[A-Za-z0-9_.@'’:/#?=&%-]+")
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}(?:['’-][A-Za-z]+)*")
-_KNOWN_CODES = frozenset(
-    {code for labels in LABELS.values() for code in labels} | set(AUDIT_ACTION_LABELS)
-)
+_KNOWN_CODES = frozenset(code for labels in LABELS.values() for code in labels)
 _READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 
 

@@ -1,0 +1,104 @@
+"""The audit trail's vocabulary: every action an audit event can record.
+
+One member per business action, like an audit log's event types: services name
+the action they record from here, never as a free string, so the audit viewer
+can label every event and a test can assert the exact action. The values are
+the strings stored in ``AuditEvent.action``; never change one that has been
+written, add a new member instead.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditAction(models.TextChoices):
+    ADMIN_ADD = "admin.add", _("Record added in the admin")
+    ADMIN_CHANGE = "admin.change", _("Record changed in the admin")
+    ADMIN_DELETE = "admin.delete", _("Record deleted in the admin")
+
+    ALERT_RAISED = "alert.raised", _("Alert raised")
+
+    AUDIT_EXPORTED = "audit.exported", _("Audit trail exported")
+
+    CARD_PASSWORD_CHANGED = "card.password_changed", _("Card password changed")
+    CARD_PASSWORD_VERIFICATION_FAILED = (
+        "card.password_verification_failed",
+        _("Card password verification failed"),
+    )
+    CARD_PASSWORD_VERIFICATION_REFUSED = (
+        "card.password_verification_refused",
+        _("Card password verification refused"),
+    )
+    CARD_PASSWORD_VERIFIED = "card.password_verified", _("Card password verified")
+
+    COLLECTION_PAUSED = "collection.paused", _("Collection paused")
+    COLLECTION_RESUMED = "collection.resumed", _("Collection resumed")
+
+    CUSTOMER_PHONE_REVEALED = "customer.phone_revealed", _("Customer phone revealed")
+
+    DEBIT_ATTEMPT_EXPORTED = "debit_attempt.exported", _("Debit attempts exported")
+    DEBIT_ATTEMPT_RETRY_REQUESTED = "debit_attempt.retry_requested", _("Debit retry requested")
+    DEBIT_ATTEMPT_SETTLED_BY_JANITOR = (
+        "debit_attempt.settled_by_janitor",
+        _("Debit attempt settled by status query"),
+    )
+
+    DEBIT_RUN_CHUNK_COLLECTED = "debit_run.chunk_collected", _("Debit run chunk collected")
+    DEBIT_RUN_STARTED = "debit_run.started", _("Debit run started")
+
+    DEMO_SEEDED = "demo.seeded", _("Demo book seeded")
+
+    LATE_FEE_ACCRUAL_RUN = "late_fee.accrual_run", _("Late fees accrued")
+    LATE_FEE_WAIVED = "late_fee.waived", _("Late fee waived")
+    LATE_FEE_WAIVED_AUTOMATICALLY = (
+        "late_fee.waived_automatically",
+        _("Late fee waived automatically"),
+    )
+    LATE_FEE_WAIVER_APPROVED = "late_fee.waiver_approved", _("Late fee waiver approved")
+    LATE_FEE_WAIVER_REQUESTED = "late_fee.waiver_requested", _("Late fee waiver requested")
+
+    LOAN_OPENED = "loan.opened", _("Loan opened")
+
+    MANDATE_ACTIVATED = "mandate.activated", _("Mandate activated")
+    MANDATE_CANCELLED = "mandate.cancelled", _("Mandate cancelled")
+    MANDATE_CREATED = "mandate.created", _("Mandate created")
+    MANDATE_FAILED = "mandate.failed", _("Mandate failed")
+    MANDATE_RESYNC_FAILED = "mandate.resync_failed", _("Mandate re-sync failed")
+    MANDATE_RESYNC_SKIPPED = "mandate.resync_skipped", _("Mandate re-sync not needed")
+    MANDATE_RESYNCED = "mandate.resynced", _("Mandate re-synced")
+    MANDATE_SUSPENDED = "mandate.suspended", _("Mandate suspended")
+    MANDATE_SYNC_FAILED = "mandate.sync_failed", _("Mandate marked out of sync")
+
+    MANDATE_SYNC_INTERRUPTED_CLOSED = (
+        "mandate_sync.interrupted_closed",
+        _("Interrupted re-sync closed"),
+    )
+
+    OUTBOX_EVENT_ABANDONED = "outbox_event.abandoned", _("Outbox event abandoned")
+
+    PASSWORD_RESET_COMPLETED = "password_reset.completed", _("Card password reset completed")
+    PASSWORD_RESET_STARTED = "password_reset.started", _("Card password reset started")
+
+    STAFF_DEMO_LOGIN_CREATED = "staff.demo_login_created", _("Demo staff login created")
+    STAFF_DEMO_PASSWORD_RESET = "staff.demo_password_reset", _("Demo staff password reset")
+    STAFF_DISABLED = "staff.disabled", _("Staff account disabled")
+    STAFF_ENABLED = "staff.enabled", _("Staff account enabled")
+    STAFF_LANGUAGE_CHANGED = "staff.language_changed", _("Staff workspace language changed")
+    STAFF_PASSWORD_CHANGED = "staff.password_changed", _("Staff password changed")
+    STAFF_SECOND_FACTOR_ENROLLED = "staff.second_factor_enrolled", _("Second factor enrolled")
+    STAFF_SECOND_FACTOR_ENROLMENT_FAILED = (
+        "staff.second_factor_enrolment_failed",
+        _("Second factor enrolment failed"),
+    )
+    STAFF_SECOND_FACTOR_ENROLMENT_STARTED = (
+        "staff.second_factor_enrolment_started",
+        _("Second factor enrolment started"),
+    )
+    STAFF_SECOND_FACTOR_FAILED = "staff.second_factor_failed", _("Second factor refused")
+    STAFF_SECOND_FACTOR_PROVISIONED = (
+        "staff.second_factor_provisioned",
+        _("Second factor provisioned"),
+    )
+    STAFF_SECOND_FACTOR_RESET = "staff.second_factor_reset", _("Second factor reset")
+    STAFF_SECOND_FACTOR_VERIFIED = "staff.second_factor_verified", _("Second factor verified")
+    STAFF_UNLOCKED = "staff.unlocked", _("Staff login unlocked")

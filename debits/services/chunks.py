@@ -1,0 +1,306 @@
+"""Collecting one chunk of a run: pre-flight, claim, present, record.
+
+A chunk task re-syncs the chunk's stale mandates first, claims its instalments
+(one ``submitted`` attempt each, committed), calls the gateway with no
+transaction open, then records every outcome in one short transaction
+(``debits.services.recording``). The database decides every race: the partial
+unique indexes allow one in-flight and one succeeded attempt per instalment,
+and idempotency keys are unique.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.audit import AuditAction, record_audit_event
+from debits.gateways import GatewayError, GatewayTimeout, GatewayUnavailable, get_gateway
+from debits.gateways.base import IdempotencyConflict
+from debits.gateways.pool import call_in_flight
+from debits.models import (
+    DebitAttempt,
+    DebitRun,
+    Instalment,
+    Mandate,
+    MandateSync,
+    SkippedInstalment,
+)
+from debits.outcomes import OUTCOMES, GatewayAnswer, MandateEffect
+from debits.services.eligibility import (
+    INSTALMENT_FIELDS,
+    SAME_DAY_BANK_SIDE_RETRIES,
+    AttemptHistory,
+    SkipReason,
+    load_collection_context,
+    skip_reason,
+)
+from debits.services.recording import Claim, record_debit_outcomes
+from debits.services.runs import recount_debit_run
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkSummary:
+    """What one chunk did: instalments claimed and skipped, outcome codes counted."""
+
+    claimed: int = 0
+    skipped: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+
+
+def collect_debit_chunk(
+    *, run_id: int, instalment_ids: list[int], honour_retry_schedule: bool = True
+) -> ChunkSummary:
+    """Collect one chunk of a run: pre-flight, claim, present, record.
+
+    Safe to run twice (the broker delivers at least once): paid instalments and
+    ones with an attempt in flight are not claimed again.
+    """
+    run = DebitRun.objects.get(pk=run_id)
+    ids = sorted(set(instalment_ids))
+    summary = ChunkSummary()
+    try:
+        for _round in range(SAME_DAY_BANK_SIDE_RETRIES):
+            _preflight_resync(ids)
+            claims, skipped = claim_chunk(
+                run=run, instalment_ids=ids, honour_retry_schedule=honour_retry_schedule
+            )
+            summary.claimed += len(claims)
+            summary.skipped += skipped
+            answers = call_in_flight(claims, _present)
+            outcomes = record_debit_outcomes(
+                claims=[(claims[i], answers[i]) for i in range(len(claims))]
+            )
+            summary.outcomes.update(outcomes.values())
+            # Bank-side answers that re-sync repairs are retried at once, the same day.
+            again = [
+                claim.instalment_id
+                for claim in claims
+                if OUTCOMES[outcomes[claim.attempt_id]].mandate_effect == MandateEffect.RESYNC
+            ]
+            if not again:
+                break
+            ids, honour_retry_schedule = again, True
+    finally:
+        # Even a chunk that failed half-way is done for the run's progress: what it
+        # claimed and did not record stays `submitted`, and the janitor settles it.
+        _finish_chunk(run, summary)
+    return summary
+
+
+def _preflight_resync(instalment_ids: list[int]) -> None:
+    """Bind every stale mandate of these instalments to its card's credential version.
+
+    Outside any transaction: the gateway is called. A re-sync that fails leaves
+    the mandate behind, and the claim then skips its instalments as out of sync.
+    """
+    from debits.services.resync import MandateNotResyncable, resync_mandate
+
+    stale = (
+        Mandate.objects.filter(state=Mandate.State.ACTIVE, loan__instalments__in=instalment_ids)
+        .out_of_sync()
+        .distinct()
+    )
+    for mandate in stale:
+        try:
+            resync_mandate(mandate=mandate, trigger=MandateSync.Trigger.PREFLIGHT)
+        except MandateNotResyncable:
+            continue
+
+
+def claim_chunk(
+    *, run: DebitRun, instalment_ids: list[int], honour_retry_schedule: bool = True
+) -> tuple[list[Claim], int]:
+    """Lock the chunk's instalments, re-check every rule, and commit one attempt each."""
+    today = run.run_date
+    now = timezone.now()
+    with transaction.atomic():
+        qs = Instalment.objects.filter(pk__in=instalment_ids, state__in=Instalment.OPEN_STATES)
+        locked = connection.features.has_select_for_update_skip_locked
+        if locked:
+            # Another worker holding a row (a redelivered chunk) has it in hand: skip it.
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        rows = list(qs.order_by("pk").values(*INSTALMENT_FIELDS))
+        ctx = load_collection_context(rows, today=today)
+        skips, candidates = [], []
+        for row in rows:
+            reason = skip_reason(
+                ctx, row, on_date=today, now=now, honour_retry_schedule=honour_retry_schedule
+            )
+            mandate = ctx.mandates.get(row["loan_id"])
+            if reason is None and not mandate.is_in_sync:
+                # Pre-flight could not bind the new credential version: never present
+                # an agreement bound to the old one.
+                reason = (
+                    SkipReason.MANDATE_OUT_OF_SYNC,
+                    f"Agreement bound to v{mandate.synced_credential_version}, card is at "
+                    f"v{mandate.card.credential_version}",
+                )
+            if reason is not None:
+                if reason[0] == SkipReason.ATTEMPT_IN_FLIGHT and _in_flight_for_run(
+                    row["id"], run.pk
+                ):
+                    continue  # this run's own attempt (a redelivered chunk): not a skip
+                skips.append(
+                    SkippedInstalment(
+                        run=run, instalment_id=row["id"], reason=reason[0], detail=reason[1]
+                    )
+                )
+                continue
+            candidates.append((row, mandate, ctx.history.get(row["id"]) or AttemptHistory()))
+        if skips:
+            SkippedInstalment.objects.bulk_create(skips, ignore_conflicts=True)
+
+        attempts = [
+            DebitAttempt(
+                instalment_id=row["id"],
+                mandate=mandate,
+                run=run,
+                attempt_number=history.last_number + 1,
+                idempotency_key=idempotency_key_for(row["id"], history.last_number + 1),
+                amount=row["amount_due"] - row["amount_paid"],
+                presented_credential_version=mandate.synced_credential_version,
+            )
+            for row, mandate, history in candidates
+        ]
+        ours = _insert_claimed_attempts(attempts, locked=locked)
+    claims = []
+    for row, mandate, history in candidates:
+        key = idempotency_key_for(row["id"], history.last_number + 1)
+        if key in ours:
+            claims.append(
+                Claim(
+                    attempt_id=ours[key],
+                    instalment_id=row["id"],
+                    run_id=run.pk,
+                    key=key,
+                    mandate_id=mandate.pk,
+                    mandate_reference=mandate.reference,
+                    agreement_token=mandate.gateway_agreement_token,
+                    amount=row["amount_due"] - row["amount_paid"],
+                    due_date=row["due_date"],
+                    history=history,
+                    on_date=run.run_date,
+                )
+            )
+    return claims, len(skips)
+
+
+def _insert_claimed_attempts(attempts: list[DebitAttempt], *, locked: bool) -> dict[str, int]:
+    """Write the claim's attempts as ``submitted``; return key → id of those that are ours.
+
+    With the instalment rows locked (PostgreSQL) nobody else can be adding an
+    attempt for them, so one INSERT ... RETURNING does; the in-flight unique
+    index would still refuse a second one. Elsewhere (SQLite) rows are created,
+    then moved to ``submitted`` by a conditional UPDATE stamped with this
+    claim's time: the rows carrying the stamp are ours, and the in-flight
+    unique index keeps any other claimer's out.
+    """
+    if not attempts:
+        return {}
+    claim_stamp = timezone.now()
+    if locked:
+        for attempt in attempts:
+            attempt.state = DebitAttempt.State.SUBMITTED
+            attempt.submitted_at = claim_stamp
+        try:
+            with transaction.atomic():
+                DebitAttempt.objects.bulk_create(attempts)
+            return {a.idempotency_key: a.pk for a in attempts}
+        except IntegrityError:
+            for attempt in attempts:
+                attempt.pk = None
+                attempt.state = DebitAttempt.State.CREATED
+                attempt.submitted_at = None
+    DebitAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
+    keys = [a.idempotency_key for a in attempts]
+    DebitAttempt.objects.filter(idempotency_key__in=keys, state=DebitAttempt.State.CREATED).update(
+        state=DebitAttempt.State.SUBMITTED, submitted_at=claim_stamp
+    )
+    return dict(
+        DebitAttempt.objects.filter(
+            idempotency_key__in=keys,
+            state=DebitAttempt.State.SUBMITTED,
+            submitted_at=claim_stamp,
+        ).values_list("idempotency_key", "pk")
+    )
+
+
+def _in_flight_for_run(instalment_id: int, run_id: int) -> bool:
+    return DebitAttempt.objects.filter(
+        instalment_id=instalment_id, run_id=run_id, state__in=DebitAttempt.IN_FLIGHT_STATES
+    ).exists()
+
+
+def idempotency_key_for(instalment_id: int, attempt_number: int) -> str:
+    return f"inst-{instalment_id}-{attempt_number}"
+
+
+def _present(claim: Claim) -> GatewayAnswer:
+    """Call the gateway for one claim; every failure becomes an answer, never an exception."""
+    try:
+        result = get_gateway().collect(
+            idempotency_key=claim.key,
+            mandate_reference=claim.mandate_reference,
+            agreement_token=claim.agreement_token,
+            amount_minor=amount_in_minor_units(claim.amount),
+        )
+    except (GatewayTimeout, GatewayUnavailable, IdempotencyConflict) as exc:
+        # Answers the outcome table knows by their own code.
+        return GatewayAnswer(raw_code=exc.code, message=str(exc)[:300])
+    except GatewayError as exc:
+        return GatewayAnswer(raw_code="gateway_error", message=f"{exc.code}: {exc}"[:300])
+    except Exception as exc:
+        # We cannot tell whether the request left: the janitor asks the gateway.
+        logger.exception("gateway collect failed", extra={"idempotency_key": claim.key})
+        return GatewayAnswer(raw_code="gateway_error", message=f"{type(exc).__name__}"[:300])
+    return GatewayAnswer(
+        raw_code=result.outcome,
+        gateway_reference=result.gateway_reference[:80],
+        message=result.message[:300],
+    )
+
+
+def amount_in_minor_units(amount: Decimal) -> int:
+    minor = amount.scaleb(2)
+    if minor != minor.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of fen")
+    return int(minor)
+
+
+def _finish_chunk(run: DebitRun, summary: ChunkSummary) -> None:
+    """The run's progress: counters bumped, the chunk audited, and the run completed
+    (its counters recounted from the rows) when this was its last chunk."""
+    states = Counter()
+    for code, count in summary.outcomes.items():
+        states[OUTCOMES[code].attempt_state] += count
+    with transaction.atomic():
+        DebitRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            skipped_count=F("skipped_count") + summary.skipped,
+            succeeded_count=F("succeeded_count") + states[DebitAttempt.State.SUCCEEDED],
+            failed_count=F("failed_count") + states[DebitAttempt.State.FAILED],
+            unknown_count=F("unknown_count") + states[DebitAttempt.State.UNKNOWN],
+        )
+        record_audit_event(
+            actor=None,
+            action=AuditAction.DEBIT_RUN_CHUNK_COLLECTED,
+            target=run,
+            summary={
+                "claimed": summary.claimed,
+                "skipped": summary.skipped,
+                "outcomes": dict(summary.outcomes),
+            },
+        )
+        finished = DebitRun.objects.filter(
+            pk=run.pk, state=DebitRun.State.RUNNING, chunks_done__gte=F("chunks_total")
+        ).update(state=DebitRun.State.COMPLETED, finished_at=timezone.now())
+        if finished:
+            recount_debit_run(run_id=run.pk)

@@ -1,0 +1,119 @@
+"""The janitor: settles attempts nobody settled, by asking the network, never by paying again.
+
+An attempt stays ``unknown`` after a timeout, and ``submitted`` when a worker
+died between claiming and recording. Every few minutes the janitor asks the
+gateway what happened to each such idempotency key and records the answer
+through the same path as a chunk; a key the network never saw becomes
+``not_received`` and is collected again by the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.audit import AuditAction, record_audit_event
+from debits.gateways import GatewayError, get_gateway
+from debits.gateways.pool import call_in_flight
+from debits.models import DebitAttempt, Instalment
+from debits.outcomes import NOT_RECEIVED, OUTCOMES, GatewayAnswer
+from debits.services.eligibility import (
+    INSTALMENT_FIELDS,
+    AttemptHistory,
+    load_collection_context,
+)
+from debits.services.recording import Claim, record_debit_outcomes
+from debits.services.runs import recount_debit_run
+
+# Attempts the janitor settles per pass; the next pass takes the rest.
+JANITOR_BATCH = 2000
+
+
+def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
+    """Settle ``unknown`` attempts, and ``submitted`` ones a dead worker left, by asking
+    the gateway what happened to each idempotency key. Never collects anything.
+    """
+    now = now or timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.DEBIT_SUBMITTED_STALE_AFTER_SECONDS)
+    unseen_before = now - dt.timedelta(seconds=settings.DEBIT_UNKNOWN_NOT_RECEIVED_AFTER_SECONDS)
+    attempts = list(
+        DebitAttempt.objects.filter(
+            Q(state=DebitAttempt.State.UNKNOWN)
+            | Q(state=DebitAttempt.State.SUBMITTED, submitted_at__lt=stale_before)
+        )
+        .select_related("mandate")
+        .order_by("pk")[:JANITOR_BATCH]
+    )
+    if not attempts:
+        return Counter()
+
+    def ask(attempt: DebitAttempt):
+        try:
+            return get_gateway().get_status(idempotency_key=attempt.idempotency_key)
+        except GatewayError:
+            return None
+
+    statuses = call_in_flight(attempts, ask)
+    history = load_collection_context(
+        list(
+            Instalment.objects.filter(pk__in={a.instalment_id for a in attempts}).values(
+                *INSTALMENT_FIELDS
+            )
+        ),
+        today=timezone.localdate(now),
+    ).history
+    settled: list[tuple[Claim, GatewayAnswer]] = []
+    for index, attempt in enumerate(attempts):
+        status = statuses[index]
+        if status is None:
+            continue
+        if status.found and status.outcome:
+            answer = GatewayAnswer(
+                raw_code=status.outcome,
+                gateway_reference=status.gateway_reference[:80],
+                message=status.message[:300],
+            )
+            if OUTCOMES[answer.code].attempt_state == DebitAttempt.State.UNKNOWN:
+                continue
+        else:
+            since = attempt.submitted_at or attempt.created_at
+            if attempt.state == DebitAttempt.State.UNKNOWN and since >= unseen_before:
+                continue  # a slow network may still carry it out: ask again later
+            answer = GatewayAnswer(raw_code=NOT_RECEIVED, message="The gateway never saw this key")
+        h = history.get(attempt.instalment_id) or AttemptHistory(attempts=1)
+        # The attempt being settled is not a prior try of its own.
+        h.attempts -= 1
+        h.in_flight = False
+        settled.append(
+            (
+                Claim(
+                    attempt_id=attempt.pk,
+                    instalment_id=attempt.instalment_id,
+                    run_id=attempt.run_id,
+                    key=attempt.idempotency_key,
+                    mandate_id=attempt.mandate_id,
+                    mandate_reference=attempt.mandate.reference,
+                    agreement_token=attempt.mandate.gateway_agreement_token,
+                    amount=attempt.amount,
+                    due_date=timezone.localdate(now),
+                    history=h,
+                ),
+                answer,
+            )
+        )
+    codes = record_debit_outcomes(claims=settled)
+    for run_id in {claim.run_id for claim, _ in settled if claim.run_id}:
+        recount_debit_run(run_id=run_id)
+    if settled:
+        record_audit_event(
+            actor=None,
+            action=AuditAction.DEBIT_ATTEMPT_SETTLED_BY_JANITOR,
+            object_type="debits.debitattempt",
+            object_id="batch",
+            summary={"settled": len(settled), "outcomes": dict(Counter(codes.values()))},
+        )
+    return Counter(codes.values())

@@ -1,0 +1,52 @@
+"""``manage.py seed_demo``: a realistic, deterministic demo book, written once."""
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from demo.book import MAX_DEMO_CUSTOMERS, book_is_empty, seed_demo_book
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed a demo book: customers with cards, car loans, instalment schedules and "
+        "active mandates (and the gateway simulator's matching agreements)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=300, help="How many (default 300).")
+        parser.add_argument(
+            "--seed", type=int, default=20240601, help="Same seed, same book (default 20240601)."
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing (and succeed) when the database already holds a book.",
+        )
+
+    def handle(self, *args, customers: int, seed: int, if_empty: bool, **options):
+        if not 1 <= customers <= MAX_DEMO_CUSTOMERS:
+            raise CommandError(f"--customers must be between 1 and {MAX_DEMO_CUSTOMERS:,}")
+        if seed < 0:
+            raise CommandError("--seed must be zero or a positive integer")
+        if not book_is_empty():
+            if if_empty:
+                self.stdout.write("Demo data already exists; nothing to do.")
+                return
+            raise CommandError(
+                "the database already holds customers; refusing to seed twice "
+                "(use --if-empty to skip quietly)"
+            )
+
+        with tqdm(
+            total=customers, unit="customer", file=sys.stderr, disable=options["verbosity"] < 1
+        ) as bar:
+            report = seed_demo_book(customers=customers, seed=seed, progress=bar.update)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {report.customers:,} customers with cards, loans and mandates; "
+                f"{report.instalments:,} instalments ({report.paid:,} paid, "
+                f"{report.due_this_week:,} due this week)."
+            )
+        )

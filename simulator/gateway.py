@@ -1,0 +1,242 @@
+"""A payment network stand-in that behaves like the real one, faults included.
+
+It keeps its own books (``simulator.ledger``: agreements bound to credential
+versions, what it was told of each card, a ledger of collections by
+idempotency key) in the database, so several worker processes share one
+network, and injects faults by seeded rate or by script (``simulator.faults``).
+
+Like a real network it learns a card's credential version only from the bank:
+from the version an agreement is bound to and from credential-change notices
+(``notify_credential_change``). An agreement bound to an older version than
+the card's latest is refused as ``agreement_stale``, whatever the bank's own
+rows say.
+
+The simulator writes through the caller's database connection: call it
+outside any open transaction (as the debit engine and re-sync do), or its
+books roll back with the caller's. Only a mandate with a scripted fault pays
+for the locked read that consumes it.
+"""
+
+import secrets
+import time
+
+from django.conf import settings
+
+from debits.gateways.base import (
+    AgreementBinding,
+    CollectionResult,
+    GatewayTimeout,
+    GatewayUnavailable,
+    IdempotencyConflict,
+    check_amount_minor,
+)
+from simulator import ledger
+from simulator.faults import (
+    BIND_FAULTS,
+    COLLECT_FAULTS,
+    RECORDED_FAULTS,
+    FaultRates,
+    fraction,
+    take_scripted_fault,
+)
+from simulator.models import SimulatedCollection, SimulatedFault
+
+SUCCEEDED = "succeeded"
+AGREEMENT_STALE = "agreement_stale"
+AGREEMENT_REVOKED = "agreement_revoked"
+INSUFFICIENT_FUNDS = "insufficient_funds"
+
+
+class SimulatorGateway:
+    """``debits.gateways.base.PaymentGateway`` against the simulator's own tables.
+
+    Arguments left as None are read from settings at each call, so
+    ``override_settings`` in a test applies to the cached instance too.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        latency_ms: int | None = None,
+        rates: FaultRates | None = None,
+    ):
+        self._seed = seed
+        self._latency_ms = latency_ms
+        self._rates = rates
+
+    # --- configuration -------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        return settings.GATEWAY_SIMULATOR_SEED if self._seed is None else self._seed
+
+    @property
+    def rates(self) -> FaultRates:
+        if self._rates is not None:
+            return self._rates
+        return FaultRates(
+            insufficient_funds=settings.GATEWAY_SIMULATOR_INSUFFICIENT_FUNDS_RATE,
+            timeout=settings.GATEWAY_SIMULATOR_TIMEOUT_RATE,
+            unavailable=settings.GATEWAY_SIMULATOR_UNAVAILABLE_RATE,
+        )
+
+    def _wait(self) -> None:
+        latency = (
+            settings.GATEWAY_SIMULATOR_LATENCY_MS if self._latency_ms is None else self._latency_ms
+        )
+        if latency > 0:
+            time.sleep(latency / 1000)
+
+    # --- the interface ---------------------------------------------------------
+    def bind_agreement(
+        self,
+        *,
+        mandate_reference: str,
+        card_reference: str,
+        account_fingerprint: str,
+        credential_version: int,
+    ) -> AgreementBinding:
+        self._wait()
+        request_key = f"bind:{mandate_reference}:{credential_version}"
+        presentation = ledger.count_presentation(request_key)
+        if take_scripted_fault(mandate_reference, kinds=BIND_FAULTS):
+            raise GatewayUnavailable("agreement service unavailable (scripted)")
+        if fraction(self.seed, "unavailable", request_key, presentation) < self.rates.unavailable:
+            raise GatewayUnavailable("agreement service unavailable (injected)")
+        agreement = ledger.bind(
+            mandate_reference=mandate_reference,
+            card_reference=card_reference,
+            credential_version=credential_version,
+        )
+        return AgreementBinding(
+            mandate_reference=mandate_reference,
+            agreement_token=agreement.token,
+            credential_version=agreement.credential_version,
+        )
+
+    def notify_credential_change(self, *, card_reference: str, credential_version: int) -> None:
+        # No injected faults here: the rates model the collection and agreement
+        # services; the bank's handling of a failed notice is tested over HTTP.
+        self._wait()
+        ledger.learn_credential_version(
+            card_reference=card_reference, credential_version=credential_version
+        )
+
+    def collect(
+        self,
+        *,
+        idempotency_key: str,
+        mandate_reference: str,
+        agreement_token: str,
+        amount_minor: int,
+        currency: str = "CNY",
+    ) -> CollectionResult:
+        check_amount_minor(amount_minor)
+        self._wait()
+        params = {
+            "mandate_reference": mandate_reference,
+            "agreement_token": agreement_token,
+            "amount_minor": amount_minor,
+        }
+        seen = ledger.read_presentation(idempotency_key, mandate_reference)
+        if seen.first is not None:
+            return _replay(seen.first, params)
+
+        presentation = seen.presentation
+
+        def carried_out_nothing() -> None:
+            # Only an answer that leaves no ledger row can be presented again
+            # (a ledger row is replayed), so only it needs its presentation kept.
+            if not seen.counted:
+                ledger.record_presentation(f"collect:{idempotency_key}")
+
+        scripted = (
+            take_scripted_fault(mandate_reference, kinds=COLLECT_FAULTS)
+            if seen.fault_scripted
+            else None
+        )
+        roll = fraction(self.seed, "collect", idempotency_key, presentation)
+        rates = self.rates
+        timeout_after_collect = False
+        if scripted == SimulatedFault.Outcome.UNAVAILABLE or (
+            scripted is None and roll < rates.unavailable
+        ):
+            carried_out_nothing()
+            raise GatewayUnavailable("payment network unavailable")
+        if scripted == SimulatedFault.Outcome.TIMEOUT_BEFORE_COLLECT:
+            carried_out_nothing()
+            raise GatewayTimeout("no answer from the payment network")
+        if scripted == SimulatedFault.Outcome.TIMEOUT_AFTER_COLLECT:
+            timeout_after_collect = True
+        elif scripted is None and roll < rates.unavailable + rates.timeout:
+            # Half of injected timeouts happen after the network carried out the
+            # collection, half before: get_status is the only way to tell.
+            if fraction(self.seed, "timeout-side", idempotency_key, presentation) < 0.5:
+                carried_out_nothing()
+                raise GatewayTimeout("no answer from the payment network")
+            timeout_after_collect = True
+
+        outcome = SUCCEEDED
+        if (
+            seen.agreement_token is None
+            or seen.agreement_token != agreement_token
+            or seen.agreement_version < seen.card_version
+        ):
+            outcome = AGREEMENT_STALE
+        elif seen.agreement_revoked:
+            outcome = AGREEMENT_REVOKED
+        elif scripted in RECORDED_FAULTS:
+            outcome = str(scripted)
+        elif scripted is None and (
+            # Its own band of the roll: a timeout after collecting carried out a
+            # successful collection, not a refusal.
+            rates.unavailable + rates.timeout
+            <= roll
+            < rates.unavailable + rates.timeout + rates.insufficient_funds
+        ):
+            outcome = INSUFFICIENT_FUNDS
+
+        row = ledger.record_collection(
+            SimulatedCollection(
+                idempotency_key=idempotency_key,
+                outcome=outcome,
+                gateway_reference=f"SIM{secrets.token_hex(8).upper()}",
+                **params,
+            )
+        )
+        if row is None:
+            # The same key presented concurrently: the first writer's result stands.
+            row = SimulatedCollection.objects.get(idempotency_key=idempotency_key)
+            return _replay(row, params)
+        if timeout_after_collect:
+            raise GatewayTimeout("no answer from the payment network")
+        return _result(row)
+
+    def get_status(self, *, idempotency_key: str) -> CollectionResult:
+        self._wait()
+        row = SimulatedCollection.objects.filter(idempotency_key=idempotency_key).first()
+        if row is None:
+            return CollectionResult(idempotency_key=idempotency_key, outcome="", found=False)
+        return _result(row)
+
+
+def _result(row: SimulatedCollection) -> CollectionResult:
+    return CollectionResult(
+        idempotency_key=row.idempotency_key,
+        outcome=row.outcome,
+        gateway_reference=row.gateway_reference,
+        message="" if row.outcome == SUCCEEDED else row.outcome.replace("_", " "),
+    )
+
+
+def _replay(row: SimulatedCollection, params: dict) -> CollectionResult:
+    first = {
+        "mandate_reference": row.mandate_reference,
+        "agreement_token": row.agreement_token,
+        "amount_minor": row.amount_minor,
+    }
+    if first != params:
+        raise IdempotencyConflict(
+            f"idempotency key {row.idempotency_key} was first used with other parameters"
+        )
+    return _result(row)
