@@ -24,6 +24,7 @@ from django.utils import timezone
 
 import accounts.services
 import debits.services
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, CardCredential, Channel, OutboxEvent
 from backoffice.ui.csv_export import csv_safe
 from tests.conftest import sign_in_verified
@@ -332,6 +333,64 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     ),
 }
 
+# The action each service records (its last event) and who is named as the actor:
+# the attribute of the book holding that staff member, or None for the system or
+# the customer.
+RECORDS: dict[str, tuple[AuditAction, str | None]] = {
+    "accounts.services.change_card_password": (AuditAction.CARD_PASSWORD_CHANGED, "agent"),
+    "accounts.services.change_staff_password": (AuditAction.STAFF_PASSWORD_CHANGED, "admin"),
+    "accounts.services.complete_password_reset": (AuditAction.PASSWORD_RESET_COMPLETED, None),
+    "accounts.services.confirm_totp_enrolment": (
+        AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_FAILED,
+        "target_staff",
+    ),
+    "accounts.services.provision_staff_second_factor": (
+        AuditAction.STAFF_SECOND_FACTOR_PROVISIONED,
+        "admin",
+    ),
+    "accounts.services.reset_staff_second_factor": (AuditAction.STAFF_SECOND_FACTOR_RESET, "admin"),
+    "accounts.services.reveal_customer_phone": (AuditAction.CUSTOMER_PHONE_REVEALED, "supervisor"),
+    "accounts.services.set_staff_active": (AuditAction.STAFF_DISABLED, "admin"),
+    "accounts.services.start_password_reset": (AuditAction.PASSWORD_RESET_STARTED, "agent"),
+    "accounts.services.start_totp_enrolment": (
+        AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_STARTED,
+        "target_staff",
+    ),
+    "accounts.services.unlock_staff": (AuditAction.STAFF_UNLOCKED, "supervisor"),
+    "accounts.services.verify_card_password": (AuditAction.CARD_PASSWORD_VERIFICATION_FAILED, None),
+    "accounts.services.verify_staff_second_factor": (
+        AuditAction.STAFF_SECOND_FACTOR_FAILED,
+        "target_staff",
+    ),
+    "debits.services.accrue_late_fees": (AuditAction.LATE_FEE_ACCRUAL_RUN, None),
+    "debits.services.activate_mandate": (AuditAction.MANDATE_ACTIVATED, "operations"),
+    "debits.services.apply_credential_change": (AuditAction.MANDATE_RESYNCED, None),
+    "debits.services.approve_fee_waiver": (AuditAction.LATE_FEE_WAIVER_APPROVED, "supervisor"),
+    "debits.services.cancel_mandate": (AuditAction.MANDATE_CANCELLED, "operations"),
+    "debits.services.close_interrupted_syncs": (AuditAction.MANDATE_SYNC_INTERRUPTED_CLOSED, None),
+    "debits.services.collect_debit_chunk": (AuditAction.DEBIT_RUN_CHUNK_COLLECTED, None),
+    "debits.services.create_mandate": (AuditAction.MANDATE_CREATED, "operations"),
+    "debits.services.give_up_credential_change": (AuditAction.OUTBOX_EVENT_ABANDONED, None),
+    "debits.services.mark_mandate_sync_failed": (AuditAction.ALERT_RAISED, None),
+    "debits.services.open_loan": (AuditAction.LOAN_OPENED, "operations"),
+    "debits.services.pause_collection": (AuditAction.COLLECTION_PAUSED, "supervisor"),
+    "debits.services.raise_alert": (AuditAction.ALERT_RAISED, None),
+    "debits.services.resume_collection": (AuditAction.COLLECTION_RESUMED, "supervisor"),
+    "debits.services.resync_mandate": (AuditAction.MANDATE_RESYNC_SKIPPED, "operations"),
+    "debits.services.retry_debit_attempts": (
+        AuditAction.DEBIT_ATTEMPT_RETRY_REQUESTED,
+        "operations",
+    ),
+    "debits.services.run_debit_job": (AuditAction.DEBIT_RUN_STARTED, "operations"),
+    "debits.services.settle_unresolved_attempts": (
+        AuditAction.DEBIT_ATTEMPT_SETTLED_BY_JANITOR,
+        None,
+    ),
+    "debits.services.suspend_mandate": (AuditAction.MANDATE_SUSPENDED, "operations"),
+    "debits.services.waive_late_fee": (AuditAction.LATE_FEE_WAIVED, "supervisor"),
+}
+
+
 NOT_AUDITED: dict[str, str] = {
     "accounts.services.check_password_reset_link": "read-only: says whether a link is usable",
     "accounts.services.reset_needs_supervisor": "read-only: a question about the card's state",
@@ -383,19 +442,23 @@ def test_every_public_service_is_audited_or_declared_read_only():
         f"{sorted(unclassified)}"
     )
     assert not set(AUDITED) & set(NOT_AUDITED)
+    assert set(RECORDS) == set(AUDITED)
     gone = (set(AUDITED) | set(NOT_AUDITED)) - services
     assert not gone, f"rows for services that no longer exist: {sorted(gone)}"
 
 
 @pytest.mark.parametrize("name", sorted(AUDITED))
-def test_each_service_writes_an_audit_event(name, book):
+def test_each_service_records_its_action_and_its_actor(name, book):
     before = AuditEvent.objects.count()
     result = AUDITED[name](book)
     if isinstance(result, int) and not isinstance(result, bool):
         before = result
     assert AuditEvent.objects.count() > before, f"{name} wrote no audit event"
     newest = AuditEvent.objects.order_by("-id").first()
-    assert newest.action and newest.object_type
+    action, actor = RECORDS[name]
+    assert newest.action == action
+    assert newest.actor == (getattr(book, actor) if actor else None)
+    assert newest.object_type
 
 
 # --- The auditor's viewer -----------------------------------------------------------------
@@ -408,7 +471,7 @@ def events(db):
     customer = CustomerFactory()
     from accounts.audit import record_audit_event
 
-    record_audit_event(actor=alice, action="card.password_reset_started", target=customer)
+    record_audit_event(actor=alice, action=AuditAction.PASSWORD_RESET_STARTED, target=customer)
     record_audit_event(
         actor=bob, action="customer.phone_revealed", target=customer, reason="=cmd|' /C calc'!A0"
     )
@@ -422,7 +485,7 @@ def test_an_auditor_filters_the_trail_by_who_what_when_and_object(events):
     client = sign_in_verified(Client(), StaffUserFactory(role="auditor"))
     url = reverse("audit:trail")
     by_who = client.get(url, {"actor": events["alice"].pk})
-    assert [e.action for e in by_who.context["page"]] == ["card.password_reset_started"]
+    assert [e.action for e in by_who.context["page"]] == [AuditAction.PASSWORD_RESET_STARTED]
     by_what = client.get(url, {"action": "customer."})
     assert [e.action for e in by_what.context["page"]] == ["customer.phone_revealed"]
     by_object = client.get(url, {"object_type": "accounts.staffuser", "object_id": "7"})
@@ -440,7 +503,9 @@ def test_the_trail_is_paginated_in_a_fixed_number_of_queries(events, django_asse
     from accounts.audit import record_audit_event
 
     for i in range(60):
-        record_audit_event(actor=events["bob"], action="bulk.test", object_type="t", object_id=i)
+        record_audit_event(
+            actor=events["bob"], action=AuditAction.ALERT_RAISED, object_type="t", object_id=i
+        )
     client = sign_in_verified(Client(), StaffUserFactory(role="auditor"))
     first = client.get(reverse("audit:trail"))
     assert len(first.context["page"]) == 50

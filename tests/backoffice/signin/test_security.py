@@ -11,6 +11,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, StaffUser
 from accounts.services import (
     change_staff_password,
@@ -350,7 +351,7 @@ def test_text_staff_and_customers_enter_is_escaped_on_every_page(world):  # noqa
     admin_user = StaffUserFactory(is_superuser=True, first_name=SCRIPT, last_name=SCRIPT)
     record_audit_event(
         actor=admin_user,
-        action="customer.noted",
+        action=AuditAction.CUSTOMER_PHONE_REVEALED,
         target=hostile,
         reason=SCRIPT,
         summary={"note": SCRIPT},
