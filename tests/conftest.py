@@ -123,6 +123,17 @@ def sign_in_verified(client, user):
     return client
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Code a test runs outside a request (services, labels, messages) reads English,
+    as the suite's assertions do; a request still gets its own language, and the
+    language tests override this by name."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def client():
     """A visitor whose browser asks for English: the suite reads its pages in English,

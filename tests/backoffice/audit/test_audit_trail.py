@@ -350,6 +350,7 @@ RECORDS: dict[str, tuple[AuditAction, str | None]] = {
     ),
     "accounts.services.reset_staff_second_factor": (AuditAction.STAFF_SECOND_FACTOR_RESET, "admin"),
     "accounts.services.reveal_customer_phone": (AuditAction.CUSTOMER_PHONE_REVEALED, "supervisor"),
+    "accounts.services.set_staff_language": (AuditAction.STAFF_LANGUAGE_CHANGED, "target_staff"),
     "accounts.services.set_staff_active": (AuditAction.STAFF_DISABLED, "admin"),
     "accounts.services.start_password_reset": (AuditAction.PASSWORD_RESET_STARTED, "agent"),
     "accounts.services.start_totp_enrolment": (

@@ -195,7 +195,9 @@ def test_every_audit_action_reads_in_chinese():
             if not re.search(r"[\u4e00-\u9fff]", str(action.label))
         ]
         assert str(AuditAction.LATE_FEE_WAIVER_APPROVED.label) == "滞纳金减免已审批"
+        chinese = [str(action.label) for action in AuditAction]
     assert not untranslated
+    assert len(set(chinese)) == len(chinese), "two actions read the same in Chinese"
 
 
 def test_the_audit_trail_shows_labels_not_codes(settings):
