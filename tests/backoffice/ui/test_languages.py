@@ -101,6 +101,11 @@ def test_the_switch_needs_the_csrf_token_and_never_leaves_the_site():
     assert staff.language == "zh-hans"
 
 
+def test_a_browser_that_names_no_language_gets_chinese():
+    html = Client().get(reverse("login")).content.decode()
+    assert 'lang="zh-hans"' in html and "员工登录" in html
+
+
 def test_the_customers_reset_page_follows_the_browser_and_is_not_the_back_office():
     chinese = Client(HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").get("/reset/").content.decode()
     english = Client(HTTP_ACCEPT_LANGUAGE="en-GB,en").get("/reset/").content.decode()
