@@ -13,7 +13,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q
 
 from accounts.admin_actions import CardPasswordResetAdminMixin
-from accounts.admin_staff import StaffSecurityAdminMixin
+from accounts.admin_staff import NewStaffForm, StaffSecurityAdminMixin
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import (
     AuditEvent,
@@ -32,6 +32,7 @@ from accounts.pii import (
     national_id_fingerprint,
     normalise_card_number,
 )
+from accounts.search_terms import search_for_url_term
 from accounts.selectors import search_cards, search_customers
 
 SEARCH_HELP = "Name, phone, card last four, full card number or national id."
@@ -117,21 +118,13 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
         *UserAdmin.fieldsets,
         ("Bank", {"fields": ("employee_number", "language", "session_generation")}),
     )
+    # No password and no roles here: a new account starts with neither; its owner
+    # chooses the password from an approved reset link, roles are granted under
+    # maker-checker (accounts.services.staff_grants).
+    add_form = NewStaffForm
     add_fieldsets = (
-        *UserAdmin.add_fieldsets,
-        (
-            "Bank",
-            {
-                "fields": (
-                    "first_name",
-                    "last_name",
-                    "email",
-                    "employee_number",
-                    "language",
-                    "groups",
-                )
-            },
-        ),
+        (None, {"fields": ("username",)}),
+        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number", "language")}),
     )
 
     def get_queryset(self, request):
@@ -224,6 +217,7 @@ class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
+        search_term = search_for_url_term(request.session, search_term)
         matches = search_customers(search_term).order_by().values("pk")
         return queryset.filter(pk__in=matches), False
 
@@ -316,6 +310,7 @@ class CardAdmin(CardPasswordResetAdminMixin, AuditedAdminMixin, admin.ModelAdmin
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
+        search_term = search_for_url_term(request.session, search_term)
         return queryset.filter(pk__in=search_cards(search_term).values("pk")), False
 
     @admin.display(description="Card", ordering="last_four")
@@ -331,7 +326,7 @@ class CardSearchMixin:
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if search_term.strip():
-            cards = search_cards(search_term).values("pk")
+            cards = search_cards(search_for_url_term(request.session, search_term)).values("pk")
             results = results | queryset.filter(**{f"{self.card_lookup}__in": cards})
         return results, may_have_duplicates
 

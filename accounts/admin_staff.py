@@ -1,11 +1,13 @@
 """The staff admin's security paths, each through the service that ends sessions.
 
-Saving a password or the active flag in the admin goes through
-``change_staff_password`` / ``set_staff_active`` (not a signal), so every open
-session of that person ends and the change is audited like anywhere else.
-Only a superuser may make superusers or grant permissions outside the roles.
+A person changes only their own password here (through ``change_staff_password``,
+which ends their other sessions); roles, the active flag, single permissions
+and the superuser flag are read-only for everyone: granting a role or
+re-enabling an account is asked for and approved by two people
+(``accounts.services.staff_grants``), disabling is the audited action below.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import update_session_auth_hash
@@ -13,44 +15,48 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 
+from accounts.models import StaffUser
 from accounts.services import change_staff_password, reset_staff_second_factor, set_staff_active
 from accounts.services.staff_security import StaffSecurityError
 
 ADMIN_REASON = "Changed in the admin"
 
 
+class NewStaffForm(forms.ModelForm):
+    """A new staff account without a password: nobody chooses one for another person.
+
+    Its owner sets it from the single-use link an approved reset sends them."""
+
+    class Meta:
+        model = StaffUser
+        fields = ("username", "first_name", "last_name", "email", "employee_number")
+
+    def save(self, commit=True):
+        staff = super().save(commit=False)
+        staff.set_unusable_password()
+        if commit:
+            staff.save()
+        return staff
+
+
 class StaffSecurityAdminMixin:
     actions = ["reset_second_factor", "disable_staff"]
+    # Roles come from groups granted under maker-checker (accounts.services.staff_grants),
+    # never from single permissions or the superuser flag; re-enabling is a request too.
+    ACCESS_FIELDS = ("is_superuser", "user_permissions", "groups", "is_active")
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if not request.user.is_superuser:
-            fields += ["is_superuser", "user_permissions"]
-            if obj is not None and obj.pk == request.user.pk:
-                # Nobody grants themselves a role or re-enables themselves.
-                fields += ["groups", "is_active"]
-        return fields
-
-    def save_model(self, request, obj, form, change):
-        if not (change and "is_active" in form.changed_data):
-            return super().save_model(request, obj, form, change)
-        wanted = obj.is_active
-        obj.is_active = not wanted  # the service makes the change and ends the sessions
-        super().save_model(request, obj, form, change)
-        try:
-            set_staff_active(staff=obj, actor=request.user, active=wanted, reason=ADMIN_REASON)
-        except StaffSecurityError as error:
-            messages.error(request, str(error))
-        return None
+        return [*super().get_readonly_fields(request, obj), *self.ACCESS_FIELDS]
 
     def user_change_password(self, request, id, form_url=""):
-        if request.method != "POST":
-            return super().user_change_password(request, id, form_url)
         user = self.get_object(request, unquote(id))
         if user is None:
             raise Http404
-        if not self.has_change_permission(request, user):
+        if user.pk != request.user.pk:
+            # Nobody sets another person's password: an approved reset sends them a link.
             raise PermissionDenied
+        if request.method != "POST":
+            return super().user_change_password(request, id, form_url)
         form = self.change_password_form(user, request.POST)
         if not form.is_valid():
             return super().user_change_password(request, id, form_url)  # renders the errors
@@ -62,9 +68,8 @@ class StaffSecurityAdminMixin:
             actor=request.user,
             new_password=form.cleaned_data["password1"] if usable else None,
         )
-        if user.pk == request.user.pk:
-            update_session_auth_hash(request, user)  # keep the session that made the change
-        messages.success(request, "Password changed; every session of this person has ended.")
+        update_session_auth_hash(request, user)  # keep the session that made the change
+        messages.success(request, "Password changed; your other sessions have ended.")
         return HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:accounts_staffuser_change", args=(user.pk,))
         )

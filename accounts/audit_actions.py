@@ -17,8 +17,14 @@ class AuditAction(models.TextChoices):
     ADMIN_DELETE = "admin.delete", _("Record deleted in the admin")
 
     ALERT_RAISED = "alert.raised", _("Alert raised")
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", _("Alert acknowledged")
+    ALERT_RESOLVED = "alert.resolved", _("Alert resolved")
 
     AUDIT_EXPORTED = "audit.exported", _("Audit trail exported")
+
+    BREAK_GLASS_CLOSED = "break_glass.closed", _("Break-glass superuser ended")
+    BREAK_GLASS_OPENED = "break_glass.opened", _("Break-glass superuser granted")
+    BREAK_GLASS_REQUEST = "break_glass.request", _("Request made with break-glass rights")
 
     CARD_PASSWORD_CHANGED = "card.password_changed", _("Card password changed")
     CARD_PASSWORD_VERIFICATION_FAILED = (
@@ -30,6 +36,11 @@ class AuditAction(models.TextChoices):
         _("Card password verification refused"),
     )
     CARD_PASSWORD_VERIFIED = "card.password_verified", _("Card password verified")
+    CARD_AUTHENTICATOR_CHANGED = "card.authenticator_changed", _("Card biometric or device changed")
+    CARD_FLAGGED_FOR_REPEATED_CREDENTIAL_CHANGES = (
+        "card.flagged_for_repeated_credential_changes",
+        _("Card flagged for repeated credential changes"),
+    )
 
     COLLECTION_PAUSED = "collection.paused", _("Collection paused")
     COLLECTION_RESUMED = "collection.resumed", _("Collection resumed")
@@ -44,6 +55,7 @@ class AuditAction(models.TextChoices):
     )
 
     DEBIT_RUN_CHUNK_COLLECTED = "debit_run.chunk_collected", _("Debit run chunk collected")
+    DEBIT_RUN_RERUN = "debit_run.rerun", _("Stuck debit run re-run")
     DEBIT_RUN_STARTED = "debit_run.started", _("Debit run started")
 
     DEMO_SEEDED = "demo.seeded", _("Demo book seeded")
@@ -60,6 +72,10 @@ class AuditAction(models.TextChoices):
     LOAN_OPENED = "loan.opened", _("Loan opened")
 
     MANDATE_ACTIVATED = "mandate.activated", _("Mandate activated")
+    MANDATE_AGREEMENT_MISMATCH_FOUND = (
+        "mandate.agreement_mismatch_found",
+        _("Mandate differs from the network's agreement"),
+    )
     MANDATE_CANCELLED = "mandate.cancelled", _("Mandate cancelled")
     MANDATE_CREATED = "mandate.created", _("Mandate created")
     MANDATE_FAILED = "mandate.failed", _("Mandate failed")
@@ -75,9 +91,27 @@ class AuditAction(models.TextChoices):
     )
 
     OUTBOX_EVENT_ABANDONED = "outbox_event.abandoned", _("Outbox event abandoned")
+    OUTBOX_EVENT_RECONCILED = "outbox_event.reconciled", _("Outbox event closed by reconciliation")
+
+    OPERATIONS_RESYNC_ALL_REQUESTED = (
+        "operations.resync_all_requested",
+        _("Re-sync of every stale mandate requested"),
+    )
 
     PASSWORD_RESET_COMPLETED = "password_reset.completed", _("Card password reset completed")
     PASSWORD_RESET_STARTED = "password_reset.started", _("Card password reset started")
+
+    SECOND_FACTOR_KEYS_ROTATED = (
+        "second_factor.keys_rotated",
+        _("Second-factor encryption key rotated"),
+    )
+
+    SIGN_IN_HISTORY_CLEARED = "sign_in_history.cleared", _("Old sign-in history cleared")
+
+    RECONCILIATION_AGREEMENTS_PASS_FINISHED = (
+        "reconciliation.agreements_pass_finished",
+        _("Agreements reconciliation pass finished"),
+    )
 
     STAFF_DEMO_LOGIN_CREATED = "staff.demo_login_created", _("Demo staff login created")
     STAFF_DEMO_PASSWORD_RESET = "staff.demo_password_reset", _("Demo staff password reset")
@@ -85,6 +119,10 @@ class AuditAction(models.TextChoices):
     STAFF_ENABLED = "staff.enabled", _("Staff account enabled")
     STAFF_LANGUAGE_CHANGED = "staff.language_changed", _("Staff workspace language changed")
     STAFF_PASSWORD_CHANGED = "staff.password_changed", _("Staff password changed")
+    STAFF_PASSWORD_RESET_COMPLETED = (
+        "staff.password_reset_completed",
+        _("Staff password set from a reset link"),
+    )
     STAFF_SECOND_FACTOR_ENROLLED = "staff.second_factor_enrolled", _("Second factor enrolled")
     STAFF_SECOND_FACTOR_ENROLMENT_FAILED = (
         "staff.second_factor_enrolment_failed",
@@ -101,4 +139,9 @@ class AuditAction(models.TextChoices):
     )
     STAFF_SECOND_FACTOR_RESET = "staff.second_factor_reset", _("Second factor reset")
     STAFF_SECOND_FACTOR_VERIFIED = "staff.second_factor_verified", _("Second factor verified")
+    STAFF_SUPERUSER_REMOVED = "staff.superuser_removed", _("Superuser flag removed")
     STAFF_UNLOCKED = "staff.unlocked", _("Staff login unlocked")
+
+    STAFF_CHANGE_APPROVED = "staff_change.approved", _("Staff change approved and applied")
+    STAFF_CHANGE_REJECTED = "staff_change.rejected", _("Staff change rejected")
+    STAFF_CHANGE_REQUESTED = "staff_change.requested", _("Staff change requested")

@@ -36,6 +36,7 @@ class StaffUser(AbstractUser):
         permissions = [
             ("unlock_staff", "Can unlock a locked-out staff login"),
             ("reset_staff_second_factor", "Can reset a staff member's second factor"),
+            ("clear_sign_in_history", "Can clear old sign-in history, with a reason"),
         ]
         verbose_name = "staff user"
 
@@ -98,10 +99,17 @@ class Card(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     credit_limit = models.DecimalField(max_digits=14, decimal_places=2)
     available_limit = models.DecimalField(max_digits=14, decimal_places=2)
-    # Bumped on every transaction-password change; a mandate is in sync iff its
+    # Bumped on every change of a credential kind mandates bind to (transaction
+    # password, biometric, bound device); a mandate is in sync iff its
     # synced_credential_version equals this.
     credential_version = models.PositiveIntegerField(default=1)
     credential_changed_at = models.DateTimeField(null=True, blank=True)
+    # Set by reconciliation when credentials changed repeatedly in a short window
+    # (a fraud signal): the next staff reset needs a supervisor, who clears it.
+    credential_changes_flagged_at = models.DateTimeField(null=True, blank=True)
+    credential_changes_flag_reason = models.CharField(max_length=200, blank=True)
+    # When a supervisor last cleared that flag: only later changes count again.
+    credential_changes_reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -138,12 +146,41 @@ class Card(models.Model):
         return card_network_reference(self.number_fingerprint)
 
 
+class CredentialKind(models.TextChoices):
+    """Every way a card holder proves who they are: two passwords, biometrics and a
+    device bound for payment approval. Whether mandates bind to a kind is
+    ``CredentialKind.binds_mandates``."""
+
+    TRANSACTION = "transaction", _("Transaction password")
+    QUERY = "query", _("Query password")
+    FINGERPRINT = "fingerprint", _("Fingerprint")
+    FACE = "face", _("Face")
+    BOUND_DEVICE = "bound_device", _("Bound device")
+
+    @classmethod
+    def binds_mandates(cls, kind: str) -> bool:
+        return kind in MANDATE_BINDING_CREDENTIAL_KINDS
+
+
+# The kinds that approve payments: a mandate's gateway agreement is bound to the
+# card's credential version, which every change of one of these moves. The query
+# password only shows balances, so changing it binds nothing.
+MANDATE_BINDING_CREDENTIAL_KINDS = frozenset(
+    {
+        CredentialKind.TRANSACTION,
+        CredentialKind.FINGERPRINT,
+        CredentialKind.FACE,
+        CredentialKind.BOUND_DEVICE,
+    }
+)
+
+
 class CardCredential(models.Model):
     """One of a card's two 6-digit passwords, stored only as a peppered argon2 hash."""
 
     class Kind(models.TextChoices):
-        TRANSACTION = "transaction", _("Transaction password")
-        QUERY = "query", _("Query password")
+        TRANSACTION = CredentialKind.TRANSACTION.value, CredentialKind.TRANSACTION.label
+        QUERY = CredentialKind.QUERY.value, CredentialKind.QUERY.label
 
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="credentials")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -167,6 +204,48 @@ class CardCredential(models.Model):
         return self.locked_at is not None
 
 
+class CardAuthenticator(models.Model):
+    """A biometric (fingerprint or face) or a bound device enrolled to approve the
+    card's payments.
+
+    The bank never holds a biometric: the enrolling device keeps the template and
+    reports a reference (template id, device id), of which only a keyed
+    fingerprint is stored, enough to tell a re-enrolment from the same one.
+    """
+
+    class Kind(models.TextChoices):
+        FINGERPRINT = CredentialKind.FINGERPRINT.value, CredentialKind.FINGERPRINT.label
+        FACE = CredentialKind.FACE.value, CredentialKind.FACE.label
+        BOUND_DEVICE = CredentialKind.BOUND_DEVICE.value, CredentialKind.BOUND_DEVICE.label
+
+    class State(models.TextChoices):
+        ENROLLED = "enrolled", _("Enrolled")
+        REMOVED = "removed", _("Removed")
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="authenticators")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ENROLLED)
+    reference_fingerprint = models.CharField(max_length=64)
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    changed_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["card", "kind"], name="one_authenticator_per_card_and_kind"
+            ),
+            models.CheckConstraint(
+                condition=Q(state="enrolled", removed_at__isnull=True)
+                | Q(state="removed", removed_at__isnull=False),
+                name="authenticator_removed_state_has_its_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.card}"
+
+
 class Channel(models.TextChoices):
     """Where a credential change or request came from."""
 
@@ -179,10 +258,12 @@ class Channel(models.TextChoices):
 
 
 class PasswordChange(models.Model):
-    """A record of one card password change, for the card's timeline."""
+    """A record of one card credential change (password, biometric or bound device),
+    for the card's timeline."""
 
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="password_changes")
-    kind = models.CharField(max_length=12, choices=CardCredential.Kind.choices)
+    # Any credential kind: a biometric or device change is on the timeline too.
+    kind = models.CharField(max_length=12, choices=CredentialKind.choices)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     actor = models.ForeignKey(
         "accounts.StaffUser", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -395,3 +476,17 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.pk}"
+
+
+# Second-factor devices and staff access changes live in their own modules;
+# importing them here registers them.
+from accounts.second_factor_devices import (  # noqa: E402, F401
+    AuthenticatorDevice,
+    BackupCode,
+    BackupCodeDevice,
+)
+from accounts.staff_access_models import (  # noqa: E402, F401
+    BreakGlassGrant,
+    StaffChangeRequest,
+    StaffPasswordReset,
+)

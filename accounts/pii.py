@@ -55,6 +55,10 @@ def mask_national_id(national_id: str) -> str:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
+def phone_fingerprint(phone: str) -> str:
+    return _fingerprint("phone", _DIGITS.sub("", phone))
+
+
 def mask_phone(phone: str) -> str:
     """138****5678: the carrier prefix and last four, as Chinese banks print it."""
     digits = _DIGITS.sub("", phone)
@@ -117,3 +121,8 @@ def search_fingerprints(term: str) -> list[str] | None:
 def is_full_phone(text: str) -> bool:
     compact = text.strip().replace(" ", "").replace("-", "")
     return compact.isdigit() and len(compact) == 11
+
+
+def authenticator_reference_fingerprint(kind: str, reference: str) -> str:
+    """A biometric template id or bound device id, kept only as a keyed fingerprint."""
+    return _fingerprint(f"authenticator:{kind}", reference.strip())

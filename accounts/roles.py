@@ -66,6 +66,8 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.retry_debit_attempt",
         "debits.export_debitattempt",
         "debits.change_alert",
+        "debits.view_operations_dashboard",
+        "debits.use_emergency_controls",
         "django_celery_beat.change_periodictask",
         "django_celery_beat.change_crontabschedule",
         "django_celery_beat.add_crontabschedule",
@@ -77,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.approve_locked_card_reset",
         "accounts.reveal_customer_phone",
         "accounts.unlock_staff",
+        "accounts.approve_staff_change",
         "accounts.view_auditevent",
         "debits.resync_mandate",
         "debits.pause_collection",
@@ -84,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.retry_debit_attempt",
         "debits.export_debitattempt",
         "debits.change_alert",
+        "debits.view_operations_dashboard",
         "debits.waive_late_fee",
         "debits.approve_fee_waiver",
     },
@@ -105,8 +109,15 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "accounts.change_staffuser",
         "accounts.unlock_staff",
         "accounts.reset_staff_second_factor",
+        # Role grants, re-enabling and staff password resets: asked by one admin,
+        # decided by another admin or a supervisor (accounts.services.staff_grants).
+        "accounts.request_staff_change",
+        "accounts.approve_staff_change",
+        "accounts.clear_sign_in_history",
         "accounts.view_auditevent",
         "auth.view_group",
+        # Watches the system's health; acting on it is operations' decision.
+        "debits.view_operations_dashboard",
         # No schedule changes: "run now" on a periodic task would start a debit
         # run, which is operations' decision (separation of duties).
     },

@@ -90,7 +90,13 @@ def customer_for_staff(customer_id: int) -> Customer:
 
 def card_credential_overview(card: Card) -> dict:
     """What staff may know about a card's passwords: never a hash, never a token."""
-    from accounts.models import CardCredential, PasswordChange, PasswordResetRequest
+    from accounts.models import (
+        CardAuthenticator,
+        CardCredential,
+        CredentialKind,
+        PasswordChange,
+        PasswordResetRequest,
+    )
 
     credentials = {
         credential.kind: credential
@@ -112,10 +118,31 @@ def card_credential_overview(card: Card) -> dict:
     last_transaction_change = next(
         (c for c in changes if c.kind == CardCredential.Kind.TRANSACTION), None
     )
+    authenticators = {
+        authenticator.kind: authenticator
+        for authenticator in CardAuthenticator.objects.filter(card=card).only(
+            "kind", "state", "enrolled_at", "changed_at", "removed_at", "card_id"
+        )
+    }
     return {
         "credentials": [
-            {"kind": kind, "label": label, "credential": credentials.get(kind)}
+            {
+                "kind": kind,
+                "label": label,
+                "credential": credentials.get(kind),
+                "binds_mandates": CredentialKind.binds_mandates(kind),
+            }
             for kind, label in CardCredential.Kind.choices
+        ],
+        # Biometrics and the bound device: each kind's state, enrolled or not.
+        "authenticators": [
+            {
+                "kind": kind,
+                "label": label,
+                "authenticator": authenticators.get(kind),
+                "binds_mandates": CredentialKind.binds_mandates(kind),
+            }
+            for kind, label in CardAuthenticator.Kind.choices
         ],
         "changes": changes,
         "last_change": changes[0] if changes else None,

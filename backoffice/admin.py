@@ -1,12 +1,13 @@
 """Permission checks for the admin actions that third-party apps ship without any.
 
-django-celery-beat's task actions and django-axes' clean-up action are offered
-to anyone who can open the list; here each one requires the model permission
-it exercises, like every action of ours does (``@admin.action(permissions=...)``).
+django-celery-beat's task actions are offered to anyone who can open the list;
+here each one requires the model permission it exercises, like every action of
+ours does (``@admin.action(permissions=...)``). django-axes' records cannot be
+deleted here at all.
 """
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
@@ -37,13 +38,35 @@ class GuardedPeriodicTaskAdmin(ActionPermissionsMixin, PeriodicTaskAdmin):
     }
 
 
-class GuardedAccessAttemptAdmin(ActionPermissionsMixin, AccessAttemptAdmin):
-    action_permissions = {"cleanup_expired_attempts": "delete"}
+class SignInHistoryAdminMixin:
+    """Sign-in history and lockouts are evidence: nobody deletes them here, superusers
+    included (no delete page, no bulk delete, no clean-up action). Old rows go through
+    ``accounts.services.clear_sign_in_history``, with a reason, audited."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+class GuardedAccessAttemptAdmin(SignInHistoryAdminMixin, AccessAttemptAdmin):
+    pass
+
+
+class GuardedAccessLogAdmin(SignInHistoryAdminMixin, AccessLogAdmin):
+    pass
+
+
+class GuardedAccessFailureLogAdmin(SignInHistoryAdminMixin, AccessFailureLogAdmin):
+    pass
 
 
 for _model, _model_admin in (
     (PeriodicTask, GuardedPeriodicTaskAdmin),
     (AccessAttempt, GuardedAccessAttemptAdmin),
+    (AccessLog, GuardedAccessLogAdmin),
+    (AccessFailureLog, GuardedAccessFailureLogAdmin),
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)

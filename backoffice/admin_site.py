@@ -5,10 +5,15 @@ its own combined login form is replaced by the staff sign-in, so there is one
 login (with django-axes and the lockout) for the whole back office.
 """
 
+from functools import wraps
+
 from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.auth.views import PasswordChangeView, redirect_to_login
+from django.shortcuts import redirect
 from django.urls import reverse
 from django_otp.admin import OTPAdminSite
+
+from accounts.search_terms import holds_full_identifier, url_search_term
 
 
 class OwnPasswordChangeForm(AdminPasswordChangeForm):
@@ -32,6 +37,22 @@ class StaffAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin"):
         # OTPAdminSite defaults to "otpadmin"; keep the usual "admin:" URL names.
         super().__init__(name=name)
+
+    def admin_view(self, view, cacheable=False):
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def without_identifiers_in_the_url(request, *args, **kwargs):
+            # A full card number, national id or phone in ?q= (an old bookmark, a typed
+            # URL) would be echoed in every filter and sort link: move it out first.
+            query = request.GET.get("q", "")
+            if request.method == "GET" and holds_full_identifier(query):
+                params = request.GET.copy()
+                params["q"] = url_search_term(request.session, query)
+                return redirect(f"{request.path}?{params.urlencode()}")
+            return inner(request, *args, **kwargs)
+
+        return without_identifiers_in_the_url
 
     def password_change(self, request, extra_context=None):
         request.current_app = self.name

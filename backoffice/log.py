@@ -35,19 +35,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# The paths whose next segment is a single-use reset token: the customers' links
+# (/reset/<token>/) and a staff member's own (/staff/password-reset/<token>/).
+RESET_LINK_PREFIX = r"(/(?:staff/password-)?reset/)"
+
+
+def redact_reset_tokens(text: str) -> str:
+    """``text`` with the token of every reset link replaced by ``[redacted]``."""
+    return RedactResetTokenFilter._TOKEN_IN_PATH.sub(r"\1[redacted]", text)
+
+
 class RedactResetTokenFilter(logging.Filter):
-    """Blanks the token of a customer's password-reset link in any log line.
+    """Blanks the token of a password-reset link (customer's or staff) in any log line.
 
     Django itself never logs it (the link answers with a redirect to a
     token-free page), but a server's access log line for that first request
     would: this filter sits on every handler, the development server's too.
     """
 
-    _TOKEN_IN_PATH = re.compile(r"(/reset/)(?!\s|\"|$)[^/\s?\"]+")
+    _TOKEN_IN_PATH = re.compile(RESET_LINK_PREFIX + r"(?!\s|\"|$)[^/\s?\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = self._TOKEN_IN_PATH.sub(r"\1[redacted]", message)
+        redacted = redact_reset_tokens(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
@@ -70,7 +80,7 @@ _REDACTIONS = [
         ),
         r"\1\2[redacted]",
     ),
-    (re.compile(r"(?i)(/reset/)[A-Za-z0-9_\-:.]{8,}"), r"\1[redacted]"),
+    (re.compile(r"(?i)" + RESET_LINK_PREFIX + r"[A-Za-z0-9_\-:.]{8,}"), r"\1[redacted]"),
     (
         re.compile(
             rf"(?<![0-9A-Za-z]){_NOT_A_FRACTION}\d{{17}}[\dXx](?![0-9A-Za-z]){_NO_FRACTION}"

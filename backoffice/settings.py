@@ -42,6 +42,33 @@ CARD_PIN_PEPPER = _secret("CARD_PIN_PEPPER")
 # the database ever holding the full value.
 PII_FINGERPRINT_KEY = _secret("PII_FINGERPRINT_KEY")
 
+
+def _otp_encryption_keys() -> list[str]:
+    """Fernet keys for second-factor secrets: the first encrypts, all decrypt (rotation)."""
+    from cryptography.fernet import Fernet
+
+    keys = env.list("OTP_ENCRYPTION_KEYS", default=[])
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured("OTP_ENCRYPTION_KEYS must be set when DEBUG is off")
+        # Development only: derived from the development SECRET_KEY, never used in production.
+        from accounts.otp_encryption import development_key
+
+        return [development_key(SECRET_KEY)]
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"OTP_ENCRYPTION_KEYS entry {number} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes)"
+            ) from error
+    return keys
+
+
+# Encrypts TOTP keys and keys the backup-code digests (accounts.otp_encryption).
+OTP_ENCRYPTION_KEYS = _otp_encryption_keys()
+
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
@@ -90,6 +117,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits; unverified sessions reach only the code step.
     "backoffice.signin.session.StaffSessionMiddleware",
+    # A superuser exists only under a live break-glass grant; each request is audited.
+    "backoffice.break_glass.BreakGlassMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -288,6 +317,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUE_RESYNC = "resync"
 CELERY_QUEUE_DEBITS = "debits"
 CELERY_TASK_ROUTES = {
+    # Exact names first: Celery tries them before the patterns.
+    "debits.tasks.operations.resync_stale_mandates_task": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.resync.*": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.collection.*": {"queue": CELERY_QUEUE_DEBITS},
 }
@@ -360,12 +391,34 @@ RESYNC_RETRY_MAX_DELAY_SECONDS = env.float("RESYNC_RETRY_MAX_DELAY_SECONDS", def
 OUTBOX_CONSUMER_TASKS = {
     "card.credential_changed": "debits.tasks.resync.consume_credential_change_task",
 }
+# Messages carry live reset links: in production they go to a real SMS/email
+# gateway, never to a console or a file on the server (accounts.notification_settings).
 NOTIFICATION_BACKEND = env.str(
-    "NOTIFICATION_BACKEND", default="accounts.notifications.ConsoleNotificationBackend"
+    "NOTIFICATION_BACKEND",
+    default="accounts.notifications.ConsoleNotificationBackend" if DEBUG else "",
 )
+# Only for a test deployment with DEBUG off that has no gateway: allows the console
+# or file backend, which write live links where server operators can read them.
+NOTIFICATION_ALLOW_LOCAL_BACKEND = env.bool("NOTIFICATION_ALLOW_LOCAL_BACKEND", default=False)
 NOTIFICATION_FILE_DIR = env.path("NOTIFICATION_FILE_DIR", default=str(VAR_DIR / "notifications"))
+# The SMS/email gateway of accounts.notifications.HttpNotificationBackend.
+NOTIFICATION_GATEWAY_URL = env.str("NOTIFICATION_GATEWAY_URL", default="")
+NOTIFICATION_GATEWAY_API_KEY = env.str("NOTIFICATION_GATEWAY_API_KEY", default="")
+NOTIFICATION_GATEWAY_TIMEOUT_SECONDS = env.float(
+    "NOTIFICATION_GATEWAY_TIMEOUT_SECONDS", default=10.0
+)
 PASSWORD_RESET_LINK_TTL_SECONDS = env.int("PASSWORD_RESET_LINK_TTL_SECONDS", default=15 * 60)
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Where customers open their reset links: must be https in production.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000" if DEBUG else "")
+if not DEBUG:
+    from accounts.notification_settings import check_production_notifications
+
+    check_production_notifications(
+        backend=NOTIFICATION_BACKEND,
+        allow_local=NOTIFICATION_ALLOW_LOCAL_BACKEND,
+        public_base_url=PUBLIC_BASE_URL,
+        gateway_url=NOTIFICATION_GATEWAY_URL,
+    )
 CARD_PASSWORD_MAX_FAILURES = env.int("CARD_PASSWORD_MAX_FAILURES", default=5)
 
 # --- Debit engine ---------------------------------------------------------------
@@ -401,6 +454,73 @@ LATE_FEE_RATE = env.get_value("LATE_FEE_RATE", cast=Decimal, default="0", parse_
 LATE_FEE_WAIVER_APPROVAL_THRESHOLD = env.get_value(
     "LATE_FEE_WAIVER_APPROVAL_THRESHOLD", cast=Decimal, default="200.00", parse_default=True
 )
+
+# --- Operations: alerts, health and metrics ---------------------------------------
+# Mail for alerts. Development prints to the console; set EMAIL_BACKEND to
+# django.core.mail.backends.filebased.EmailBackend (with EMAIL_FILE_PATH) to keep
+# them as files, or to the SMTP backend (EMAIL_HOST...) in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="backoffice@bank.example")
+# Who is mailed when a critical alert is first raised (empty: nobody).
+OPERATIONS_ALERT_EMAILS = env.list(
+    "OPERATIONS_ALERT_EMAILS", default=["operations@bank.example"] if DEBUG else []
+)
+# /healthz, /readyz and /metrics need no staff sign-in, so they answer only
+# callers from these networks (load balancer, Prometheus) or presenting the token.
+# Behind a proxy REMOTE_ADDR is the proxy: list it, or use the token.
+HEALTH_ALLOWED_NETWORKS = env.list("HEALTH_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Bearer token for the same endpoints (empty: the allow-list alone decides).
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# /readyz fails when a worker or beat has not been heard from for this long.
+# Beat writes its last run times to the database every few minutes
+# (django-celery-beat syncs every 3 minutes), hence the longer beat limit.
+READYZ_WORKER_STALE_AFTER_SECONDS = env.int("READYZ_WORKER_STALE_AFTER_SECONDS", default=120)
+READYZ_BEAT_STALE_AFTER_SECONDS = env.int("READYZ_BEAT_STALE_AFTER_SECONDS", default=300)
+# /readyz fails when a queue holds more messages than this (work piling up).
+READYZ_MAX_QUEUE_DEPTH = env.int("READYZ_MAX_QUEUE_DEPTH", default=50_000)
+# Reconciliation: a mandate still behind its card this long after the change is
+# re-synced by the stale-mandate pass (the real-time path had its chance), and
+# one still behind after the longer limit raises a critical alert.
+RECONCILIATION_STALE_MANDATE_AFTER_SECONDS = env.int(
+    "RECONCILIATION_STALE_MANDATE_AFTER_SECONDS", default=10 * 60
+)
+RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS = env.int(
+    "RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS", default=60 * 60
+)
+# An outbox event unprocessed this long is stuck: reconciliation closes it if
+# nothing is behind any more, else re-dispatches it (alert at twice the limit).
+OUTBOX_STUCK_AFTER_SECONDS = env.int("OUTBOX_STUCK_AFTER_SECONDS", default=10 * 60)
+# A recorded chunk of a debit run sent longer ago than this and not finished was
+# lost (broker restart, killed worker): the run sweeper sends it again. Past the
+# task's hard time limit, so no worker can still be collecting it.
+DEBIT_CHUNK_LEASE_SECONDS = env.int(
+    "DEBIT_CHUNK_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60
+)
+# A chunk sent more times than this without finishing, or a run still selecting
+# after DEBIT_RUN_SELECTION_STALE_SECONDS, raises a critical alert.
+DEBIT_RUN_STUCK_ALERT_DISPATCHES = env.int("DEBIT_RUN_STUCK_ALERT_DISPATCHES", default=3)
+DEBIT_RUN_SELECTION_STALE_SECONDS = env.int("DEBIT_RUN_SELECTION_STALE_SECONDS", default=30 * 60)
+# Attempts without an outcome this long raise an alert (the janitor keeps asking).
+UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS = env.int(
+    "UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS", default=60 * 60
+)
+# Days of history a failure code's rate today is compared with.
+FAILURE_RATE_BASELINE_DAYS = env.int("FAILURE_RATE_BASELINE_DAYS", default=14)
+# This many credential changes of one card within the window is a fraud signal.
+REPEATED_CREDENTIAL_CHANGES = env.int("REPEATED_CREDENTIAL_CHANGES", default=3)
+REPEATED_CREDENTIAL_CHANGES_WINDOW_HOURS = env.int(
+    "REPEATED_CREDENTIAL_CHANGES_WINDOW_HOURS", default=24
+)
+# The probes' health endpoints are plain HTTP on the internal network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Logging: one JSON object per line ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

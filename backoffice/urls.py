@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from backoffice.language import switch_language
+from backoffice.operations import health, metrics
 from backoffice.signin.views import StaffLoginView
 
 urlpatterns = [
@@ -20,5 +21,10 @@ urlpatterns = [
     path("", include("backoffice.signin.urls")),
     path("", include("backoffice.customers.urls")),
     path("debits/", include("backoffice.collection.urls")),
+    path("operations/", include("backoffice.operations.urls")),
+    # For load balancers and Prometheus: no sign-in, allow-listed callers only.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-PASSWORDS = ["480927", "902716", "135790", "274916", "390581", "582039", "613847", "740259"]
+PASSWORDS = ["946381", "902716", "384917", "274916", "390581", "582039", "613847", "740259"]
 
 
 def percentile(sorted_values: list[float], share: float) -> float:

@@ -280,10 +280,11 @@ class AlertAdmin(ViewOnlyAdmin):
         "card",
         "mandate",
         "occurrences",
+        "acknowledged_by",
         "resolved_at",
         "resolved_by",
     )
     list_filter = ("kind", "severity", ("resolved_at", admin.EmptyFieldListFilter))
-    list_select_related = ("card", "mandate", "resolved_by")
+    list_select_related = ("card", "mandate", "acknowledged_by", "resolved_by")
     date_hierarchy = "raised_at"
     search_fields = ("message", "dedup_key", "mandate__reference", "card__last_four")

@@ -285,6 +285,11 @@ class DebitRun(models.Model):
     class Meta:
         permissions = [
             ("start_debit_run", "Can start a manual debit run"),
+            ("view_operations_dashboard", "Can open the operations dashboard"),
+            (
+                "use_emergency_controls",
+                "Can pause or resume all debits, re-sync every stale mandate, re-run a run",
+            ),
         ]
         ordering = ["-started_at", "-id"]
         constraints = [
@@ -332,6 +337,9 @@ class DebitAttempt(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when a janitor claims the attempt to ask the network about it, so a
+    # second janitor running at the same time asks about other keys.
+    janitor_lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [
@@ -368,6 +376,38 @@ class DebitAttempt(models.Model):
     def can_be_retried(self) -> bool:
         """Staff may retry a failed attempt; an unknown one settles first (never paid twice)."""
         return self.state == self.State.FAILED
+
+
+class DebitRunChunk(models.Model):
+    """A run's work, recorded in the database before any message is sent: which
+    instalments this chunk collects. The broker may lose the message (a restart
+    with its data gone, a worker killed before taking it); the run sweeper then
+    sends the chunk again, so the run completes however many messages were lost."""
+
+    run = models.ForeignKey(DebitRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    instalment_ids = models.JSONField()
+    honour_retry_schedule = models.BooleanField(default=True)
+    dispatched_at = models.DateTimeField(default=timezone.now)
+    dispatches = models.PositiveSmallIntegerField(default=1)
+    # Set once, by the delivery that collected the whole chunk.
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="one_chunk_per_run_number")
+        ]
+        indexes = [
+            # The sweeper's question: unfinished chunks sent longest ago.
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(finished_at__isnull=True),
+                name="run_chunk_unfinished_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.number} of run {self.run_id}"
 
 
 class SkippedInstalment(models.Model):
@@ -502,6 +542,7 @@ class Alert(models.Model):
         UNKNOWN_ATTEMPTS = "unknown_attempts", _("Debit attempts with unknown outcome")
         FAILURE_RATE = "failure_rate", _("Failure rate above baseline")
         REPEATED_PASSWORD_CHANGES = "repeated_password_changes", _("Repeated password changes")
+        DEBIT_RUN_STUCK = "debit_run_stuck", _("Debit run stopped making progress")
 
     class Severity(models.TextChoices):
         INFO = "info", _("Info")
@@ -520,23 +561,103 @@ class Alert(models.Model):
         Mandate, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
     )
     message = models.CharField(max_length=300)
+    # First seen: when this open condition was raised; last_seen_at and occurrences
+    # move each time a detector finds it again.
     raised_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     occurrences = models.PositiveIntegerField(default=1)
+    # A person took it on; the alert stays open until the condition clears or
+    # someone resolves it with a note.
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Null with resolved_at set: resolved by the system because the condition cleared.
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    resolution_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-last_seen_at"]
+        indexes = [
+            models.Index(
+                fields=["kind", "severity"],
+                condition=Q(resolved_at__isnull=True),
+                name="alert_open_by_kind_idx",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["dedup_key"],
                 condition=Q(resolved_at__isnull=True),
                 name="one_open_alert_per_condition",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | Q(acknowledged_by__isnull=False),
+                name="alert_acknowledged_by_a_person",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class WorkerHeartbeat(models.Model):
+    """When a worker consuming ``queue`` last ran the heartbeat task beat sends it.
+
+    A fresh row proves a worker takes work from that queue; its age is what
+    /readyz and /metrics report.
+    """
+
+    queue = models.CharField(max_length=40, unique=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.queue} @ {self.beat_at:%H:%M:%S}"
+
+
+class OperationsSnapshot(models.Model):
+    """Hourly figures that history cannot give back later (how many mandates were out
+    of sync at 3 a.m.), for the dashboard's charts over the last 30 days."""
+
+    # Truncated to the hour: a snapshot taken again within the hour replaces it.
+    hour = models.DateTimeField(unique=True)
+    taken_at = models.DateTimeField(default=timezone.now)
+    out_of_sync_mandates = models.PositiveIntegerField(default=0)
+    outbox_backlog = models.PositiveIntegerField(default=0)
+    open_alerts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour"]
+
+    def __str__(self) -> str:
+        return f"Snapshot {self.hour:%Y-%m-%d %H:00}"
+
+
+class ReconciliationPass(models.Model):
+    """One full pass of a fanned-out detector (mandates against the network's
+    agreements): its chunks' counters, bumped with F() as they finish."""
+
+    detector = models.CharField(max_length=32)
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    checked = models.PositiveIntegerField(default=0)
+    mismatched = models.PositiveIntegerField(default=0)
+    repaired = models.PositiveIntegerField(default=0)
+    unrepaired = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.detector} pass {self.started_at:%Y-%m-%d %H:%M}"

@@ -16,17 +16,18 @@ def card_mandates_overview(card) -> dict:
     """Each mandate of the card with its sync state, and the card's sync history.
 
     Sync state is derived from versions: in sync, failed (retries ran out), or
-    pending since the first transaction-password change the mandate has not
-    caught up with. A fixed number of queries however many mandates.
+    pending since the first change of a binding credential (transaction password,
+    biometric, bound device) the mandate has not caught up with. A fixed number
+    of queries however many mandates.
     """
-    from accounts.models import CardCredential, PasswordChange
+    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
     from debits.models import Mandate, MandateSync
 
     mandates = list(
         Mandate.objects.filter(card=card).select_related("loan").order_by("state", "reference")
     )
     changes = list(
-        PasswordChange.objects.filter(card=card, kind=CardCredential.Kind.TRANSACTION)
+        PasswordChange.objects.filter(card=card, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
         .order_by("credential_version", "changed_at")
         .values_list("credential_version", "changed_at")
     )

@@ -55,9 +55,20 @@ def create_demo_staff(*, reset_passwords: bool = False) -> list[DemoStaffLogin]:
                 "email": f"{username}@bank.example",
                 "employee_number": f"DEMO-{len(logins) + 1:03d}",
                 "is_staff": True,
-                "is_superuser": role == Role.ADMIN,
             },
         )
+        if user.is_superuser:
+            # No shipped login is a superuser: roles come from groups only (an older
+            # demo made the admin login one; it is demoted here).
+            StaffUser.objects.filter(pk=user.pk).update(is_superuser=False)
+            user.is_superuser = False
+            record_audit_event(
+                actor=None,
+                actor_label="system",
+                action=AuditAction.STAFF_SUPERUSER_REMOVED,
+                target=user,
+                summary={"username": username},
+            )
         password = None
         if created or reset_passwords:
             password = _new_password()

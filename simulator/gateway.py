@@ -23,7 +23,10 @@ import time
 from django.conf import settings
 
 from debits.gateways.base import (
+    MAX_AGREEMENTS_PER_QUERY,
     AgreementBinding,
+    AgreementPage,
+    AgreementRecord,
     CollectionResult,
     GatewayTimeout,
     GatewayUnavailable,
@@ -218,6 +221,33 @@ class SimulatorGateway:
         if row is None:
             return CollectionResult(idempotency_key=idempotency_key, outcome="", found=False)
         return _result(row)
+
+    def get_agreement(self, *, mandate_reference: str) -> AgreementRecord | None:
+        self._wait()
+        page = ledger.agreements(mandate_references=[mandate_reference])
+        return page[0] if page else None
+
+    def list_agreements(
+        self,
+        *,
+        mandate_references: list[str] | None = None,
+        after: str = "",
+        limit: int = MAX_AGREEMENTS_PER_QUERY,
+    ) -> AgreementPage:
+        self._wait()
+        if mandate_references is not None:
+            if len(mandate_references) > MAX_AGREEMENTS_PER_QUERY:
+                raise ValueError(f"at most {MAX_AGREEMENTS_PER_QUERY} references per query")
+            return AgreementPage(
+                agreements=ledger.agreements(mandate_references=mandate_references)
+            )
+        limit = max(1, min(limit, MAX_AGREEMENTS_PER_QUERY))
+        found = ledger.agreements(after=after, limit=limit + 1)
+        more = len(found) > limit
+        found = found[:limit]
+        return AgreementPage(
+            agreements=found, next_after=found[-1].mandate_reference if more else None
+        )
 
 
 def _result(row: SimulatedCollection) -> CollectionResult:

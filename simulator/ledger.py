@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from debits.gateways.base import AgreementRecord
 from simulator.faults import BIND_FAULTS
 from simulator.models import (
     SimulatedAgreement,
@@ -271,6 +272,29 @@ def _get_or_create_agreement(
             )
     except IntegrityError:
         return SimulatedAgreement.objects.get(mandate_reference=mandate_reference), False
+
+
+def agreements(
+    *, mandate_references: list[str] | None = None, after: str = "", limit: int | None = None
+) -> list[AgreementRecord]:
+    """The network's agreements: those of the references, or all after ``after`` in
+    reference order (one indexed query either way)."""
+    rows = SimulatedAgreement.objects.order_by("mandate_reference")
+    if mandate_references is not None:
+        rows = rows.filter(mandate_reference__in=mandate_references)
+    else:
+        rows = rows.filter(mandate_reference__gt=after)[:limit]
+    return [
+        AgreementRecord(
+            mandate_reference=ref,
+            agreement_token=token,
+            credential_version=version,
+            revoked=revoked,
+        )
+        for ref, token, version, revoked in rows.values_list(
+            "mandate_reference", "token", "credential_version", "revoked"
+        )
+    ]
 
 
 # --- Levers for tests and the demo ---------------------------------------------

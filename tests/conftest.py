@@ -111,11 +111,14 @@ def sign_in_verified(client, user):
     this gives the test client such a session without typing a code.
     """
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    from accounts.models import AuthenticatorDevice
+
+    device = AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+        device = AuthenticatorDevice.objects.create(
+            user=user, name="Authenticator app", confirmed=True
+        )
     client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id

@@ -39,6 +39,21 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
                 sync_role_groups()
             self.groups.add(Group.objects.get(name=str(extracted)))
 
+    @factory.post_generation
+    def break_glass(self, create, extracted, **kwargs):
+        """A superuser exists only under a live, approved break-glass grant."""
+        if create and self.is_superuser and extracted is not False:
+            from django.utils import timezone
+
+            from accounts.models import BreakGlassGrant
+
+            BreakGlassGrant.objects.create(
+                staff=self,
+                approved_by=StaffUserFactory(role="supervisor"),
+                reason="Test set-up: a superuser for this test",
+                expires_at=timezone.now() + timezone.timedelta(hours=1),
+            )
+
 
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -4,6 +4,11 @@ Grouped in modules by subject (card credentials, staff security); import them
 from here: ``from accounts.services import change_card_password``.
 """
 
+from accounts.services.card_authenticators import (
+    AuthenticatorChange,
+    change_card_authenticator,
+    flag_repeated_credential_changes,
+)
 from accounts.services.card_credentials import (
     CardPasswordError,
     CredentialLocked,
@@ -18,6 +23,15 @@ from accounts.services.card_credentials import (
     reset_needs_supervisor,
     start_password_reset,
     verify_card_password,
+)
+from accounts.services.second_factor_keys import rotate_second_factor_keys
+from accounts.services.sign_in_history import clear_sign_in_history
+from accounts.services.staff_grants import (
+    approve_staff_change,
+    check_staff_reset_link,
+    complete_staff_password_reset,
+    reject_staff_change,
+    request_staff_change,
 )
 from accounts.services.staff_preferences import StaffPreferenceError, set_staff_language
 from accounts.services.staff_security import (
@@ -34,6 +48,9 @@ from accounts.services.staff_security import (
 
 __all__ = [
     # card credentials
+    "AuthenticatorChange",
+    "change_card_authenticator",
+    "flag_repeated_credential_changes",
     "CardPasswordError",
     "CredentialLocked",
     "CredentialNotSet",
@@ -47,6 +64,14 @@ __all__ = [
     "reset_needs_supervisor",
     "start_password_reset",
     "verify_card_password",
+    # staff access under maker-checker, sign-in history
+    "approve_staff_change",
+    "check_staff_reset_link",
+    "clear_sign_in_history",
+    "complete_staff_password_reset",
+    "reject_staff_change",
+    "request_staff_change",
+    "rotate_second_factor_keys",
     # staff preferences
     "StaffPreferenceError",
     "set_staff_language",

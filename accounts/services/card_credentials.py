@@ -1,26 +1,27 @@
 """Card passwords: change, verify, and the staff-initiated reset by single-use link.
 
 Every password change of every channel goes through ``change_card_password``:
-one transaction stores the new hash, bumps the card's credential version (for
-the transaction password), records the change, the audit event and an outbox
-event; the re-sync of the card's mandates starts after commit. Staff never
+one transaction (``credential_versions.record_credential_change``, shared with
+the biometric and bound-device changes) stores the new hash, bumps the card's
+credential version (for the transaction password), records the change, the
+audit event and an outbox event; the re-sync of the card's mandates starts
+after commit. Staff never
 see or choose a password: a reset sends the customer a link, and only the
 customer types the new password, on the customer-facing page.
 """
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
-from kombu.exceptions import OperationalError
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.card_passwords import card_password_matches, hash_card_password
@@ -29,13 +30,14 @@ from accounts.models import (
     CardCredential,
     Channel,
     Customer,
-    OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
     StaffUser,
 )
 from accounts.notifications import Notification, send_notification
+from accounts.pin_blocklist import is_common_pin
 from accounts.rate_limits import CARD_PASSWORD_VERIFICATION, RateLimited
+from accounts.services.credential_versions import record_credential_change
 
 logger = logging.getLogger(__name__)
 
@@ -140,38 +142,20 @@ def check_password_policy(password: str, *, customer: Customer | None = None) ->
                 "birth_date",
                 gettext_noop("The password must not contain the customer's date of birth."),
             )
+    if is_common_pin(password):
+        raise PasswordPolicyError(
+            "common_pin",
+            "The password is one of the most common PINs (a date, a keypad pattern, a "
+            "repeat or mirror); choose one that is harder to guess.",
+        )
 
 
 # --- Changing a password -------------------------------------------------------------
 
 
-def _dispatch_outbox_event(event_id: int, event_type: str) -> None:
-    """Hand a committed outbox event to its consumer task, by name.
-
-    accounts does not import debits (debits depends on accounts): the consumer
-    task is named in ``settings.OUTBOX_CONSUMER_TASKS`` and resolved through
-    Celery's registry, so routing, eager mode in tests and the queue all come
-    from Celery's configuration. If the broker is down the event is not lost:
-    it stays unprocessed in the outbox and the sweeper dispatches it later.
-    """
-    task_name = settings.OUTBOX_CONSUMER_TASKS.get(event_type)
-    if not task_name:
-        return
-    try:
-        task = current_app.tasks.get(task_name)
-        if task is None:
-            # Task modules load lazily (autodiscovery); load them once, by name.
-            current_app.loader.import_default_modules()
-            task = current_app.tasks.get(task_name)
-        if task is not None:
-            task.apply_async(args=[event_id])
-        else:
-            current_app.send_task(task_name, args=[event_id])
-    except OperationalError:
-        logger.warning(
-            "outbox event %s not dispatched (broker unavailable); the sweeper will retry",
-            event_id,
-        )
+def check_channel(channel: str) -> None:
+    if channel not in Channel.values:
+        raise CardPasswordError(f"Unknown channel: {channel}")
 
 
 def change_card_password(
@@ -192,23 +176,14 @@ def change_card_password(
     """
     if kind not in CardCredential.Kind.values:
         raise CardPasswordError(f"Unknown password kind: {kind}")
-    if channel not in Channel.values:
-        raise CardPasswordError(f"Unknown channel: {channel}")
+    check_channel(channel)
     customer = Customer.objects.only("birth_date").get(pk=card.customer_id)
     check_password_policy(new_password, customer=customer)
     # Hashed before the transaction: argon2 takes tens of milliseconds that the
     # card row lock below need not be held for.
     password_hash = hash_card_password(new_password)
 
-    with transaction.atomic():
-        now = timezone.now()
-        if kind == CardCredential.Kind.TRANSACTION:
-            # The UPDATE locks the card row until commit, so concurrent changes of
-            # one card get consecutive versions, and outbox events in version order.
-            Card.objects.filter(pk=card.pk).update(
-                credential_version=F("credential_version") + 1, credential_changed_at=now
-            )
-        version = Card.objects.values_list("credential_version", flat=True).get(pk=card.pk)
+    def store(now: dt.datetime) -> None:
         credential, created = CardCredential.objects.select_for_update().get_or_create(
             card_id=card.pk, kind=kind, defaults={"password_hash": password_hash, "changed_at": now}
         )
@@ -220,41 +195,17 @@ def change_card_password(
             credential.save(
                 update_fields=["password_hash", "failed_attempts", "locked_at", "changed_at"]
             )
-        change = PasswordChange.objects.create(
-            card_id=card.pk,
-            kind=kind,
-            channel=channel,
-            actor=actor if actor is not None else getattr(reset_request, "requested_by", None),
-            credential_version=version,
-            reset_request=reset_request,
-            changed_at=now,
-        )
-        record_audit_event(
-            actor=actor,
-            actor_label="" if actor else ("customer" if reset_request else "system"),
-            action=AuditAction.CARD_PASSWORD_CHANGED,
-            target=card,
-            summary={
-                "kind": kind,
-                "channel": channel,
-                "credential_version": version,
-                "reset_request_id": reset_request.pk if reset_request else None,
-            },
-        )
-        if kind == CardCredential.Kind.TRANSACTION:
-            event = OutboxEvent.objects.create(
-                event_type=OutboxEvent.Type.CREDENTIAL_CHANGED,
-                payload={"card_id": card.pk, "credential_version": version},
-                created_at=now,
-            )
-            transaction.on_commit(
-                lambda: _dispatch_outbox_event(event.pk, OutboxEvent.Type.CREDENTIAL_CHANGED)
-            )
-    card.credential_version = version
-    card.credential_changed_at = Card.objects.values_list("credential_changed_at", flat=True).get(
-        pk=card.pk
+
+    return record_credential_change(
+        card=card,
+        kind=kind,
+        actor=actor,
+        channel=channel,
+        action=AuditAction.CARD_PASSWORD_CHANGED,
+        store=store,
+        summary={"reset_request_id": reset_request.pk if reset_request else None},
+        reset_request=reset_request,
     )
-    return change
 
 
 # --- Verifying a password -----------------------------------------------------------------
@@ -353,8 +304,9 @@ def reset_token_fingerprint(token: str) -> str:
 
 
 def reset_needs_supervisor(*, card: Card, kind: str) -> bool:
-    """A locked or closed card, or a locked password, is reset only with a supervisor."""
-    if card.status != Card.Status.ACTIVE:
+    """A locked or closed card, a locked password, or a card flagged for repeated
+    credential changes (a fraud signal) is reset only with a supervisor."""
+    if card.status != Card.Status.ACTIVE or card.credential_changes_flagged_at is not None:
         return True
     if Customer.objects.filter(pk=card.customer_id, status=Customer.Status.CLOSED).exists():
         return True
@@ -409,8 +361,8 @@ def start_password_reset(
         if approved_by is None:
             raise ResetNotAllowed(
                 gettext_noop(
-                    "This card or password is locked or closed: "
-                    "a supervisor must approve the reset."
+                    "This card or password is locked or closed, or the card is flagged for "
+                    "repeated credential changes: a supervisor must approve the reset."
                 )
             )
         if not approved_by.has_perm(PERMISSION_APPROVE_LOCKED_RESET):
@@ -424,6 +376,14 @@ def start_password_reset(
         )
 
     now = timezone.now()
+    # The supervisor who approves this reset has looked at the repeated changes:
+    # the flag is cleared, and only changes after now count towards a new one.
+    cleared_flag = bool(
+        approved_by is not None
+        and Card.objects.filter(pk=card.pk, credential_changes_flagged_at__isnull=False).update(
+            credential_changes_flagged_at=None, credential_changes_reviewed_at=now
+        )
+    )
     cancelled = PasswordResetRequest.objects.filter(
         card=card, kind=kind, used_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=now
     ).update(cancelled_at=now)
@@ -451,6 +411,7 @@ def start_password_reset(
             "delivery_channel": delivery_channel,
             "approved_by": approved_by.pk if approved_by else None,
             "cancelled_earlier_requests": cancelled,
+            "cleared_repeated_change_flag": cleared_flag,
         },
     )
     minutes = max(1, settings.PASSWORD_RESET_LINK_TTL_SECONDS // 60)

@@ -15,11 +15,9 @@ from django.contrib.auth import password_validation
 from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext_noop
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.audit import AuditAction, record_audit_event
-from accounts.models import Customer, StaffUser
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, Customer, StaffUser
 
 # Enough to survive a lost phone for a few sign-ins, few enough to keep on paper.
 BACKUP_CODE_COUNT = 10
@@ -37,18 +35,19 @@ class InvalidSecondFactorCode(StaffSecurityError):
 
 @dataclass(frozen=True)
 class TotpEnrolment:
-    device: TOTPDevice
+    device: AuthenticatorDevice
     # The otpauth:// URI carries the shared secret: shown once, never stored elsewhere.
     provisioning_uri: str
 
 
-def _bump_session_generation(staff: StaffUser) -> None:
+def end_staff_sessions(staff: StaffUser) -> None:
+    """Every open session of ``staff`` ends on its next request (part of a service)."""
     StaffUser.objects.filter(pk=staff.pk).update(session_generation=F("session_generation") + 1)
     staff.refresh_from_db(fields=["session_generation"])
 
 
 def has_confirmed_second_factor(staff: StaffUser) -> bool:
-    return TOTPDevice.objects.filter(user=staff, confirmed=True).exists()
+    return AuthenticatorDevice.objects.filter(user=staff, confirmed=True).exists()
 
 
 def _new_backup_code() -> str:
@@ -66,8 +65,8 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
         raise StaffSecurityError(
             gettext_noop("A second factor is already enrolled; ask an admin to reset it.")
         )
-    TOTPDevice.objects.filter(user=staff, confirmed=False).delete()
-    device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
+    AuthenticatorDevice.objects.filter(user=staff, confirmed=False).delete()
+    device = AuthenticatorDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
     record_audit_event(
         actor=staff,
         action=AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_STARTED,
@@ -77,7 +76,9 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     return TotpEnrolment(device=device, provisioning_uri=device.config_url)
 
 
-def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice, list[str]]:
+def confirm_totp_enrolment(
+    *, staff: StaffUser, token: str
+) -> tuple[AuthenticatorDevice, list[str]]:
     """Confirm the pending authenticator with a valid code; returns it and new backup codes.
 
     The backup codes are returned once and only their single-use tokens are kept.
@@ -87,7 +88,7 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
     """
     with transaction.atomic():
         device = (
-            TOTPDevice.objects.select_for_update()
+            AuthenticatorDevice.objects.select_for_update()
             .filter(user=staff, confirmed=False)
             .order_by("-id")
             .first()
@@ -100,7 +101,7 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             codes = _replace_backup_codes(staff)
-            _bump_session_generation(staff)
+            end_staff_sessions(staff)
             record_audit_event(
                 actor=staff,
                 action=AuditAction.STAFF_SECOND_FACTOR_ENROLLED,
@@ -118,10 +119,10 @@ def confirm_totp_enrolment(*, staff: StaffUser, token: str) -> tuple[TOTPDevice,
 
 
 def _replace_backup_codes(staff: StaffUser) -> list[str]:
-    StaticDevice.objects.filter(user=staff).delete()
-    device = StaticDevice.objects.create(user=staff, name=BACKUP_DEVICE_NAME, confirmed=True)
+    BackupCodeDevice.objects.filter(user=staff).delete()
+    device = BackupCodeDevice.objects.create(user=staff, name=BACKUP_DEVICE_NAME, confirmed=True)
     codes = [_new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    device.add_codes(codes)  # only keyed digests are stored
     return codes
 
 
@@ -135,8 +136,9 @@ def verify_staff_second_factor(*, staff: StaffUser, token: str):
     token = token.strip().replace(" ", "")
     matched = None
     if token:
-        for model in (TOTPDevice, StaticDevice):
-            for device in model.objects.filter(user=staff, confirmed=True):
+        for model in (AuthenticatorDevice, BackupCodeDevice):
+            # Locked, so two requests with one code cannot both pass the replay guard.
+            for device in model.objects.select_for_update().filter(user=staff, confirmed=True):
                 if device.verify_token(token):
                     matched = device
                     break
@@ -158,9 +160,9 @@ def reset_staff_second_factor(*, staff: StaffUser, actor: StaffUser, reason: str
     """Remove every second factor of ``staff``; they must enrol again at next sign-in."""
     if not actor.has_perm("accounts.reset_staff_second_factor"):
         raise StaffSecurityError(gettext_noop("You may not reset a second factor."))
-    totp_deleted, _ = TOTPDevice.objects.filter(user=staff).delete()
-    static_deleted, _ = StaticDevice.objects.filter(user=staff).delete()
-    _bump_session_generation(staff)
+    totp_deleted, _ = AuthenticatorDevice.objects.filter(user=staff).delete()
+    static_deleted, _ = BackupCodeDevice.objects.filter(user=staff).delete()
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action=AuditAction.STAFF_SECOND_FACTOR_RESET,
@@ -195,14 +197,22 @@ def unlock_staff(*, username: str, actor: StaffUser, reason: str) -> int:
 def change_staff_password(
     *, staff: StaffUser, actor: StaffUser | None, new_password: str | None
 ) -> None:
-    """Set (or, with None, disable) a staff password; every session of ``staff`` ends."""
+    """Set (or, with None, disable) a staff password; every session of ``staff`` ends.
+
+    Only its owner sets a password (``actor`` is ``staff``, or None for the
+    system); anyone else asks for a reset, which sends its owner a link.
+    """
+    if actor is not None and actor.pk != staff.pk:
+        raise StaffSecurityError(
+            "Nobody sets another person's password: ask for a reset, which sends them a link."
+        )
     if new_password is None:
         staff.set_unusable_password()
     else:
         password_validation.validate_password(new_password, staff)
         staff.set_password(new_password)
     staff.save(update_fields=["password"])
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action=AuditAction.STAFF_PASSWORD_CHANGED,
@@ -213,16 +223,35 @@ def change_staff_password(
 
 @transaction.atomic
 def set_staff_active(
-    *, staff: StaffUser, actor: StaffUser | None, active: bool, reason: str = ""
+    *,
+    staff: StaffUser,
+    actor: StaffUser | None,
+    active: bool,
+    reason: str = "",
+    approval=None,
 ) -> None:
-    """Enable or disable a staff account; disabling ends every session at once."""
+    """Enable or disable a staff account; disabling ends every session at once.
+
+    Disabling takes one person. Re-enabling widens access, so a person does it
+    only by approving another's request (``approval``, an approved
+    ``StaffChangeRequest``; see ``accounts.services.staff_grants``).
+    """
     if actor is not None and actor.pk == staff.pk and not active:
         raise StaffSecurityError(gettext_noop("You cannot disable your own account."))
+    approved = approval is not None and (approval.staff_id, approval.kind, approval.state) == (
+        staff.pk,
+        "reactivate",
+        "approved",
+    )
+    if active and actor is not None and not approved:
+        raise StaffSecurityError(
+            gettext_noop("Re-enabling an account needs a second person's approval: ask for it.")
+        )
     changed = (
         StaffUser.objects.filter(pk=staff.pk).exclude(is_active=active).update(is_active=active)
     )
     staff.is_active = active
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action=(AuditAction.STAFF_ENABLED if active else AuditAction.STAFF_DISABLED),
@@ -267,10 +296,10 @@ def provision_staff_second_factor(
     For set-ups where the secret is handed over out of band (the demo logins);
     people normally enrol themselves. Every session of ``staff`` ends.
     """
-    TOTPDevice.objects.filter(user=staff).delete()
-    device = TOTPDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=True)
+    AuthenticatorDevice.objects.filter(user=staff).delete()
+    device = AuthenticatorDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=True)
     codes = _replace_backup_codes(staff)
-    _bump_session_generation(staff)
+    end_staff_sessions(staff)
     record_audit_event(
         actor=actor,
         action=AuditAction.STAFF_SECOND_FACTOR_PROVISIONED,

@@ -17,7 +17,12 @@ from accounts.models import AuditEvent, StaffUser
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import local_timestamp, streaming_csv_response
 from backoffice.ui.date_filters import day_from_filter, day_to_filter
-from backoffice.ui.listing import chosen_filters, filtered_page
+from backoffice.ui.listing import (
+    applied_filters,
+    filtered_page,
+    filtered_rows,
+    filters_are_invalid,
+)
 
 PAGE_SIZE = 50
 
@@ -43,27 +48,35 @@ def _filtered(request):
     return AuditEventFilter(request.GET or None, queryset=events)
 
 
-@staff_permission_required("accounts.view_auditevent")
-def audit_trail(request):
+def _trail_page(request, filterset, *, status: int = 200):
     return render(
         request,
         "backoffice/audit/audit_trail.html",
         {
-            **filtered_page(request, _filtered(request), PAGE_SIZE),
+            **filtered_page(request, filterset, PAGE_SIZE),
             "can_export": request.user.has_perm("accounts.export_auditevent"),
         },
+        status=status,
     )
+
+
+@staff_permission_required("accounts.view_auditevent")
+def audit_trail(request):
+    return _trail_page(request, _filtered(request))
 
 
 @staff_permission_required("accounts.view_auditevent", "accounts.export_auditevent")
 def audit_trail_export(request):
     filterset = _filtered(request)
+    if filters_are_invalid(filterset):
+        # Nothing is exported (and so nothing recorded) until the filters are valid.
+        return _trail_page(request, filterset, status=400)
     # The export itself is an access to personal data about staff: record it.
     record_audit_event(
         actor=request.user,
         action=AuditAction.AUDIT_EXPORTED,
         object_type="accounts.auditevent",
-        summary={"filters": chosen_filters(request)},
+        summary={"filters": applied_filters(filterset)},
     )
     header = list(AuditEvent.SHOWN_FIELDS)
     rows = (
@@ -79,7 +92,7 @@ def audit_trail_export(request):
             event.request_id,
             event.source_ip,
         )
-        for event in filterset.qs.iterator(chunk_size=500)
+        for event in filtered_rows(filterset).iterator(chunk_size=500)
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     return streaming_csv_response(header=header, rows=rows, filename=f"audit-{stamp}.csv")

@@ -17,7 +17,12 @@ from backoffice.collection.forms import ManualRunForm, PauseForm
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import local_timestamp, streaming_csv_response
 from backoffice.ui.labels import code_label
-from backoffice.ui.listing import chosen_filters, filtered_page
+from backoffice.ui.listing import (
+    applied_filters,
+    filtered_page,
+    filtered_rows,
+    filters_are_invalid,
+)
 from backoffice.ui.service_errors import translated
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
@@ -115,17 +120,22 @@ def _filtered_attempts(request) -> UnresolvedAttemptFilter:
     return UnresolvedAttemptFilter(request.GET or None, queryset=unresolved_debit_attempts())
 
 
-@staff_permission_required("debits.view_debitattempt")
-def attempt_list(request):
+def _attempt_page(request, filterset, *, status: int = 200):
     return render(
         request,
         "backoffice/collection/attempt_list.html",
         {
-            **filtered_page(request, _filtered_attempts(request), ATTEMPTS_PER_PAGE),
+            **filtered_page(request, filterset, ATTEMPTS_PER_PAGE),
             "can_retry": request.user.has_perm("debits.retry_debit_attempt"),
             "can_export": request.user.has_perm("debits.export_debitattempt"),
         },
+        status=status,
     )
+
+
+@staff_permission_required("debits.view_debitattempt")
+def attempt_list(request):
+    return _attempt_page(request, _filtered_attempts(request))
 
 
 @require_POST
@@ -172,11 +182,13 @@ EXPORT_HEADER = [
 def attempt_export(request):
     """Failed and unknown attempts as CSV: references and masked card only, no names."""
     filterset = _filtered_attempts(request)
+    if filters_are_invalid(filterset):
+        return _attempt_page(request, filterset, status=400)
     record_audit_event(
         actor=request.user,
         action=AuditAction.DEBIT_ATTEMPT_EXPORTED,
         object_type="debits.debitattempt",
-        summary={"filters": chosen_filters(request)},
+        summary={"filters": applied_filters(filterset)},
     )
     rows = (
         (
@@ -196,7 +208,7 @@ def attempt_export(request):
             local_timestamp(a.created_at),
             local_timestamp(a.finished_at),
         )
-        for a in filterset.qs.iterator(chunk_size=2000)
+        for a in filtered_rows(filterset).iterator(chunk_size=2000)
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return streaming_csv_response(

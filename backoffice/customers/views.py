@@ -18,6 +18,7 @@ from accounts.pii import (
     normalise_card_number,
 )
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
+from accounts.search_terms import url_search_term
 from accounts.selectors import card_credential_overview, customer_for_staff, search_customers
 from accounts.services import (
     CardPasswordError,
@@ -98,7 +99,8 @@ def customer_search(request):
 @require_POST
 @staff_login_required
 def admin_search(request):
-    """The admin's search box: a full identifier reaches the changelist as an ``fp:`` term.
+    """The admin's search box: a full card number, national id or phone reaches the
+    changelist as an ``fp:`` term of fingerprints (``accounts.search_terms``).
 
     The changelist itself still checks that the person may see that model.
     """
@@ -115,7 +117,7 @@ def admin_search(request):
         if key not in {"q", "changelist", "csrfmiddlewaretoken"}
         for value in request.POST.getlist(key)
     ]
-    term = fingerprint_search_term(request.POST.get("q", "")[:SEARCH_MAX_LENGTH])
+    term = url_search_term(request.session, request.POST.get("q", "")[:SEARCH_MAX_LENGTH])
     if term:
         params.append(("q", term))
     return redirect(f"{changelist}?{urlencode(params)}" if params else changelist)

@@ -14,11 +14,10 @@ def locked_out_logins():
 def staff_with_second_factor_state():
     """Every staff member with whether a confirmed authenticator is enrolled."""
     from django.db.models import Exists, OuterRef
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.models import StaffUser
+    from accounts.models import AuthenticatorDevice, StaffUser
 
-    enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    enrolled = AuthenticatorDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     return (
         StaffUser.objects.annotate(has_second_factor=Exists(enrolled))
         .prefetch_related("groups")

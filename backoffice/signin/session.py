@@ -27,10 +27,10 @@ SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"
 SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset(
     {"login", "logout", "set_language", "signin:verify", "signin:enrol"}
 )
-# Static files, and the customer-facing password reset pages: customers open
-# those from a link, and a staff member's half-finished sign-in in the same
-# browser must not block them.
-SECOND_FACTOR_EXEMPT_PATH_PREFIXES = ("/static/", "/reset/")
+# Static files, and the password reset pages opened from a link (customers',
+# and a staff member's own): a half-finished sign-in in the same browser must
+# not block them.
+SECOND_FACTOR_EXEMPT_PATH_PREFIXES = ("/static/", "/reset/", "/staff/password-reset/")
 
 
 def mark_session_started(request) -> None:

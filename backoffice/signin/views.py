@@ -99,6 +99,9 @@ def verify_second_factor(request):
         device = verify_staff_second_factor(staff=user, token=form.cleaned_data["otp_token"])
         if device is not None:
             otp_login(request, device)
+            # A new session key for the verified session: one learned before the
+            # code (fixation, a shoulder-surfed cookie) is worth nothing after it.
+            request.session.cycle_key()
             # Failures are cleared only once both factors passed (not after the
             # password alone), so a known password does not buy more code guesses.
             AxesProxyHandler.reset_attempts(
@@ -137,6 +140,7 @@ def enrol_second_factor(request):
             # The factor changed, which ended every session; keep this one.
             update_session_auth_hash(request, user)
             otp_login(request, device)
+            request.session.cycle_key()  # as after the code step
             return render(
                 request,
                 "backoffice/signin/backup_codes.html",

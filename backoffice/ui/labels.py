@@ -18,7 +18,7 @@ from debits.labels import (
     SKIP_REASON_LABELS,
     SYNC_ERROR_LABELS,
 )
-from debits.models import DebitAttempt
+from debits.models import Alert, DebitAttempt
 
 CENT = Decimal("0.01")
 
@@ -32,6 +32,7 @@ LABELS = {
     "object_type": OBJECT_TYPE_LABELS,
     "actor": ACTOR_LABELS,
     "attempt_state": dict(DebitAttempt.State.choices),
+    "alert_severity": dict(Alert.Severity.choices),
     "channel": dict(Channel.choices),
     "role": {str(role): text for role, text in ROLE_LABELS.items()},
 }

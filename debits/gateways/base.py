@@ -44,6 +44,29 @@ class AgreementBinding:
 
 
 @dataclass(frozen=True)
+class AgreementRecord:
+    """The network's own record of a mandate's agreement, for reconciliation."""
+
+    mandate_reference: str
+    agreement_token: str
+    credential_version: int
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class AgreementPage:
+    """One page of ``list_agreements``; ``next_after`` is None on the last page."""
+
+    agreements: list[AgreementRecord]
+    next_after: str | None = None
+
+
+# Agreements asked about in one ``list_agreements`` call: the reconciliation pass
+# sends one chunk of mandates per call, so this also bounds a chunk.
+MAX_AGREEMENTS_PER_QUERY = 500
+
+
+@dataclass(frozen=True)
 class CollectionResult:
     """The gateway's answer to a collect (or to get_status for the same key).
 
@@ -112,4 +135,20 @@ class PaymentGateway(Protocol):
 
     def get_status(self, *, idempotency_key: str) -> CollectionResult:
         """What happened to the collect sent with this key (found=False if never seen)."""
+        ...
+
+    def get_agreement(self, *, mandate_reference: str) -> AgreementRecord | None:
+        """The network's agreement for this mandate (None if it holds none)."""
+        ...
+
+    def list_agreements(
+        self,
+        *,
+        mandate_references: list[str] | None = None,
+        after: str = "",
+        limit: int = MAX_AGREEMENTS_PER_QUERY,
+    ) -> AgreementPage:
+        """The network's agreements: those of ``mandate_references`` (at most
+        ``MAX_AGREEMENTS_PER_QUERY``; absent ones are simply missing from the page),
+        or, without references, every agreement in reference order after ``after``."""
         ...

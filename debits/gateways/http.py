@@ -11,6 +11,11 @@ The wire contract (JSON both ways, amounts in integer minor units):
   -> 200 {idempotency_key, outcome, gateway_reference, message}; 409 when the key
   was used with other parameters
 - ``GET /collections/<idempotency_key>`` -> 200 as above, 404 if never seen
+- ``GET /agreements/<mandate_reference>`` -> 200 {mandate_reference,
+  agreement_token, credential_version, revoked}, 404 if the network holds none
+- ``POST /agreements/query`` {mandate_references} -> 200 {agreements: [...]} (those
+  it holds), or ``GET /agreements?after=<reference>&limit=<n>`` -> 200
+  {agreements: [...], next_after} to walk all of them in reference order
 
 Errors map onto the interface: no answer in time is ``GatewayTimeout``
 (outcome unknown), a 5xx or a refused connection is ``GatewayUnavailable``
@@ -27,7 +32,10 @@ from typing import Any
 from django.conf import settings
 
 from debits.gateways.base import (
+    MAX_AGREEMENTS_PER_QUERY,
     AgreementBinding,
+    AgreementPage,
+    AgreementRecord,
     CollectionResult,
     GatewayError,
     GatewayTimeout,
@@ -136,6 +144,44 @@ class HttpGateway:
         except (KeyError, TypeError, ValueError) as exc:
             raise GatewayUnavailable(f"unreadable status answer: {exc}") from exc
 
+    def get_agreement(self, *, mandate_reference: str) -> AgreementRecord | None:
+        path = "/agreements/" + urllib.parse.quote(mandate_reference, safe="")
+        status, body = self._call("GET", path)
+        if status == 404:
+            return None
+        if status != 200:
+            raise GatewayError(f"agreement query refused ({status}): {_message(body)}")
+        try:
+            return _agreement(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GatewayUnavailable(f"unreadable agreement answer: {exc}") from exc
+
+    def list_agreements(
+        self,
+        *,
+        mandate_references: list[str] | None = None,
+        after: str = "",
+        limit: int = MAX_AGREEMENTS_PER_QUERY,
+    ) -> AgreementPage:
+        limit = max(1, min(limit, MAX_AGREEMENTS_PER_QUERY))
+        if mandate_references is not None:
+            if len(mandate_references) > MAX_AGREEMENTS_PER_QUERY:
+                raise ValueError(f"at most {MAX_AGREEMENTS_PER_QUERY} references per query")
+            status, body = self._call(
+                "POST", "/agreements/query", {"mandate_references": list(mandate_references)}
+            )
+        else:
+            query = urllib.parse.urlencode({"after": after, "limit": limit})
+            status, body = self._call("GET", f"/agreements?{query}")
+        if status != 200:
+            raise GatewayError(f"agreement listing refused ({status}): {_message(body)}")
+        try:
+            agreements = [_agreement(item) for item in body["agreements"]]
+            next_after = body.get("next_after") if mandate_references is None else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise GatewayUnavailable(f"unreadable agreement listing: {exc}") from exc
+        return AgreementPage(agreements=agreements, next_after=next_after or None)
+
     # --- transport -----------------------------------------------------------------
     def _call(
         self,
@@ -197,4 +243,13 @@ def _collection(body: Any, idempotency_key: str) -> CollectionResult:
         outcome=outcome,
         gateway_reference=str(body.get("gateway_reference") or ""),
         message=str(body.get("message") or ""),
+    )
+
+
+def _agreement(body: Any) -> AgreementRecord:
+    return AgreementRecord(
+        mandate_reference=str(body["mandate_reference"]),
+        agreement_token=str(body["agreement_token"]),
+        credential_version=int(body["credential_version"]),
+        revoked=bool(body.get("revoked", False)),
     )

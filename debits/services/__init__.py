@@ -8,7 +8,15 @@ exported here, as they always were.
 """
 
 from debits.outcomes import OUTCOMES, normalise_failure_code
-from debits.services.alerts import raise_alert
+from debits.services.agreement_reconciliation import reconcile_agreements
+from debits.services.alerts import (
+    AlertError,
+    acknowledge_alert,
+    raise_alert,
+    resolve_alert,
+    resolve_cleared_alerts,
+    resolve_cleared_alerts_of_kind,
+)
 from debits.services.chunks import collect_debit_chunk
 from debits.services.controls import CollectionControlError, pause_collection, resume_collection
 from debits.services.credential_changes import (
@@ -33,6 +41,21 @@ from debits.services.mandates import (
     create_mandate,
     suspend_mandate,
 )
+from debits.services.operations import (
+    EmergencyControlError,
+    record_worker_heartbeat,
+    request_resync_of_stale_mandates,
+    take_operations_snapshot,
+)
+from debits.services.reconciliation import (
+    DetectorReport,
+    reconcile_failure_rates,
+    reconcile_outbox,
+    reconcile_repeated_credential_changes,
+    reconcile_stale_mandates,
+    reconcile_unresolved_attempts,
+    run_reconciliation,
+)
 from debits.services.recording import record_debit_outcomes
 from debits.services.resync import (
     MandateNotResyncable,
@@ -41,9 +64,30 @@ from debits.services.resync import (
     resync_mandate,
 )
 from debits.services.runs import DebitRunError, retry_debit_attempts, run_debit_job
+from debits.services.stuck_runs import StuckRunError, reconcile_stuck_runs, rerun_stuck_debit_run
 
 __all__ = [
     "OUTCOMES",
+    "AlertError",
+    "DetectorReport",
+    "EmergencyControlError",
+    "record_worker_heartbeat",
+    "request_resync_of_stale_mandates",
+    "reconcile_agreements",
+    "reconcile_failure_rates",
+    "reconcile_outbox",
+    "reconcile_repeated_credential_changes",
+    "reconcile_stale_mandates",
+    "reconcile_stuck_runs",
+    "reconcile_unresolved_attempts",
+    "rerun_stuck_debit_run",
+    "StuckRunError",
+    "run_reconciliation",
+    "take_operations_snapshot",
+    "acknowledge_alert",
+    "resolve_alert",
+    "resolve_cleared_alerts",
+    "resolve_cleared_alerts_of_kind",
     "CollectionControlError",
     "DebitRunError",
     "FeeWaiverError",

@@ -26,6 +26,7 @@ from debits.gateways.pool import call_in_flight
 from debits.models import (
     DebitAttempt,
     DebitRun,
+    DebitRunChunk,
     Instalment,
     Mandate,
     MandateSync,
@@ -56,16 +57,24 @@ class ChunkSummary:
 
 
 def collect_debit_chunk(
-    *, run_id: int, instalment_ids: list[int], honour_retry_schedule: bool = True
+    *,
+    run_id: int,
+    instalment_ids: list[int],
+    honour_retry_schedule: bool = True,
+    chunk_id: int | None = None,
 ) -> ChunkSummary:
     """Collect one chunk of a run: pre-flight, claim, present, record.
 
-    Safe to run twice (the broker delivers at least once): paid instalments and
-    ones with an attempt in flight are not claimed again.
+    Safe to run twice (the broker delivers at least once, and the run sweeper
+    sends an unfinished chunk again): paid instalments and ones with an attempt
+    in flight are not claimed again. ``chunk_id`` names the recorded chunk
+    (``DebitRunChunk``); only a delivery that gets through the whole chunk marks
+    it finished, so one that died half-way leaves it for the sweeper.
     """
     run = DebitRun.objects.get(pk=run_id)
     ids = sorted(set(instalment_ids))
     summary = ChunkSummary()
+    completed = False
     try:
         for _round in range(SAME_DAY_BANK_SIDE_RETRIES):
             _preflight_resync(ids)
@@ -88,10 +97,15 @@ def collect_debit_chunk(
             if not again:
                 break
             ids, honour_retry_schedule = again, True
+        completed = True
     finally:
-        # Even a chunk that failed half-way is done for the run's progress: what it
-        # claimed and did not record stays `submitted`, and the janitor settles it.
-        _finish_chunk(run, summary)
+        if chunk_id is None:
+            # A chunk sent without its record (an older message): even one that
+            # failed half-way is done for the run's progress, as before; what it
+            # claimed and did not record stays `submitted` for the janitor.
+            _finish_chunk(run, summary)
+        elif completed:
+            _finish_chunk(run, summary, chunk_id=chunk_id)
     return summary
 
 
@@ -275,15 +289,21 @@ def amount_in_minor_units(amount: Decimal) -> int:
     return int(minor)
 
 
-def _finish_chunk(run: DebitRun, summary: ChunkSummary) -> None:
+def _finish_chunk(run: DebitRun, summary: ChunkSummary, *, chunk_id: int | None = None) -> None:
     """The run's progress: counters bumped, the chunk audited, and the run completed
-    (its counters recounted from the rows) when this was its last chunk."""
+    (its counters recounted from the rows) when this was its last chunk. A recorded
+    chunk counts once, however many deliveries finish it."""
     states = Counter()
     for code, count in summary.outcomes.items():
         states[OUTCOMES[code].attempt_state] += count
     with transaction.atomic():
+        first = 1
+        if chunk_id is not None:
+            first = DebitRunChunk.objects.filter(pk=chunk_id, finished_at__isnull=True).update(
+                finished_at=timezone.now()
+            )
         DebitRun.objects.filter(pk=run.pk).update(
-            chunks_done=F("chunks_done") + 1,
+            chunks_done=F("chunks_done") + first,
             skipped_count=F("skipped_count") + summary.skipped,
             succeeded_count=F("succeeded_count") + states[DebitAttempt.State.SUCCEEDED],
             failed_count=F("failed_count") + states[DebitAttempt.State.FAILED],

@@ -13,6 +13,7 @@ import datetime as dt
 from collections import Counter
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,6 +34,39 @@ from debits.services.runs import recount_debit_run
 JANITOR_BATCH = 2000
 
 
+# How long a janitor's claim on an attempt holds: longer than asking the network
+# about a whole batch takes, short enough that a janitor that died is replaced soon.
+JANITOR_LEASE_SECONDS = 120
+
+
+def _claim_unresolved(*, stale_before: dt.datetime) -> list[DebitAttempt]:
+    """Claim a batch for this janitor alone, in one short transaction.
+
+    ``skip_locked`` passes over rows another janitor is claiming at this very
+    moment, and the lease then keeps them off every other janitor's batch while
+    this one asks the network, with no transaction open during the calls.
+    """
+    # The lease is on the clock, whatever ``now`` a caller judges staleness by.
+    clock = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            DebitAttempt.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(state=DebitAttempt.State.UNKNOWN)
+                | Q(state=DebitAttempt.State.SUBMITTED, submitted_at__lt=stale_before)
+            )
+            .filter(Q(janitor_lease_until__isnull=True) | Q(janitor_lease_until__lt=clock))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:JANITOR_BATCH]
+        )
+        if not ids:
+            return []
+        DebitAttempt.objects.filter(pk__in=ids).update(
+            janitor_lease_until=clock + dt.timedelta(seconds=JANITOR_LEASE_SECONDS)
+        )
+    return list(DebitAttempt.objects.filter(pk__in=ids).select_related("mandate").order_by("pk"))
+
+
 def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
     """Settle ``unknown`` attempts, and ``submitted`` ones a dead worker left, by asking
     the gateway what happened to each idempotency key. Never collects anything.
@@ -40,14 +74,7 @@ def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
     now = now or timezone.now()
     stale_before = now - dt.timedelta(seconds=settings.DEBIT_SUBMITTED_STALE_AFTER_SECONDS)
     unseen_before = now - dt.timedelta(seconds=settings.DEBIT_UNKNOWN_NOT_RECEIVED_AFTER_SECONDS)
-    attempts = list(
-        DebitAttempt.objects.filter(
-            Q(state=DebitAttempt.State.UNKNOWN)
-            | Q(state=DebitAttempt.State.SUBMITTED, submitted_at__lt=stale_before)
-        )
-        .select_related("mandate")
-        .order_by("pk")[:JANITOR_BATCH]
-    )
+    attempts = _claim_unresolved(stale_before=stale_before)
     if not attempts:
         return Counter()
 
@@ -106,6 +133,11 @@ def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
             )
         )
     codes = record_debit_outcomes(claims=settled)
+    # What this pass could not settle is free for the next pass at once.
+    done = {claim.attempt_id for claim, _ in settled}
+    DebitAttempt.objects.filter(pk__in=[a.pk for a in attempts if a.pk not in done]).update(
+        janitor_lease_until=None
+    )
     for run_id in {claim.run_id for claim, _ in settled if claim.run_id}:
         recount_debit_run(run_id=run_id)
     if settled:

@@ -10,7 +10,7 @@ from accounts.models import Card, StaffUser
 from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
 from debits.models import Alert, Mandate, MandateSync
-from debits.services.alerts import raise_alert
+from debits.services.alerts import raise_alert, resolve_cleared_alerts
 
 # Only mandates that may still be collected carry a live agreement worth binding.
 RESYNCABLE_STATES = Mandate.LIVE_STATES
@@ -201,8 +201,8 @@ def _finish_failed(
 
 
 def _resolve_open_failure_alert(*, mandate_id: int, now) -> None:
-    Alert.objects.filter(dedup_key=resync_alert_key(mandate_id), resolved_at__isnull=True).update(
-        resolved_at=now
+    resolve_cleared_alerts(
+        dedup_keys=[resync_alert_key(mandate_id)], note="The mandate was re-synced."
     )
 
 

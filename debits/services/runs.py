@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
-from debits.models import DebitAttempt, DebitRun, Instalment, SkippedInstalment
+from debits.models import DebitAttempt, DebitRun, DebitRunChunk, Instalment, SkippedInstalment
 from debits.services.eligibility import (
     INSTALMENT_FIELDS,
     load_collection_context,
@@ -138,18 +138,45 @@ def run_debit_job(
         run.state = DebitRun.State.COMPLETED
         run.finished_at = timezone.now()
         fields += ["state", "finished_at"]
-    run.save(update_fields=fields)
-    if not dry_run and chunks:
-        _enqueue_chunks(run.pk, chunks, honour_retry_schedule=honour_retry_schedule)
+    with transaction.atomic():
+        run.save(update_fields=fields)
+        if not dry_run and chunks:
+            _record_and_enqueue_chunks(run, chunks, honour_retry_schedule=honour_retry_schedule)
     return run
 
 
-def _enqueue_chunks(run_id: int, chunks: list[list[int]], *, honour_retry_schedule: bool):
+def _record_and_enqueue_chunks(
+    run: DebitRun, chunks: list[list[int]], *, honour_retry_schedule: bool
+) -> None:
+    """Write every chunk's instalments in the same transaction as the run's totals,
+    then send the messages after commit: a message the broker loses is only a
+    delay, as the run sweeper sends unfinished chunks again."""
+    now = timezone.now()
+    recorded = DebitRunChunk.objects.bulk_create(
+        DebitRunChunk(
+            run=run,
+            number=number,
+            instalment_ids=ids,
+            honour_retry_schedule=honour_retry_schedule,
+            dispatched_at=now,
+        )
+        for number, ids in enumerate(chunks, start=1)
+    )
+    enqueue_chunks(run.pk, [(chunk.pk, chunk.instalment_ids) for chunk in recorded],
+                   honour_retry_schedule=honour_retry_schedule)  # fmt: skip
+
+
+def enqueue_chunks(
+    run_id: int, chunks: list[tuple[int, list[int]]], *, honour_retry_schedule: bool
+) -> None:
+    """Send (chunk id, instalment ids) to the debit workers once the transaction commits."""
     from debits.tasks.collection import collect_debit_chunk_task
 
     def send():
-        for chunk in chunks:
-            collect_debit_chunk_task.delay(run_id, chunk, honour_retry_schedule)
+        for chunk_id, instalment_ids in chunks:
+            collect_debit_chunk_task.delay(
+                run_id, instalment_ids, honour_retry_schedule, chunk_id=chunk_id
+            )
 
     transaction.on_commit(send)
 

@@ -40,10 +40,16 @@ def run_retry_debits_task() -> int:
 
 @shared_task(name="debits.tasks.collection.collect_debit_chunk_task")
 def collect_debit_chunk_task(
-    run_id: int, instalment_ids: list[int], honour_retry_schedule: bool = True
+    run_id: int,
+    instalment_ids: list[int],
+    honour_retry_schedule: bool = True,
+    chunk_id: int | None = None,
 ) -> dict:
     summary = collect_debit_chunk(
-        run_id=run_id, instalment_ids=instalment_ids, honour_retry_schedule=honour_retry_schedule
+        run_id=run_id,
+        instalment_ids=instalment_ids,
+        honour_retry_schedule=honour_retry_schedule,
+        chunk_id=chunk_id,
     )
     return {"claimed": summary.claimed, "skipped": summary.skipped}
 

@@ -24,6 +24,7 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.roles import Role
 from tests.conftest import sign_in_verified
@@ -111,6 +112,24 @@ MATRIX: dict[str, Row] = {
     "signin:staff_list": Row(frozenset({ADMIN})),
     "signin:reset_second_factor": Row(frozenset({ADMIN}), kwargs=_pk("other_staff")),
     "customers:reveal_phone": Row(frozenset({COMPLAINTS, SUPERVISOR}), kwargs=_pk("customer")),
+    # Maker-checker: admins ask, another admin or a supervisor decides.
+    "signin:staff_changes": Row(frozenset({SUPERVISOR, ADMIN})),
+    "signin:ask_for_staff_change": Row(frozenset({ADMIN}), kwargs=_pk("other_staff")),
+    "signin:decide_staff_change": Row(
+        frozenset({SUPERVISOR, ADMIN}),
+        kwargs=_pk("staff_change"),
+        method="post",
+        why="without a decision it redirects back with an error",
+    ),
+    "signin:staff_password_reset_link": Row(
+        ALL,
+        kwargs=lambda world: {"token": "not-a-real-token"},
+        public=True,
+        why="a staff member's own reset link: moves the token into the session and redirects",
+    ),
+    "signin:staff_password_reset_form": Row(
+        ALL, public=True, why="a staff member's own reset page"
+    ),
     # --- Customers and cards ----------------------------------------------------
     "customers:customer_search": Row(BOOK),
     "customers:customer_detail": Row(BOOK, kwargs=_pk("customer")),
@@ -173,6 +192,27 @@ MATRIX: dict[str, Row] = {
         method="post",
         why="a fee with no pending waiver redirects back with an error",
     ),
+    # --- Operations ---------------------------------------------------------------
+    "operations:dashboard": Row(frozenset({OPERATIONS, SUPERVISOR, ADMIN})),
+    "operations:alert_acknowledge": Row(
+        frozenset({OPERATIONS, SUPERVISOR}), kwargs=_pk("alert"), method="post"
+    ),
+    "operations:alert_resolve": Row(
+        frozenset({OPERATIONS, SUPERVISOR}),
+        kwargs=_pk("alert"),
+        method="post",
+        why="without a note it redirects back with an error",
+    ),
+    "operations:emergency_action": Row(
+        frozenset({OPERATIONS}),
+        kwargs=lambda world: {"action": "pause_all"},
+        why="the confirmation page; nothing happens before the confirmed POST",
+    ),
+    # For load balancers and Prometheus: no sign-in, callers on the allow-list
+    # (the test client's 127.0.0.1) or with the token.
+    "healthz": Row(ALL, public=True, why="liveness probe"),
+    "readyz": Row(ALL, public=True, why="readiness probe (the world's workers and beat are fresh)"),
+    "metrics": Row(ALL, public=True, why="Prometheus scrape"),
     # --- Admin site pages that are not a model's ---------------------------------
     "admin:index": Row(ALL, why="shows only the models a role may see"),
     "admin:login": Row(ALL, public=True, why="redirects to the staff sign-in"),
@@ -196,7 +236,9 @@ MATRIX: dict[str, Row] = {
     ),
     "admin:app_list": Row(ALL, kwargs=lambda world: {"app_label": "accounts"}, denied_status=404),
     "admin:auth_user_password_change": Row(
-        frozenset({ADMIN}), kwargs=lambda world: {"id": world.other_staff.pk}
+        NOBODY,
+        kwargs=lambda world: {"id": world.other_staff.pk},
+        why="nobody sets another person's password (a reset sends them a link)",
     ),
 }
 
@@ -263,7 +305,6 @@ ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("django_celery_beat.periodictask", "disable_tasks"): frozenset({OPERATIONS}),
     ("django_celery_beat.periodictask", "toggle_tasks"): frozenset({OPERATIONS}),
     ("django_celery_beat.periodictask", "run_tasks"): frozenset({OPERATIONS}),
-    ("axes.accessattempt", "cleanup_expired_attempts"): NOBODY,
     ("accounts.staffuser", "reset_second_factor"): frozenset({ADMIN}),
     ("accounts.staffuser", "disable_staff"): frozenset({ADMIN}),
     ("accounts.card", "start_password_reset_action"): frozenset({AGENT, SUPERVISOR}),
@@ -347,9 +388,10 @@ def _is_admin_internal(pattern: Pattern) -> bool:
 
 @pytest.fixture
 def world(db):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from django_celery_beat.models import PeriodicTask
 
-    from debits.models import CollectionPause, DebitRun, LateFee
+    from accounts.models import AuthenticatorDevice, StaffChangeRequest
+    from debits.models import Alert, CollectionPause, DebitRun, LateFee, WorkerHeartbeat
 
     instalment = InstalmentFactory(due_date=dt.date.today())
     mandate = MandateFactory(loan=instalment.loan)
@@ -360,6 +402,12 @@ def world(db):
     collection_pause = CollectionPause.objects.create(
         scope="mandate", mandate=mandate, reason="Matrix", paused_by=other_staff
     )
+    alert = Alert.objects.create(kind="mandate_drift", dedup_key="matrix", message="Matrix")
+    # Fresh heartbeats, so /readyz answers 200 like the probe of a healthy instance.
+    now = timezone.now()
+    for queue in ("default", "resync", "debits"):
+        WorkerHeartbeat.objects.create(queue=queue, beat_at=now)
+    PeriodicTask.objects.filter(enabled=True).update(last_run_at=now)
     return World(
         objects={
             "customer": mandate.card.customer,
@@ -367,10 +415,18 @@ def world(db):
             "mandate": mandate,
             "instalment": instalment,
             "other_staff": other_staff,
-            "totp_device": TOTPDevice.objects.create(user=other_staff, confirmed=True),
+            "staff_change": StaffChangeRequest.objects.create(
+                staff=other_staff,
+                kind=StaffChangeRequest.Kind.GRANT_ROLE,
+                role=SUPERVISOR,
+                reason="Covering the team lead",
+                requested_by=StaffUserFactory(role=ADMIN),
+            ),
+            "totp_device": AuthenticatorDevice.objects.create(user=other_staff, confirmed=True),
             "debit_run": debit_run,
             "late_fee": late_fee,
             "collection_pause": collection_pause,
+            "alert": alert,
         }
     )
 
@@ -429,6 +485,11 @@ NOT_STAFF_VIEWS = frozenset(
         "signin:enrol",
         "customers:password_reset_link",
         "customers:password_reset_form",
+        "signin:staff_password_reset_link",
+        "signin:staff_password_reset_form",
+        "healthz",
+        "readyz",
+        "metrics",
     }
 )
 
@@ -437,8 +498,10 @@ def test_no_one_can_read_a_second_factor_secret_in_the_admin():
     from django_otp.plugins.otp_static.models import StaticDevice
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    assert not admin.site.is_registered(TOTPDevice)
-    assert not admin.site.is_registered(StaticDevice)
+    from accounts.models import AuthenticatorDevice, BackupCode, BackupCodeDevice
+
+    for model in (TOTPDevice, StaticDevice, AuthenticatorDevice, BackupCodeDevice, BackupCode):
+        assert not admin.site.is_registered(model)
 
 
 def test_every_staff_page_declares_the_permission_it_needs():

@@ -198,10 +198,21 @@ def _changelist(model) -> str:
 def test_it_registers_every_model_of_the_book_in_the_admin():
     from django.apps import apps
 
+    # Second-factor secrets and staff access changes change only through their
+    # services and pages, never in the admin.
+    kept_out = {
+        "accounts.authenticatordevice",
+        "accounts.backupcodedevice",
+        "accounts.backupcode",
+        "accounts.staffchangerequest",
+        "accounts.staffpasswordreset",
+        "accounts.breakglassgrant",
+    }
     ours = {
         model
         for app in ("accounts", "debits", "simulator")
         for model in apps.get_app_config(app).get_models()
+        if model._meta.label_lower not in kept_out
     }
     assert ours == set(OUR_MODELS)
 
@@ -239,10 +250,11 @@ def test_staff_find_a_customer_by_full_card_number_and_national_id(admin_client)
     CardFactory(customer=other)
 
     for term in ("6222 0212 3456 7890", "11010519900307123x"):
-        response = admin_client.get(_changelist(Customer), {"q": term})
+        # A full identifier in the URL is moved to its fingerprint form first.
+        response = admin_client.get(_changelist(Customer), {"q": term}, follow=True)
         assert list(response.context["cl"].result_list) == [wanted], term
 
-    response = admin_client.get(_changelist(Card), {"q": "6222021234567890"})
+    response = admin_client.get(_changelist(Card), {"q": "6222021234567890"}, follow=True)
     assert [card.customer for card in response.context["cl"].result_list] == [wanted]
     response = admin_client.get(_changelist(Loan), {"q": "李娜"})
     assert list(response.context["cl"].result_list) == []

@@ -1,15 +1,15 @@
 """Production refuses to start without its secrets, and passes Django's deploy checks."""
 
 import os
-import secrets
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import PROJECT_DIR
+from tests.production import production_environment
 
-SECRETS = ("SECRET_KEY", "CARD_PIN_PEPPER", "PII_FINGERPRINT_KEY")
+SECRETS = ("SECRET_KEY", "CARD_PIN_PEPPER", "PII_FINGERPRINT_KEY", "OTP_ENCRYPTION_KEYS")
 LOAD_SETTINGS = (
     "import django; from django.conf import settings; django.setup(); print(settings.DEBUG)"
 )
@@ -17,14 +17,7 @@ LOAD_SETTINGS = (
 
 def _production_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    env.update(
-        DJANGO_SETTINGS_MODULE="backoffice.settings",
-        DEBUG="false",
-        ALLOWED_HOSTS="backoffice.example",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        CARD_PIN_PEPPER=secrets.token_urlsafe(32),
-        PII_FINGERPRINT_KEY=secrets.token_urlsafe(32),
-    )
+    env.update(DJANGO_SETTINGS_MODULE="backoffice.settings", **production_environment())
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 

@@ -17,7 +17,7 @@ from tests.factories import CardCredentialFactory, CardFactory, MandateFactory
 
 pytestmark = [pytest.mark.redis_worker, pytest.mark.django_db(transaction=True)]
 
-PASSWORDS = ["480927", "902716", "135790", "274916", "390581", "582039"]
+PASSWORDS = ["946381", "902716", "384917", "274916", "390581", "582039"]
 
 
 def card_with_mandates(live: int = 2, cancelled: int = 0) -> Card:
@@ -198,7 +198,7 @@ def test_a_change_made_while_the_broker_is_down_commits_and_waits_for_the_sweepe
         "from accounts.models import Card\n"
         "from accounts.services import change_card_password\n"
         f"card = Card.objects.get(pk={card.pk})\n"
-        "change_card_password(card=card, new_password='480927', kind='transaction',"
+        "change_card_password(card=card, new_password='946381', kind='transaction',"
         " actor=None, channel='mobile_app')\n"
         "print('committed')\n"
     )

@@ -24,7 +24,7 @@ from tests.debit_helpers import due_instalment
 
 pytestmark = pytest.mark.django_db
 
-NEW_PASSWORD = "480927"
+NEW_PASSWORD = "946381"
 
 
 @pytest.fixture

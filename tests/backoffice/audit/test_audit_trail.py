@@ -234,7 +234,7 @@ AUDITED: dict[str, Callable[[Book], object]] = {
         username=b.target_staff.username, actor=b.supervisor, reason="Identity checked by phone"
     ),
     "accounts.services.change_staff_password": lambda b: accounts.services.change_staff_password(
-        staff=b.target_staff, actor=b.admin, new_password="a much better passphrase 7"
+        staff=b.target_staff, actor=b.target_staff, new_password="a much better passphrase 7"
     ),
     "accounts.services.set_staff_active": lambda b: accounts.services.set_staff_active(
         staff=b.target_staff, actor=b.admin, active=False, reason="Left the bank"
@@ -248,6 +248,17 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.provision_staff_second_factor": lambda b: (
         accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
     ),
+    # --- staff access under maker-checker, sign-in history
+    "accounts.services.request_staff_change": lambda b: _ask_for_grant(b),
+    "accounts.services.approve_staff_change": lambda b: _decide_grant(b, approve=True),
+    "accounts.services.reject_staff_change": lambda b: _decide_grant(b, approve=False),
+    "accounts.services.complete_staff_password_reset": lambda b: _complete_staff_reset(b),
+    "accounts.services.clear_sign_in_history": lambda b: accounts.services.clear_sign_in_history(
+        actor=b.admin, older_than_days=365, reason="Retention period of one year passed"
+    ),
+    "accounts.services.rotate_second_factor_keys": lambda b: (
+        accounts.services.rotate_second_factor_keys(actor=b.admin)
+    ),
     # --- card credentials
     "accounts.services.change_card_password": lambda b: accounts.services.change_card_password(
         card=b.card,
@@ -259,11 +270,69 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.verify_card_password": lambda b: accounts.services.verify_card_password(
         card=b.card, password="000000"
     ),
+    "accounts.services.change_card_authenticator": lambda b: (
+        accounts.services.change_card_authenticator(
+            card=b.card,
+            kind="fingerprint",
+            change="enrol",
+            reference="template-0001",
+            actor=None,
+            channel=Channel.MOBILE_APP,
+        )
+    ),
+    "accounts.services.flag_repeated_credential_changes": lambda b: (
+        accounts.services.flag_repeated_credential_changes(card=b.card, changes=4, window_hours=24)
+    ),
     "accounts.services.start_password_reset": _start_reset,
     "accounts.services.complete_password_reset": _complete_reset,
     # --- debits
     "debits.services.raise_alert": lambda b: debits.services.raise_alert(
         kind="mandate_out_of_sync", dedup_key="audit-test", message="Out of sync", mandate=b.mandate
+    ),
+    "debits.services.acknowledge_alert": lambda b: debits.services.acknowledge_alert(
+        alert=_open_alert(b), actor=b.operations
+    ),
+    "debits.services.resolve_alert": lambda b: debits.services.resolve_alert(
+        alert=_open_alert(b), actor=b.operations, note="Gateway confirmed the agreement"
+    ),
+    "debits.services.resolve_cleared_alerts": lambda b: (
+        _open_alert(b),
+        debits.services.resolve_cleared_alerts(dedup_keys=["audit-test"], note="Cleared"),
+    ),
+    "debits.services.resolve_cleared_alerts_of_kind": lambda b: (
+        _open_alert(b),
+        debits.services.resolve_cleared_alerts_of_kind(
+            kind="mandate_drift", still_found=[], note="Cleared"
+        ),
+    ),
+    "debits.services.reconcile_stale_mandates": lambda b: (
+        _card_password_changed_elsewhere(b),
+        debits.services.reconcile_stale_mandates(older_than_seconds=0),
+    ),
+    "debits.services.reconcile_agreements": lambda b: debits.services.reconcile_agreements(),
+    "debits.services.reconcile_outbox": lambda b: (
+        _stuck_outbox_event(b),
+        debits.services.reconcile_outbox(),
+    ),
+    "debits.services.reconcile_repeated_credential_changes": lambda b: (
+        _repeated_changes(b),
+        debits.services.reconcile_repeated_credential_changes(),
+    ),
+    "debits.services.reconcile_unresolved_attempts": lambda b: (
+        _unknown_attempt(b),
+        debits.services.reconcile_unresolved_attempts(now=timezone.now() + dt.timedelta(days=1)),
+    ),
+    "debits.services.reconcile_stuck_runs": lambda b: (
+        _stuck_run(b, started=timezone.now() - dt.timedelta(hours=2)),
+        debits.services.reconcile_stuck_runs(),
+    ),
+    "debits.services.rerun_stuck_debit_run": lambda b: debits.services.rerun_stuck_debit_run(
+        run=_stuck_run(b, started=timezone.now()), actor=b.operations, reason="Broker restarted"
+    ),
+    "debits.services.request_resync_of_stale_mandates": lambda b: (
+        debits.services.request_resync_of_stale_mandates(
+            actor=b.operations, reason="Gateway back after the outage"
+        )
     ),
     "debits.services.resync_mandate": lambda b: debits.services.resync_mandate(
         mandate=b.mandate, actor=b.operations
@@ -338,7 +407,22 @@ AUDITED: dict[str, Callable[[Book], object]] = {
 # the customer.
 RECORDS: dict[str, tuple[AuditAction, str | None]] = {
     "accounts.services.change_card_password": (AuditAction.CARD_PASSWORD_CHANGED, "agent"),
-    "accounts.services.change_staff_password": (AuditAction.STAFF_PASSWORD_CHANGED, "admin"),
+    "accounts.services.change_staff_password": (
+        AuditAction.STAFF_PASSWORD_CHANGED,
+        "target_staff",
+    ),
+    "accounts.services.request_staff_change": (AuditAction.STAFF_CHANGE_REQUESTED, "admin"),
+    "accounts.services.approve_staff_change": (AuditAction.STAFF_CHANGE_APPROVED, "supervisor"),
+    "accounts.services.reject_staff_change": (AuditAction.STAFF_CHANGE_REJECTED, "supervisor"),
+    "accounts.services.complete_staff_password_reset": (
+        AuditAction.STAFF_PASSWORD_RESET_COMPLETED,
+        "target_staff",
+    ),
+    "accounts.services.clear_sign_in_history": (AuditAction.SIGN_IN_HISTORY_CLEARED, "admin"),
+    "accounts.services.rotate_second_factor_keys": (
+        AuditAction.SECOND_FACTOR_KEYS_ROTATED,
+        "admin",
+    ),
     "accounts.services.complete_password_reset": (AuditAction.PASSWORD_RESET_COMPLETED, None),
     "accounts.services.confirm_totp_enrolment": (
         AuditAction.STAFF_SECOND_FACTOR_ENROLMENT_FAILED,
@@ -389,10 +473,38 @@ RECORDS: dict[str, tuple[AuditAction, str | None]] = {
     ),
     "debits.services.suspend_mandate": (AuditAction.MANDATE_SUSPENDED, "operations"),
     "debits.services.waive_late_fee": (AuditAction.LATE_FEE_WAIVED, "supervisor"),
+    # --- credential kinds, alerts, reconciliation and operations
+    "accounts.services.change_card_authenticator": (AuditAction.CARD_AUTHENTICATOR_CHANGED, None),
+    "accounts.services.flag_repeated_credential_changes": (
+        AuditAction.CARD_FLAGGED_FOR_REPEATED_CREDENTIAL_CHANGES,
+        None,
+    ),
+    "debits.services.acknowledge_alert": (AuditAction.ALERT_ACKNOWLEDGED, "operations"),
+    "debits.services.resolve_alert": (AuditAction.ALERT_RESOLVED, "operations"),
+    "debits.services.resolve_cleared_alerts": (AuditAction.ALERT_RESOLVED, None),
+    "debits.services.resolve_cleared_alerts_of_kind": (AuditAction.ALERT_RESOLVED, None),
+    "debits.services.reconcile_stale_mandates": (AuditAction.MANDATE_RESYNCED, None),
+    "debits.services.reconcile_agreements": (
+        AuditAction.RECONCILIATION_AGREEMENTS_PASS_FINISHED,
+        None,
+    ),
+    "debits.services.reconcile_outbox": (AuditAction.OUTBOX_EVENT_RECONCILED, None),
+    "debits.services.reconcile_repeated_credential_changes": (AuditAction.ALERT_RAISED, None),
+    "debits.services.reconcile_unresolved_attempts": (
+        AuditAction.DEBIT_ATTEMPT_SETTLED_BY_JANITOR,
+        None,
+    ),
+    "debits.services.reconcile_stuck_runs": (AuditAction.ALERT_RAISED, None),
+    "debits.services.rerun_stuck_debit_run": (AuditAction.DEBIT_RUN_STARTED, "operations"),
+    "debits.services.request_resync_of_stale_mandates": (
+        AuditAction.OPERATIONS_RESYNC_ALL_REQUESTED,
+        "operations",
+    ),
 }
 
 
 NOT_AUDITED: dict[str, str] = {
+    "accounts.services.check_staff_reset_link": "read-only: says whether a staff link is usable",
     "accounts.services.check_password_reset_link": "read-only: says whether a link is usable",
     "accounts.services.reset_needs_supervisor": "read-only: a question about the card's state",
     "debits.services.check_authorisation_terms": "read-only: lists how a debit breaks its terms",
@@ -401,11 +513,90 @@ NOT_AUDITED: dict[str, str] = {
         "the recording step of collect_debit_chunk, only called with the claims it made; "
         "its audit events are asserted through collect_debit_chunk"
     ),
+    "debits.services.reconcile_failure_rates": (
+        "raises and resolves alerts through raise_alert and resolve_cleared_alerts, which "
+        "write the audit events (tests/debits/test_reconciliation.py crafts the jumps)"
+    ),
+    "debits.services.run_reconciliation": "runs the reconcile_* detectors, each audited",
+    "debits.services.record_worker_heartbeat": "machine bookkeeping: a worker's last beat",
+    "debits.services.take_operations_snapshot": "machine bookkeeping: the hour's figures",
     "debits.services.sweep_outbox": (
         "re-sends unfinished outbox messages and changes no business state; the change "
         "is audited when apply_credential_change consumes the event"
     ),
 }
+
+
+def _ask_for_grant(b: Book, kind: str = "grant_role"):
+    return accounts.services.request_staff_change(
+        staff=b.target_staff,
+        kind=kind,
+        role="auditor" if kind == "grant_role" else "",
+        actor=b.admin,
+        reason="Covers the audit team in March",
+    )
+
+
+def _decide_grant(b: Book, *, approve: bool):
+    change = _ask_for_grant(b)
+    before = AuditEvent.objects.count()
+    if approve:
+        accounts.services.approve_staff_change(change_request=change, approver=b.supervisor)
+    else:
+        accounts.services.reject_staff_change(
+            change_request=change, approver=b.supervisor, reason="Not needed after all"
+        )
+    return before
+
+
+def _complete_staff_reset(b: Book):
+    from accounts.models import StaffPasswordReset
+    from accounts.services.staff_grants import staff_reset_token_fingerprint
+
+    change = _ask_for_grant(b, kind="reset_password")
+    accounts.services.approve_staff_change(change_request=change, approver=b.supervisor)
+    StaffPasswordReset.objects.filter(change_request=change).update(
+        token_fingerprint=staff_reset_token_fingerprint("audit-test-staff-token")
+    )
+    before = AuditEvent.objects.count()
+    accounts.services.complete_staff_password_reset(
+        token_fingerprint=staff_reset_token_fingerprint("audit-test-staff-token"),
+        new_password="a much better passphrase 7",
+    )
+    return before
+
+
+def _stuck_run(b: Book, *, started):
+    """A running run that stopped before recording its chunks."""
+    from debits.models import DebitRun
+
+    return DebitRun.objects.create(run_date=timezone.localdate(), kind="manual", started_at=started)
+
+
+def _stuck_outbox_event(b: Book):
+    OutboxEvent.objects.create(
+        event_type=OutboxEvent.Type.CREDENTIAL_CHANGED,
+        payload={"card_id": b.card.pk, "credential_version": b.card.credential_version},
+        created_at=timezone.now() - dt.timedelta(hours=1),
+    )
+
+
+def _repeated_changes(b: Book):
+    from accounts.models import PasswordChange
+
+    for version in (2, 3, 4):
+        PasswordChange.objects.create(
+            card=b.card, kind="transaction", channel="mobile_app", credential_version=version
+        )
+
+
+def _open_alert(b: Book):
+    """An open alert raised directly (its own audit event is not the one under test)."""
+    from debits.models import Alert
+
+    return Alert.objects.create(
+        kind="mandate_drift", dedup_key="audit-test", message="Drift", mandate=b.mandate
+    )
 
 
 def _confirm_with_wrong_code(b: Book):

@@ -30,7 +30,7 @@ from tests.factories import CardCredentialFactory, MandateFactory, StaffUserFact
 
 pytestmark = pytest.mark.django_db
 
-NEW_PASSWORD = "480927"
+NEW_PASSWORD = "946381"
 LINK = re.compile(r"https?://\S+/reset/(?P<token>[A-Za-z0-9_\-]+)/")
 
 
@@ -322,7 +322,7 @@ def test_two_simultaneous_submits_of_one_link_change_the_password_once(
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=submit, args=(p,)) for p in ("480927", "902716", "135790")]
+    threads = [threading.Thread(target=submit, args=(p,)) for p in ("946381", "902716", "384917")]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -66,14 +66,15 @@ def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(
     live_server, chromium_path, tmp_path
 ):
     from django_otp.oath import totp
-    from django_otp.plugins.otp_totp.models import TOTPDevice
     from playwright.sync_api import sync_playwright
+
+    from accounts.models import AuthenticatorDevice
 
     update_docs = os.environ.get("UPDATE_SCREENSHOTS") == "1"
     screenshot = DOCS_SCREENSHOT if update_docs else tmp_path / "dashboard.png"
     seed_a_small_book()
     user = StaffUserFactory(username="li.na", first_name="Na", last_name="Li", role="supervisor")
-    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    device = AuthenticatorDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
 
     # Playwright's own browser downloads are not used: Debian's Chromium only.
     os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")

@@ -29,8 +29,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts.models import Card, StaffUser
+from accounts.staff_access_models import StaffChangeRequest
 from backoffice.ui.labels import LABELS
-from debits.models import CollectionPause
+from debits.models import Alert, CollectionPause
 from tests.backoffice.test_access_matrix import (  # noqa: F401  # ``world`` is a fixture
     MATRIX,
     all_url_patterns,
@@ -170,6 +171,8 @@ def _chinese_world() -> None:
     StaffUser.objects.update(first_name="芳", last_name="王")
     Card.objects.update(product_name="车贷卡")
     CollectionPause.objects.update(reason="系统维护")
+    Alert.objects.update(message="代扣协议长时间未同步", dedup_key="对账-1")
+    StaffChangeRequest.objects.update(reason="代理组长工作")
 
 
 def _pages(the_world):
@@ -192,8 +195,8 @@ def test_every_staff_page_renders_in_each_language_with_no_untranslated_string(
     world,  # noqa: F811
 ):
     _compile_catalogues()
-    _chinese_world()
     staff = StaffUserFactory(is_superuser=True, language=language, first_name="芳", last_name="王")
+    _chinese_world()
     client = sign_in_verified(Client(), staff)
     problems = []
     rendered = 0

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_audit_event_append_only"),
+        ("accounts", "0007_merge_staff_access_and_credential_kinds"),
     ]
 
     operations = [

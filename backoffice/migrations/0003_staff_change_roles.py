@@ -1,0 +1,26 @@
+"""Re-syncs the role groups for maker-checker staff changes.
+
+The admin role asks for and decides staff changes and may clear old sign-in
+history; supervisors decide staff changes.
+"""
+
+from importlib import import_module
+
+from django.db import migrations
+
+# The same re-sync as 0002: create any new permissions, then match the groups to accounts.roles.
+resync_roles = import_module(
+    "backoffice.migrations.0002_staff_security_roles_and_cache"
+).resync_role_groups
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("backoffice", "0002_staff_security_roles_and_cache"),
+        ("accounts", "0005_staff_access_changes"),
+        # The roles it syncs name the operations permissions too (accounts.roles is
+        # today's table), so those must exist first whatever order the graph picks.
+        ("debits", "0010_operations_heartbeats_and_snapshots"),
+    ]
+
+    operations = [migrations.RunPython(resync_roles, migrations.RunPython.noop)]

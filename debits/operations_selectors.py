@@ -1,0 +1,286 @@
+"""Read queries for operations: the dashboard's figures, /readyz and /metrics.
+
+Every figure is one set-based query (a count or a GROUP BY in the database),
+never rows loaded into Python, so each page or scrape costs a fixed number of
+queries however large the book. What history cannot give back later (how many
+mandates were out of sync at 3 a.m.) comes from the hourly ``OperationsSnapshot``.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDate, TruncHour
+from django.utils import timezone
+
+from accounts.models import OutboxEvent, PasswordChange
+from debits.models import (
+    Alert,
+    CollectionPause,
+    DebitAttempt,
+    DebitRun,
+    Mandate,
+    MandateSync,
+    OperationsSnapshot,
+    WorkerHeartbeat,
+)
+
+DASHBOARD_DAYS = 30
+OPEN_ALERTS_SHOWN = 50
+# Upper bounds (seconds) of the re-sync lag histogram: from a fast re-sync (well
+# under a second) to one that waited out the outbox sweeper and retries (an hour).
+RESYNC_LAG_BUCKETS_SECONDS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+def out_of_sync_mandates():
+    """Active mandates whose agreement is bound to an older credential than the card's."""
+    return Mandate.objects.filter(state=Mandate.State.ACTIVE).out_of_sync()
+
+
+def outbox_backlog():
+    return OutboxEvent.objects.filter(processed_at__isnull=True)
+
+
+# --- Re-sync lag: from the credential change's commit to the mandate bound to it ------
+
+
+def resync_lags(*, since: dt.datetime):
+    """Succeeded re-syncs since ``since``, each annotated with ``lag``: how long after
+    the credential change that produced its version the mandate was bound to it."""
+    changed_at = (
+        PasswordChange.objects.filter(
+            card_id=OuterRef("mandate__card_id"),
+            credential_version=OuterRef("target_credential_version"),
+        )
+        .order_by("changed_at")
+        .values("changed_at")[:1]
+    )
+    return (
+        MandateSync.objects.filter(outcome=MandateSync.Outcome.SUCCEEDED, finished_at__gte=since)
+        .annotate(changed_at=Subquery(changed_at))
+        .filter(changed_at__isnull=False)
+        .annotate(
+            lag=ExpressionWrapper(F("finished_at") - F("changed_at"), output_field=DurationField())
+        )
+    )
+
+
+def _cumulative_bucket_counts(prefix: str = "le_") -> dict:
+    return {
+        f"{prefix}{index}": Count("id", filter=Q(lag__lte=dt.timedelta(seconds=bound)))
+        for index, bound in enumerate(RESYNC_LAG_BUCKETS_SECONDS)
+    }
+
+
+@dataclass(frozen=True)
+class LagHistogram:
+    """Cumulative counts per bucket bound, as Prometheus histograms keep them."""
+
+    buckets: tuple[tuple[float, int], ...]
+    count: int
+    sum_seconds: float
+
+    def quantile(self, q: float) -> float | None:
+        """Estimated by linear interpolation inside the bucket, as Prometheus's
+        histogram_quantile does: exact percentiles would need percentile_cont,
+        which SQLite lacks, and the bucket bounds are finer than anyone acts on."""
+        if not self.count:
+            return None
+        rank = q * self.count
+        lower_bound, lower_count = 0.0, 0
+        for bound, cumulative in self.buckets:
+            if cumulative >= rank:
+                inside = cumulative - lower_count
+                if inside <= 0:
+                    return bound
+                return lower_bound + (bound - lower_bound) * (rank - lower_count) / inside
+            lower_bound, lower_count = bound, cumulative
+        return self.buckets[-1][0]
+
+
+def _histogram(row: dict) -> LagHistogram:
+    buckets = tuple(
+        (bound, row[f"le_{index}"]) for index, bound in enumerate(RESYNC_LAG_BUCKETS_SECONDS)
+    )
+    total = row["n"] or 0
+    lag_sum = row.get("lag_sum")
+    return LagHistogram(
+        buckets=buckets,
+        count=total,
+        sum_seconds=lag_sum.total_seconds() if lag_sum else 0.0,
+    )
+
+
+def resync_lag_histogram(*, since: dt.datetime) -> LagHistogram:
+    row = resync_lags(since=since).aggregate(
+        n=Count("id"), lag_sum=Sum("lag"), **_cumulative_bucket_counts()
+    )
+    return _histogram(row)
+
+
+def resync_lag_per_hour(*, since: dt.datetime) -> list[tuple[dt.datetime, LagHistogram]]:
+    rows = (
+        resync_lags(since=since)
+        .annotate(hour=TruncHour("finished_at"))
+        .values("hour")
+        .annotate(n=Count("id"), **_cumulative_bucket_counts())
+        .order_by("hour")
+    )
+    return [(row["hour"], _histogram(row)) for row in rows]
+
+
+# --- The dashboard ----------------------------------------------------------------------
+
+
+def _window_start(now: dt.datetime, days: int) -> dt.datetime:
+    start_day = timezone.localdate(now) - dt.timedelta(days=days - 1)
+    return timezone.make_aware(dt.datetime.combine(start_day, dt.time.min))
+
+
+def collected_and_failed_per_day(*, since: dt.datetime) -> list[dict]:
+    return list(
+        DebitAttempt.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            collected=Count("id", filter=Q(state=DebitAttempt.State.SUCCEEDED)),
+            failed=Count("id", filter=Q(state=DebitAttempt.State.FAILED)),
+            unknown=Count("id", filter=Q(state=DebitAttempt.State.UNKNOWN)),
+        )
+        .order_by("day")
+    )
+
+
+def failures_by_code(*, since: dt.datetime) -> list[tuple[str, int]]:
+    return list(
+        DebitAttempt.objects.filter(state=DebitAttempt.State.FAILED, created_at__gte=since)
+        .values("failure_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "failure_code")
+        .values_list("failure_code", "n")
+    )
+
+
+def open_alerts_by_severity() -> dict[str, int]:
+    counts = dict(
+        Alert.objects.filter(resolved_at__isnull=True)
+        .values("severity")
+        .annotate(n=Count("id"))
+        .values_list("severity", "n")
+    )
+    return {severity: counts.get(severity, 0) for severity in SEVERITY_ORDER}
+
+
+def out_of_sync_over_time(*, since: dt.datetime) -> list[tuple[dt.datetime, int]]:
+    return list(
+        OperationsSnapshot.objects.filter(hour__gte=since)
+        .order_by("hour")
+        .values_list("hour", "out_of_sync_mandates")
+    )
+
+
+# Most severe first (the severities' names do not sort that way).
+SEVERITY_ORDER = (Alert.Severity.CRITICAL, Alert.Severity.WARNING, Alert.Severity.INFO)
+
+
+def open_alerts(limit: int = OPEN_ALERTS_SHOWN):
+    rank = Case(
+        *(When(severity=severity, then=Value(i)) for i, severity in enumerate(SEVERITY_ORDER)),
+        default=Value(len(SEVERITY_ORDER)),
+    )
+    return (
+        Alert.objects.filter(resolved_at__isnull=True)
+        .select_related("card", "mandate", "acknowledged_by")
+        .order_by(rank, "-last_seen_at", "-id")[:limit]
+    )
+
+
+def todays_debit_runs(*, today: dt.date):
+    return DebitRun.objects.filter(run_date=today).order_by("-started_at", "-id")[:10]
+
+
+def operations_dashboard(*, now: dt.datetime | None = None) -> dict:
+    """Everything the operations dashboard shows: a fixed number of queries."""
+    now = now or timezone.now()
+    since = _window_start(now, DASHBOARD_DAYS)
+    backlog = outbox_backlog().aggregate(n=Count("id"), oldest=Min("created_at"))
+    return {
+        "since": since,
+        "now": now,
+        "out_of_sync": out_of_sync_mandates().count(),
+        "outbox_backlog": backlog["n"],
+        "outbox_oldest": backlog["oldest"],
+        "book_paused": CollectionPause.objects.filter(
+            scope=CollectionPause.Scope.BOOK, resumed_at__isnull=True
+        )
+        .select_related("paused_by")
+        .first(),
+        "runs_today": list(todays_debit_runs(today=timezone.localdate(now))),
+        "per_day": collected_and_failed_per_day(since=since),
+        "failures_by_code": failures_by_code(since=since),
+        "lag_per_hour": resync_lag_per_hour(since=since),
+        "out_of_sync_over_time": out_of_sync_over_time(since=since),
+        "alerts_by_severity": open_alerts_by_severity(),
+        "open_alerts": list(open_alerts()),
+    }
+
+
+# --- Health and metrics -----------------------------------------------------------------
+
+
+def worker_heartbeats() -> dict[str, dt.datetime]:
+    return dict(WorkerHeartbeat.objects.values_list("queue", "beat_at"))
+
+
+def beat_last_seen() -> dt.datetime | None:
+    """When beat last sent a scheduled task, as django-celery-beat records it (it
+    writes its run times to the database every few minutes)."""
+    from django_celery_beat.models import PeriodicTask
+
+    return PeriodicTask.objects.filter(enabled=True).aggregate(last=Max("last_run_at"))["last"]
+
+
+def operations_metrics(*, now: dt.datetime | None = None) -> dict:
+    """The figures /metrics exposes, each from one query."""
+    now = now or timezone.now()
+    backlog = outbox_backlog().aggregate(n=Count("id"), oldest=Min("created_at"))
+    return {
+        "runs_by_state": dict(
+            DebitRun.objects.values("state").annotate(n=Count("id")).values_list("state", "n")
+        ),
+        "attempts_by_state": dict(
+            DebitAttempt.objects.filter(created_at__gte=now - dt.timedelta(days=1))
+            .values("state")
+            .annotate(n=Count("id"))
+            .values_list("state", "n")
+        ),
+        "resync_lag": resync_lag_histogram(since=now - dt.timedelta(days=1)),
+        "out_of_sync": out_of_sync_mandates().count(),
+        "outbox_backlog": backlog["n"],
+        "outbox_oldest_age_seconds": (now - backlog["oldest"]).total_seconds()
+        if backlog["oldest"]
+        else 0.0,
+        "open_alerts": {
+            (kind, severity): n
+            for kind, severity, n in Alert.objects.filter(resolved_at__isnull=True)
+            .values("kind", "severity")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("kind", "severity", "n")
+        },
+        "heartbeats": worker_heartbeats(),
+    }
