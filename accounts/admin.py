@@ -18,8 +18,10 @@ from accounts.audit import AuditAction, record_audit_event
 from accounts.models import (
     AuditEvent,
     Card,
+    CardAuthenticator,
     CardCredential,
     Customer,
+    CustomerNotice,
     OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
@@ -331,6 +333,17 @@ class CardSearchMixin:
         return results, may_have_duplicates
 
 
+@admin.register(CardAuthenticator)
+class CardAuthenticatorAdmin(CardSearchMixin, ViewOnlyAdmin):
+    # The reference fingerprint identifies a device; nobody needs to read it.
+    fields = ("card", "kind", "state", "enrolled_at", "changed_at", "removed_at")
+    list_display = ("card", "kind", "state", "enrolled_at", "changed_at")
+    list_filter = ("kind", "state")
+    list_select_related = ("card",)
+    search_fields = ("card__last_four",)
+    search_help_text = SEARCH_HELP
+
+
 @admin.register(CardCredential)
 class CardCredentialAdmin(CardSearchMixin, ViewOnlyAdmin):
     # password_hash is deliberately absent from every list and form.
@@ -454,3 +467,11 @@ class OutboxEventAdmin(ViewOnlyAdmin):
     list_filter = ("event_type", ProcessedFilter)
     date_hierarchy = "created_at"
     search_fields = ("=id", "last_error")
+
+
+@admin.register(CustomerNotice)
+class CustomerNoticeAdmin(CardSearchMixin, ViewOnlyAdmin):
+    list_display = ("created_at", "customer", "card", "topic", "channel", "language", "sent_at")
+    list_filter = ("topic", "channel", ("sent_at", admin.EmptyFieldListFilter))
+    list_select_related = ("customer", "card")
+    date_hierarchy = "created_at"

@@ -45,6 +45,34 @@ class AuditAction(models.TextChoices):
     COLLECTION_PAUSED = "collection.paused", _("Collection paused")
     COLLECTION_RESUMED = "collection.resumed", _("Collection resumed")
 
+    COMPENSATION_APPROVAL_REFUSED = (
+        "compensation.approval_refused",
+        _("Self-approval of a compensation refused"),
+    )
+    COMPENSATION_APPROVED = "compensation.approved", _("Compensation approved")
+    COMPENSATION_GRANTED = "compensation.granted", _("Compensation granted")
+    COMPENSATION_PROPOSED = "compensation.proposed", _("Compensation proposed automatically")
+    COMPENSATION_REJECTED = "compensation.rejected", _("Compensation turned down")
+    COMPENSATION_REQUESTED = "compensation.requested", _("Compensation requested")
+
+    COMPLAINT_ASSIGNED = "complaint.assigned", _("Complaint assigned")
+    COMPLAINT_ASSIGNMENT_REFUSED = (
+        "complaint.assignment_refused",
+        _("Complaint assignment refused (conflict of interest)"),
+    )
+    COMPLAINT_CLOSED = "complaint.closed", _("Complaint closed")
+    COMPLAINT_DEADLINE_EXTENDED = "complaint.deadline_extended", _("Complaint deadline extended")
+    COMPLAINT_DECIDED = "complaint.decided", _("Complaint decided")
+    COMPLAINT_ESCALATED = "complaint.escalated", _("Complaint escalated past its deadline")
+    COMPLAINT_INVESTIGATION_STARTED = (
+        "complaint.investigation_started",
+        _("Complaint investigation started"),
+    )
+    COMPLAINT_LOGGED = "complaint.logged", _("Complaint logged")
+    COMPLAINT_REMEDY_APPLIED = "complaint.remedy_applied", _("Complaint remedy applied")
+    COMPLAINT_REMINDED = "complaint.reminder_sent", _("Complaint deadline reminder sent")
+    COMPLAINT_REOPENED = "complaint.reopened", _("Complaint reopened")
+
     CUSTOMER_PHONE_REVEALED = "customer.phone_revealed", _("Customer phone revealed")
 
     DEBIT_ATTEMPT_EXPORTED = "debit_attempt.exported", _("Debit attempts exported")
@@ -97,6 +125,10 @@ class AuditAction(models.TextChoices):
         "operations.resync_all_requested",
         _("Re-sync of every stale mandate requested"),
     )
+
+    REPAIR_PROMISE_BROKEN = "repair_promise.broken", _("Repair promise broken")
+    REPAIR_PROMISE_KEPT = "repair_promise.kept", _("Repair promise kept")
+    REPAIR_PROMISE_STARTED = "repair_promise.started", _("Repair promise clock started")
 
     PASSWORD_RESET_COMPLETED = "password_reset.completed", _("Card password reset completed")
     PASSWORD_RESET_STARTED = "password_reset.started", _("Card password reset started")

@@ -50,6 +50,11 @@ class StaffUser(AbstractUser):
         ).hexdigest()
 
 
+class Language(models.TextChoices):
+    CHINESE = "zh-hans", "中文"
+    ENGLISH = "en", "English"
+
+
 class Customer(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
@@ -65,6 +70,8 @@ class Customer(models.Model):
     # Birth-date digits are forbidden as a card password.
     birth_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    # The language of every message the bank sends the customer.
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.CHINESE)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -476,6 +483,54 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.pk}"
+
+
+class CustomerNotice(models.Model):
+    """A message to a customer, written in the same transaction as what it announces.
+
+    The table is the notices' outbox: committed, a notice is handed to the
+    sending task; the sweeper re-dispatches every one no worker sent (broker
+    down, worker lost). ``dedup_key`` names the change it announces, so one
+    change sends one notice however many mandates or retries it touches.
+    """
+
+    DISPATCH_TYPE = "customer.notice"  # its sending task in settings.OUTBOX_CONSUMER_TASKS
+
+    class Topic(models.TextChoices):
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        MANDATES_REBOUND = "mandates_rebound", "Automatic repayments re-bound"
+        DEBIT_FAILED = "debit_failed", "Debit failed"
+        COMPLAINT_ACKNOWLEDGED = "complaint_acknowledged", "Complaint acknowledged"
+        COMPLAINT_EXTENDED = "complaint_extended", "Complaint deadline extended"
+        COMPLAINT_DECIDED = "complaint_decided", "Complaint decided"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="notices")
+    card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="notices"
+    )
+    topic = models.CharField(max_length=30, choices=Topic.choices)
+    language = models.CharField(max_length=8, choices=Language.choices)
+    channel = models.CharField(max_length=8, default="sms")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    dedup_key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_dispatched_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["card", "-created_at"]),
+            models.Index(fields=["customer", "-created_at"]),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=True),
+                name="customer_notice_unsent_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_topic_display()} to customer {self.customer_id}"
 
 
 # Second-factor devices and staff access changes live in their own modules;

@@ -36,6 +36,7 @@ _VIEW_BOOK = {
     "accounts.view_card",
     "accounts.view_passwordchange",
     "accounts.view_passwordresetrequest",
+    "accounts.view_customernotice",
     "debits.view_loan",
     "debits.view_instalment",
     "debits.view_mandate",
@@ -53,10 +54,31 @@ _VIEW_OPERATIONS = {
     "django_celery_beat.view_crontabschedule",
 }
 
+# Reading complaints and their records (officers, supervisors, auditors).
+_VIEW_COMPLAINTS = {
+    "complaints.view_complaint",
+    "complaints.view_complaintassignment",
+    "complaints.view_deadlineextension",
+    "complaints.view_compensation",
+    "complaints.view_repairpromise",
+    "complaints.view_complaint_report",
+}
+# Handling a complaint: its workflow and the one-click remedies it offers.
+_HANDLE_COMPLAINTS = {
+    "complaints.add_complaint",
+    "complaints.handle_complaint",
+    "debits.resync_mandate",
+    "debits.retry_debit_attempt",
+    "debits.waive_late_fee",
+}
+
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
-    Role.AGENT: _VIEW_BOOK | {"accounts.start_password_reset"},
+    Role.AGENT: _VIEW_BOOK
+    | {"accounts.start_password_reset", "complaints.add_complaint", "complaints.view_complaint"},
     Role.COMPLAINTS_OFFICER: _VIEW_BOOK
-    | {"accounts.reveal_customer_phone", "debits.waive_late_fee"},
+    | _VIEW_COMPLAINTS
+    | _HANDLE_COMPLAINTS
+    | {"accounts.reveal_customer_phone"},
     Role.OPERATIONS: _VIEW_BOOK
     | _VIEW_OPERATIONS
     | {
@@ -90,9 +112,13 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
         "debits.view_operations_dashboard",
         "debits.waive_late_fee",
         "debits.approve_fee_waiver",
-    },
+    }
+    | _VIEW_COMPLAINTS
+    | _HANDLE_COMPLAINTS
+    | {"complaints.approve_compensation", "complaints.approve_deadline_extension"},
     Role.AUDITOR: _VIEW_BOOK
     | _VIEW_OPERATIONS
+    | _VIEW_COMPLAINTS
     | {
         "accounts.view_auditevent",
         "accounts.export_auditevent",
@@ -124,23 +150,37 @@ ROLE_PERMISSIONS: dict[Role, set[str]] = {
 }
 
 
-def sync_role_groups(apps=None) -> None:
-    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS."""
+def sync_role_groups(apps=None, *, missing_ok: bool = False) -> None:
+    """Make each role's group hold exactly the permissions in ROLE_PERMISSIONS.
+
+    A data migration runs this against the roles as they are today, while the
+    migration graph may not yet have created a permission another app adds in a
+    later migration: migrations pass ``missing_ok`` and skip it, and the last
+    role migration, which depends on every app's, syncs them all.
+    """
     if apps is None:
         from django.apps import apps as live_apps
 
         apps = live_apps
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    # A migration early in the history runs before later apps have tables; their
+    # own migrations sync the groups again once their permissions exist.
+    migrated = set(ContentType.objects.values_list("app_label", flat=True).distinct())
     for role, names in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role.value)
         wanted = []
         for name in sorted(names):
             app_label, codename = name.split(".", 1)
+            if app_label not in migrated:
+                continue
             permission = Permission.objects.filter(
                 content_type__app_label=app_label, codename=codename
             ).first()
             if permission is None:
+                if missing_ok:
+                    continue
                 raise LookupError(f"Permission {name} of role {role} does not exist")
             wanted.append(permission)
         group.permissions.set(wanted)

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "simulator",
     # Demo book, load seeding and demo staff (seed_demo, create_demo_staff); not the domain.
     "demo",
+    "backoffice.complaints",
 ]
 
 MIDDLEWARE = [
@@ -390,6 +391,7 @@ RESYNC_RETRY_MAX_DELAY_SECONDS = env.float("RESYNC_RETRY_MAX_DELAY_SECONDS", def
 # but must not import debits, whose task re-syncs the card's mandates.
 OUTBOX_CONSUMER_TASKS = {
     "card.credential_changed": "debits.tasks.resync.consume_credential_change_task",
+    "customer.notice": "accounts.tasks.send_customer_notice_task",
 }
 # Messages carry live reset links: in production they go to a real SMS/email
 # gateway, never to a console or a file on the server (accounts.notification_settings).
@@ -454,6 +456,20 @@ LATE_FEE_RATE = env.get_value("LATE_FEE_RATE", cast=Decimal, default="0", parse_
 LATE_FEE_WAIVER_APPROVAL_THRESHOLD = env.get_value(
     "LATE_FEE_WAIVER_APPROVAL_THRESHOLD", cast=Decimal, default="200.00", parse_default=True
 )
+
+# --- Complaints ---------------------------------------------------------------
+# A compensation above this (yuan) needs a second approver who is not the requester.
+COMPENSATION_APPROVAL_THRESHOLD = env.get_value(
+    "COMPENSATION_APPROVAL_THRESHOLD", cast=Decimal, default="200.00", parse_default=True
+)
+# The card contract's repair promise: a bank-caused failure is repaired within
+# this many hours of the failed debit, or the customer is paid per day of delay.
+REPAIR_PROMISE_HOURS = env.int("REPAIR_PROMISE_HOURS", default=24)
+REPAIR_PROMISE_YUAN_PER_DAY = env.get_value(
+    "REPAIR_PROMISE_YUAN_PER_DAY", cast=Decimal, default="20.00", parse_default=True
+)
+# The handler is reminded this many Shanghai days before a complaint's deadline.
+COMPLAINT_REMINDER_DAYS_BEFORE = env.int("COMPLAINT_REMINDER_DAYS_BEFORE", default=3)
 
 # --- Operations: alerts, health and metrics ---------------------------------------
 # Mail for alerts. Development prints to the console; set EMAIL_BACKEND to

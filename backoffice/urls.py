@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("backoffice.signin.urls")),
     path("", include("backoffice.customers.urls")),
     path("debits/", include("backoffice.collection.urls")),
+    path("complaints/", include("backoffice.complaints.urls")),
     path("operations/", include("backoffice.operations.urls")),
     # For load balancers and Prometheus: no sign-in, allow-listed callers only.
     path("healthz", health.healthz, name="healthz"),

@@ -22,12 +22,16 @@ from debits.models import (
     CollectionPause,
     DebitAttempt,
     DebitRun,
+    DebitRunChunk,
     Instalment,
     LateFee,
     Loan,
     Mandate,
     MandateSync,
+    OperationsSnapshot,
+    ReconciliationPass,
     SkippedInstalment,
+    WorkerHeartbeat,
 )
 
 
@@ -288,3 +292,41 @@ class AlertAdmin(ViewOnlyAdmin):
     list_select_related = ("card", "mandate", "acknowledged_by", "resolved_by")
     date_hierarchy = "raised_at"
     search_fields = ("message", "dedup_key", "mandate__reference", "card__last_four")
+
+
+# --- Operations' own records: written by jobs, read here, never edited ------------------
+
+
+@admin.register(DebitRunChunk)
+class DebitRunChunkAdmin(ViewOnlyAdmin):
+    list_display = ("run", "number", "dispatched_at", "dispatches", "finished_at")
+    list_filter = (("finished_at", admin.EmptyFieldListFilter),)
+    list_select_related = ("run",)
+    exclude = ("instalment_ids",)
+
+
+@admin.register(ReconciliationPass)
+class ReconciliationPassAdmin(ViewOnlyAdmin):
+    list_display = (
+        "started_at",
+        "detector",
+        "finished_at",
+        "chunks_done",
+        "chunks_total",
+        "checked",
+        "mismatched",
+        "repaired",
+        "unrepaired",
+    )
+    list_filter = ("detector",)
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ViewOnlyAdmin):
+    list_display = ("queue", "hostname", "beat_at")
+
+
+@admin.register(OperationsSnapshot)
+class OperationsSnapshotAdmin(ViewOnlyAdmin):
+    list_display = ("hour", "out_of_sync_mandates", "outbox_backlog", "open_alerts", "taken_at")
+    date_hierarchy = "hour"

@@ -5,13 +5,16 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.card_passwords import hash_card_password
-from accounts.models import Card, CardCredential, Customer, StaffUser
+from accounts.models import Card, CardCredential, Customer, Language, StaffUser
 from accounts.pii import card_number_fingerprint, mask_national_id, national_id_fingerprint
 from accounts.roles import sync_role_groups
+from backoffice.complaints import deadlines
+from backoffice.complaints.models import Complaint
 from debits.amortisation import equal_instalment_schedule
-from debits.models import Instalment, Loan, Mandate
+from debits.models import DebitAttempt, Instalment, Loan, Mandate, MandateSync
 
 STAFF_PASSWORD = "correct horse battery staple 42"
 
@@ -70,6 +73,8 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     phone = factory.Sequence(lambda n: f"138{n:08d}")
     email = factory.Sequence(lambda n: f"customer{n}@example.cn")
     birth_date = dt.date(1990, 1, 15)
+    # English, so tests read the messages; tests of Chinese notices set it.
+    language = Language.ENGLISH
 
 
 class CardFactory(factory.django.DjangoModelFactory):
@@ -164,3 +169,54 @@ class MandateFactory(factory.django.DjangoModelFactory):
     state = Mandate.State.ACTIVE
     gateway_agreement_token = factory.Sequence(lambda n: f"agr-{n}")
     synced_credential_version = factory.LazyAttribute(lambda o: o.card.credential_version)
+
+
+class DebitAttemptFactory(factory.django.DjangoModelFactory):
+    """A debit attempt as the engine records it (``mandate`` decides the card)."""
+
+    class Meta:
+        model = DebitAttempt
+
+    mandate = factory.SubFactory(MandateFactory)
+    instalment = factory.LazyAttribute(
+        lambda o: InstalmentFactory(loan=o.mandate.loan, state=Instalment.State.DUE)
+    )
+    attempt_number = factory.Sequence(lambda n: n + 1)
+    idempotency_key = factory.LazyAttribute(lambda o: f"inst-{o.instalment.pk}-{o.attempt_number}")
+    amount = factory.LazyAttribute(lambda o: o.instalment.amount_due)
+    presented_credential_version = factory.LazyAttribute(
+        lambda o: o.mandate.synced_credential_version
+    )
+    state = DebitAttempt.State.SUCCEEDED
+    created_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyAttribute(lambda o: o.created_at)
+
+
+class MandateSyncFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MandateSync
+
+    mandate = factory.SubFactory(MandateFactory)
+    target_credential_version = factory.LazyAttribute(lambda o: o.mandate.card.credential_version)
+    trigger = MandateSync.Trigger.CREDENTIAL_CHANGE
+    outcome = MandateSync.Outcome.FAILED
+    error_code = "gateway_unavailable"
+    requested_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyAttribute(lambda o: o.requested_at)
+
+
+class ComplaintFactory(factory.django.DjangoModelFactory):
+    """A complaint as logged (prefer ``log_complaint`` where the side effects matter)."""
+
+    class Meta:
+        model = Complaint
+
+    card = factory.SubFactory(CardFactory)
+    customer = factory.LazyAttribute(lambda o: o.card.customer)
+    category = Complaint.Category.DEBIT_FAILED_AFTER_PASSWORD_CHANGE
+    channel = Complaint.Channel.PHONE
+    description = "My automatic repayment failed and I was charged a late fee."
+    logged_by = factory.SubFactory(StaffUserFactory)
+    received_at = factory.LazyFunction(timezone.now)
+    received_on = factory.LazyAttribute(lambda o: deadlines.received_on(o.received_at))
+    due_on = factory.LazyAttribute(lambda o: deadlines.due_on(o.received_on))

@@ -24,6 +24,12 @@ from accounts.services.card_credentials import (
     start_password_reset,
     verify_card_password,
 )
+from accounts.services.customer_notices import (
+    NoticeText,
+    queue_customer_notice,
+    send_customer_notice,
+    sweep_customer_notices,
+)
 from accounts.services.second_factor_keys import rotate_second_factor_keys
 from accounts.services.sign_in_history import clear_sign_in_history
 from accounts.services.staff_grants import (
@@ -64,6 +70,11 @@ __all__ = [
     "reset_needs_supervisor",
     "start_password_reset",
     "verify_card_password",
+    # customer notices
+    "NoticeText",
+    "queue_customer_notice",
+    "send_customer_notice",
+    "sweep_customer_notices",
     # staff access under maker-checker, sign-in history
     "approve_staff_change",
     "check_staff_reset_link",

@@ -490,22 +490,5 @@ def complete_password_reset(
             target=reset,
             summary={"card_id": reset.card_id, "kind": reset.kind},
         )
-        customer = reset.card.customer
-        message = Notification(
-            channel=reset.delivery_channel,
-            recipient=_recipient(customer, reset.delivery_channel),
-            # In the language of the customer's own page, where the change was made.
-            subject=gettext("Your card password was changed"),
-            body=gettext(
-                "The %(kind)s of your car-loan card ending %(last_four)s was changed. Your "
-                "automatic loan repayments continue as before; you need to do nothing. If you "
-                "did not ask for this, call the bank at once."
-            )
-            % {
-                "kind": str(CardCredential.Kind(reset.kind).label).lower(),
-                "last_four": reset.card.last_four,
-            },
-            topic="password_changed",
-        )
-        transaction.on_commit(lambda: send_notification(message))
+    # The customer is told through the notice the credential change wrote (its outbox).
     return change

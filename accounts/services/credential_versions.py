@@ -11,53 +11,24 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from celery import current_app
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import (
     Card,
     CredentialKind,
+    CustomerNotice,
     OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
     StaffUser,
 )
+from accounts.outbox import dispatch_outbox_event
+from accounts.services.customer_notices import credential_changed_text, queue_customer_notice
 
 logger = logging.getLogger(__name__)
-
-
-def _dispatch_outbox_event(event_id: int, event_type: str) -> None:
-    """Hand a committed outbox event to its consumer task, by name.
-
-    accounts does not import debits (debits depends on accounts): the consumer
-    task is named in ``settings.OUTBOX_CONSUMER_TASKS`` and resolved through
-    Celery's registry, so routing, eager mode in tests and the queue all come
-    from Celery's configuration. If the broker is down the event is not lost:
-    it stays unprocessed in the outbox and the sweeper dispatches it later.
-    """
-    task_name = settings.OUTBOX_CONSUMER_TASKS.get(event_type)
-    if not task_name:
-        return
-    try:
-        task = current_app.tasks.get(task_name)
-        if task is None:
-            # Task modules load lazily (autodiscovery); load them once, by name.
-            current_app.loader.import_default_modules()
-            task = current_app.tasks.get(task_name)
-        if task is not None:
-            task.apply_async(args=[event_id])
-        else:
-            current_app.send_task(task_name, args=[event_id])
-    except OperationalError:
-        logger.warning(
-            "outbox event %s not dispatched (broker unavailable); the sweeper will retry",
-            event_id,
-        )
 
 
 def record_credential_change(
@@ -112,8 +83,17 @@ def record_credential_change(
                 created_at=now,
             )
             transaction.on_commit(
-                lambda: _dispatch_outbox_event(event.pk, OutboxEvent.Type.CREDENTIAL_CHANGED)
+                lambda: dispatch_outbox_event(event.pk, OutboxEvent.Type.CREDENTIAL_CHANGED)
             )
+        # Whatever the channel: the customer hears of it from us before anyone else.
+        queue_customer_notice(
+            customer=card.customer,
+            card=card,
+            topic=CustomerNotice.Topic.PASSWORD_CHANGED,
+            dedup_key=f"password_changed:{change.pk}",
+            text=credential_changed_text(change=change, last_four=card.last_four),
+            channel=reset_request.delivery_channel if reset_request else "sms",
+        )
     card.credential_version = version
     card.credential_changed_at = Card.objects.values_list("credential_changed_at", flat=True).get(
         pk=card.pk

@@ -1,5 +1,6 @@
 from django.shortcuts import render
 
+from backoffice.complaints.selectors import approvals_waiting
 from backoffice.dashboard import selectors
 from backoffice.permissions import staff_login_required
 
@@ -14,4 +15,6 @@ def dashboard(request):
         context["out_of_sync"] = selectors.mandates_out_of_sync()
     if request.user.has_perm("debits.view_debitrun"):
         context["runs"] = selectors.latest_debit_runs()
+    if request.user.has_perm("complaints.approve_compensation"):
+        context["approvals"] = approvals_waiting()
     return render(request, "backoffice/dashboard/dashboard.html", context)

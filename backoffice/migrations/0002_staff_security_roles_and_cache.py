@@ -17,7 +17,7 @@ def resync_role_groups(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    sync_role_groups(apps)
+    sync_role_groups(apps, missing_ok=True)
 
 
 def create_cache_table(apps, schema_editor):

@@ -18,9 +18,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("backoffice", "0002_staff_security_roles_and_cache"),
         ("accounts", "0005_staff_access_changes"),
-        # The roles it syncs name the operations permissions too (accounts.roles is
-        # today's table), so those must exist first whatever order the graph picks.
-        ("debits", "0010_operations_heartbeats_and_snapshots"),
     ]
 
     operations = [migrations.RunPython(resync_roles, migrations.RunPython.noop)]

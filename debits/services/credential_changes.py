@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, OutboxEvent
+from accounts.outbox import claim_for_redispatch
 from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
 from debits.models import Mandate, MandateSync
+from debits.notices import tell_mandates_rebound
 from debits.services.resync import (
     RESYNCABLE_STATES,
     MandateNotResyncable,
@@ -110,9 +111,14 @@ def apply_credential_change(
             syncs=syncs,
             network_notified=not notice_error,
         )
-    OutboxEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
-        processed_at=timezone.now(), last_error=""
-    )
+    with transaction.atomic():
+        # The row count says which run closed the event: that one tells the customer, once.
+        closed = OutboxEvent.objects.filter(pk=event.pk, processed_at__isnull=True).update(
+            processed_at=timezone.now(), last_error=""
+        )
+        if closed and Mandate.objects.filter(card_id=card_id, state__in=RESYNCABLE_STATES).exists():
+            card = Card.objects.select_related("customer").get(pk=card_id)
+            tell_mandates_rebound(card=card, credential_version=version)
     return CredentialChangeOutcome(outbox_event_id, processed=True, syncs=syncs)
 
 
@@ -187,28 +193,14 @@ def sweep_outbox(*, older_than_seconds: float | None = None) -> list[int]:
 
     if not settings.AUTO_RESYNC_ENABLED:
         return []
-    threshold = (
-        settings.OUTBOX_REDISPATCH_AFTER_SECONDS
-        if older_than_seconds is None
-        else older_than_seconds
-    )
-    now = timezone.now()
-    cutoff = now - timezone.timedelta(seconds=threshold)
     with transaction.atomic():
-        claimed = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .annotate(dispatched=Coalesce("last_dispatched_at", "created_at"))
-            .filter(
-                Q(dispatched__lte=cutoff),
-                processed_at__isnull=True,
-                event_type=OutboxEvent.Type.CREDENTIAL_CHANGED,
-            )
-            .order_by("created_at", "pk")
-            .values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
+        claimed = claim_for_redispatch(
+            OutboxEvent.objects.filter(
+                processed_at__isnull=True, event_type=OutboxEvent.Type.CREDENTIAL_CHANGED
+            ),
+            older_than_seconds=older_than_seconds,
+            limit=SWEEP_BATCH_SIZE,
         )
-        if not claimed:
-            return []
-        OutboxEvent.objects.filter(pk__in=claimed).update(last_dispatched_at=now)
         for event_id in claimed:
             transaction.on_commit(
                 lambda event_id=event_id: consume_credential_change_task.apply_async(

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from debits.models import Alert, DebitAttempt, Instalment, Mandate
+from debits.notices import FailedDebit, tell_failed_debits
 from debits.outcomes import OUTCOMES, SUCCEEDED, GatewayAnswer, MandateEffect
 from debits.services.alerts import raise_alert
 from debits.services.eligibility import AttemptHistory, next_retry_date
@@ -99,6 +100,21 @@ def record_debit_outcomes(*, claims: list[tuple[Claim, GatewayAnswer]]) -> dict[
             if OUTCOMES[code or SUCCEEDED].mandate_effect == MandateEffect.RESYNC:
                 for claim, _ in members:
                     _invalidate_sync(claim.mandate_id, token=claim.agreement_token)
+        tell_failed_debits(
+            [
+                FailedDebit(
+                    claim.mandate_id,
+                    claim.instalment_id,
+                    claim.amount,
+                    code,
+                    bank_side=OUTCOMES[code].bank_side_fee_cause,
+                    next_try_on=next_retry_on,
+                )
+                for (state, code, _, next_retry_on, _), members in groups.items()
+                if state == DebitAttempt.State.FAILED
+                for claim, _ in members
+            ]
+        )
     return codes
 
 

@@ -141,7 +141,7 @@ def test_a_transaction_password_change_bumps_the_version_and_records_everything_
     assert event.payload == {"card_id": card.pk, "credential_version": 2}
     audit = AuditEvent.objects.get(action="card.password_changed")
     assert NEW_PASSWORD not in str(audit.summary)
-    assert len(callbacks) == 1, "the re-sync is dispatched once, after commit"
+    assert len(callbacks) == 2, "the re-sync and the customer's notice, once each, after commit"
 
 
 def test_the_hash_is_peppered_so_the_same_password_on_two_cards_hashes_differently():

@@ -30,6 +30,7 @@ from accounts.roles import Role
 from tests.conftest import sign_in_verified
 from tests.factories import (
     CardCredentialFactory,
+    ComplaintFactory,
     InstalmentFactory,
     MandateFactory,
     StaffUserFactory,
@@ -48,6 +49,10 @@ NOBODY: frozenset[str] = frozenset()
 BOOK = frozenset({AGENT, COMPLAINTS, OPERATIONS, SUPERVISOR, AUDITOR})
 # Those who watch debit runs, alerts and schedules.
 OPS_WATCH = frozenset({OPERATIONS, SUPERVISOR, AUDITOR, ADMIN})
+# Those who log complaints and those who read them; those who handle them.
+COMPLAINT_READERS = frozenset({AGENT, COMPLAINTS, SUPERVISOR, AUDITOR})
+COMPLAINT_HANDLERS = frozenset({COMPLAINTS, SUPERVISOR})
+COMPLAINT_RECORDS = frozenset({COMPLAINTS, SUPERVISOR, AUDITOR})
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ MATRIX: dict[str, Row] = {
     "customers:password_reset_form": Row(ALL, public=True, why="the customer's reset page"),
     "customers:card_detail": Row(BOOK, kwargs=_pk("card")),
     "customers:resync_mandate_now": Row(
-        frozenset({OPERATIONS, SUPERVISOR}), kwargs=_pk("mandate"), method="post"
+        frozenset({COMPLAINTS, OPERATIONS, SUPERVISOR}), kwargs=_pk("mandate"), method="post"
     ),
     # --- Debits -----------------------------------------------------------------
     "collection:run_list": Row(OPS_WATCH),
@@ -163,7 +168,7 @@ MATRIX: dict[str, Row] = {
     "collection:start_run": Row(frozenset({OPERATIONS, SUPERVISOR})),
     "collection:attempt_list": Row(BOOK),
     "collection:retry_attempts": Row(
-        frozenset({OPERATIONS, SUPERVISOR}),
+        frozenset({COMPLAINTS, OPERATIONS, SUPERVISOR}),
         method="post",
         why="an empty selection redirects back with an error",
     ),
@@ -191,6 +196,43 @@ MATRIX: dict[str, Row] = {
         kwargs=_pk("late_fee"),
         method="post",
         why="a fee with no pending waiver redirects back with an error",
+    ),
+    # --- Complaints ---------------------------------------------------------------
+    "complaints:queue": Row(COMPLAINT_READERS),
+    "complaints:log": Row(
+        frozenset({AGENT, COMPLAINTS, SUPERVISOR}), kwargs=_pk("customer", "customer_id")
+    ),
+    "complaints:detail": Row(COMPLAINT_READERS, kwargs=_pk("complaint")),
+    "complaints:card_timeline": Row(BOOK, kwargs=_pk("card", "card_id")),
+    "complaints:approvals": Row(frozenset({SUPERVISOR})),
+    "complaints:report": Row(COMPLAINT_RECORDS),
+    "complaints:report_export": Row(COMPLAINT_RECORDS),
+    **{
+        f"complaints:{name}": Row(
+            COMPLAINT_HANDLERS,
+            kwargs=_pk("complaint"),
+            method="post",
+            why="an empty form redirects back to the complaint with an error",
+        )
+        for name in ("assign", "extend", "decide", "close", "reopen", "remedy", "compensate")
+    },
+    "complaints:compensation_approve": Row(
+        frozenset({SUPERVISOR}),
+        kwargs=_pk("compensation"),
+        method="post",
+        why="the requester's own approval is refused with a message",
+    ),
+    "complaints:compensation_reject": Row(
+        COMPLAINT_HANDLERS,
+        kwargs=_pk("compensation"),
+        method="post",
+        why="without a reason it redirects back with an error",
+    ),
+    "complaints:compensation_confirm": Row(
+        COMPLAINT_HANDLERS,
+        kwargs=_pk("compensation"),
+        method="post",
+        why="a compensation that is not a proposal redirects back with an error",
     ),
     # --- Operations ---------------------------------------------------------------
     "operations:dashboard": Row(frozenset({OPERATIONS, SUPERVISOR, ADMIN})),
@@ -263,10 +305,24 @@ ADMIN_MODELS: dict[str, AdminModelRow] = {
     "accounts.customer": _READ_BOOK,
     "accounts.card": _READ_BOOK,
     "accounts.cardcredential": _SUPERUSER_ONLY,
+    # Each kind's state is on the card page; the admin rows are the machine's.
+    "accounts.cardauthenticator": _SUPERUSER_ONLY,
+    "debits.debitrunchunk": _SUPERUSER_ONLY,
+    "debits.reconciliationpass": _SUPERUSER_ONLY,
+    "debits.workerheartbeat": _SUPERUSER_ONLY,
+    "debits.operationssnapshot": _SUPERUSER_ONLY,
     "accounts.passwordchange": _READ_BOOK,
     "accounts.passwordresetrequest": _READ_BOOK,
     "accounts.auditevent": AdminModelRow(view=frozenset({SUPERVISOR, AUDITOR, ADMIN})),
     "accounts.outboxevent": _READ_OPS,
+    "accounts.customernotice": _READ_BOOK,
+    "complaints.complaint": AdminModelRow(
+        view=COMPLAINT_READERS, add=frozenset({AGENT, COMPLAINTS, SUPERVISOR})
+    ),
+    "complaints.compensation": AdminModelRow(view=COMPLAINT_RECORDS),
+    "complaints.repairpromise": AdminModelRow(view=COMPLAINT_RECORDS),
+    "complaints.deadlineextension": AdminModelRow(view=COMPLAINT_RECORDS),
+    "complaints.complaintassignment": AdminModelRow(view=COMPLAINT_RECORDS),
     "auth.group": AdminModelRow(view=frozenset({ADMIN})),
     "debits.loan": _READ_BOOK,
     "debits.instalment": _READ_BOOK,
@@ -308,9 +364,11 @@ ADMIN_ACTIONS: dict[tuple[str, str], frozenset[str]] = {
     ("accounts.staffuser", "reset_second_factor"): frozenset({ADMIN}),
     ("accounts.staffuser", "disable_staff"): frozenset({ADMIN}),
     ("accounts.card", "start_password_reset_action"): frozenset({AGENT, SUPERVISOR}),
-    ("debits.mandate", "resync_mandates_action"): frozenset({OPERATIONS, SUPERVISOR}),
+    ("debits.mandate", "resync_mandates_action"): frozenset({COMPLAINTS, OPERATIONS, SUPERVISOR}),
     ("debits.mandate", "pause_mandates_action"): frozenset({OPERATIONS, SUPERVISOR}),
-    ("debits.debitattempt", "retry_debit_attempts_action"): frozenset({OPERATIONS, SUPERVISOR}),
+    ("debits.debitattempt", "retry_debit_attempts_action"): frozenset(
+        {COMPLAINTS, OPERATIONS, SUPERVISOR}
+    ),
     ("debits.collectionpause", "resume_pauses_action"): frozenset({OPERATIONS, SUPERVISOR}),
 }
 
@@ -391,6 +449,7 @@ def world(db):
     from django_celery_beat.models import PeriodicTask
 
     from accounts.models import AuthenticatorDevice, StaffChangeRequest
+    from backoffice.complaints.models import Compensation
     from debits.models import Alert, CollectionPause, DebitRun, LateFee, WorkerHeartbeat
 
     instalment = InstalmentFactory(due_date=dt.date.today())
@@ -401,6 +460,15 @@ def world(db):
     late_fee = LateFee.objects.create(instalment=instalment, amount=Decimal("50.00"))
     collection_pause = CollectionPause.objects.create(
         scope="mandate", mandate=mandate, reason="Matrix", paused_by=other_staff
+    )
+    complaint = ComplaintFactory(card=mandate.card, logged_by=other_staff)
+    compensation = Compensation.objects.create(
+        complaint=complaint,
+        kind=Compensation.Kind.GOODWILL,
+        amount=Decimal("500.00"),
+        reason="Matrix",
+        state=Compensation.State.AWAITING_APPROVAL,
+        requested_by=other_staff,
     )
     alert = Alert.objects.create(kind="mandate_drift", dedup_key="matrix", message="Matrix")
     # Fresh heartbeats, so /readyz answers 200 like the probe of a healthy instance.
@@ -426,6 +494,8 @@ def world(db):
             "debit_run": debit_run,
             "late_fee": late_fee,
             "collection_pause": collection_pause,
+            "complaint": complaint,
+            "compensation": compensation,
             "alert": alert,
         }
     )

@@ -16,24 +16,37 @@ from django.utils import timezone
 from accounts.models import (
     AuditEvent,
     Card,
+    CardAuthenticator,
     CardCredential,
     Customer,
+    CustomerNotice,
     OutboxEvent,
     PasswordChange,
     PasswordResetRequest,
     StaffUser,
+)
+from backoffice.complaints.models import (
+    Compensation,
+    Complaint,
+    ComplaintAssignment,
+    DeadlineExtension,
+    RepairPromise,
 )
 from debits.models import (
     Alert,
     CollectionPause,
     DebitAttempt,
     DebitRun,
+    DebitRunChunk,
     Instalment,
     LateFee,
     Loan,
     Mandate,
     MandateSync,
+    OperationsSnapshot,
+    ReconciliationPass,
     SkippedInstalment,
+    WorkerHeartbeat,
 )
 from simulator.models import (
     SimulatedAgreement,
@@ -45,6 +58,7 @@ from simulator.models import (
 from tests.conftest import sign_in_verified
 from tests.factories import (
     CardFactory,
+    ComplaintFactory,
     CustomerFactory,
     InstalmentFactory,
     LoanFactory,
@@ -115,6 +129,46 @@ def _make(model):
         OutboxEvent: lambda: OutboxEvent.objects.create(
             event_type=OutboxEvent.Type.CREDENTIAL_CHANGED, payload={"card_id": n}
         ),
+        CustomerNotice: lambda: CustomerNotice.objects.create(
+            customer=CustomerFactory(),
+            card=CardFactory(),
+            topic=CustomerNotice.Topic.PASSWORD_CHANGED,
+            language="en",
+            subject="Your card password was changed",
+            body="...",
+            dedup_key=f"admin-test:{n}",
+        ),
+        Complaint: lambda: ComplaintFactory(assignee=_staff()),
+        Compensation: lambda: Compensation.objects.create(
+            complaint=ComplaintFactory(),
+            kind=Compensation.Kind.GOODWILL,
+            amount=Decimal("300.00"),
+            reason="Goodwill",
+            state=Compensation.State.APPROVED,
+            requested_by=_staff(),
+            approved_by=_staff(),
+        ),
+        RepairPromise: lambda: RepairPromise.objects.create(
+            complaint=ComplaintFactory(),
+            root_cause="bank_sync_failure",
+            failed_attempt=_attempt(),
+            failed_at=now,
+            repair_due_at=now + dt.timedelta(hours=24),
+        ),
+        DeadlineExtension: lambda: DeadlineExtension.objects.create(
+            complaint=ComplaintFactory(),
+            stage=1,
+            reason="Complex",
+            extended_by=_staff(),
+            previous_due_on=dt.date(2026, 1, 16),
+            new_due_on=dt.date(2026, 1, 31),
+        ),
+        ComplaintAssignment: lambda: ComplaintAssignment.objects.create(
+            complaint=ComplaintFactory(),
+            assignee=_staff(),
+            team="complaints_desk",
+            assigned_by=_staff(),
+        ),
         Loan: LoanFactory,
         Instalment: InstalmentFactory,
         Mandate: _mandate,
@@ -147,6 +201,19 @@ def _make(model):
             message="Out of sync for 10 minutes",
             resolved_by=_staff(),
         ),
+        CardAuthenticator: lambda: CardAuthenticator.objects.create(
+            card=CardFactory(), kind="fingerprint", reference_fingerprint=f"{n:064x}"
+        ),
+        DebitRunChunk: lambda: DebitRunChunk.objects.create(
+            run=DebitRun.objects.create(run_date=dt.date.today(), kind=DebitRun.Kind.MANUAL),
+            number=1,
+            instalment_ids=[n],
+        ),
+        ReconciliationPass: lambda: ReconciliationPass.objects.create(detector="agreements"),
+        WorkerHeartbeat: lambda: WorkerHeartbeat.objects.create(queue=f"queue-{n}", beat_at=now),
+        OperationsSnapshot: lambda: OperationsSnapshot.objects.create(
+            hour=now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=n)
+        ),
         SimulatedAgreement: lambda: SimulatedAgreement.objects.create(
             mandate_reference=f"MD{n}", token=f"tok-{n}", credential_version=1
         ),
@@ -175,7 +242,7 @@ OUR_MODELS = sorted(
     (
         model
         for model in admin.site._registry
-        if model._meta.app_label in {"accounts", "debits", "simulator"}
+        if model._meta.app_label in {"accounts", "debits", "simulator", "complaints"}
     ),
     key=lambda model: model._meta.label,
 )
@@ -210,7 +277,7 @@ def test_it_registers_every_model_of_the_book_in_the_admin():
     }
     ours = {
         model
-        for app in ("accounts", "debits", "simulator")
+        for app in ("accounts", "debits", "simulator", "complaints")
         for model in apps.get_app_config(app).get_models()
         if model._meta.label_lower not in kept_out
     }

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from demo.book import MAX_DEMO_CUSTOMERS, book_is_empty, seed_demo_book
+from demo.complaints import seed_demo_complaints
 
 
 class Command(BaseCommand):
@@ -20,12 +21,19 @@ class Command(BaseCommand):
             "--seed", type=int, default=20240601, help="Same seed, same book (default 20240601)."
         )
         parser.add_argument(
+            "--complaints",
+            action="store_true",
+            help="Also log a few complaints in each state, the first the password-change case.",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="Do nothing (and succeed) when the database already holds a book.",
         )
 
-    def handle(self, *args, customers: int, seed: int, if_empty: bool, **options):
+    def handle(
+        self, *args, customers: int, seed: int, if_empty: bool, complaints: bool = False, **options
+    ):
         if not 1 <= customers <= MAX_DEMO_CUSTOMERS:
             raise CommandError(f"--customers must be between 1 and {MAX_DEMO_CUSTOMERS:,}")
         if seed < 0:
@@ -50,3 +58,6 @@ class Command(BaseCommand):
                 f"{report.due_this_week:,} due this week)."
             )
         )
+        if complaints:
+            logged = seed_demo_complaints()
+            self.stdout.write(self.style.SUCCESS(f"Logged {len(logged.complaints)} complaints."))

@@ -513,6 +513,16 @@ NOT_AUDITED: dict[str, str] = {
         "the recording step of collect_debit_chunk, only called with the claims it made; "
         "its audit events are asserted through collect_debit_chunk"
     ),
+    "accounts.services.queue_customer_notice": (
+        "writes a notice inside the transaction of its cause, which is audited; the "
+        "notice row is its own record, on the card's timeline"
+    ),
+    "accounts.services.send_customer_notice": (
+        "delivers a notice already recorded; its sent time is stamped on the notice"
+    ),
+    "accounts.services.sweep_customer_notices": (
+        "re-dispatches unsent notices and changes no business state"
+    ),
     "debits.services.reconcile_failure_rates": (
         "raises and resolves alerts through raise_alert and resolve_cleared_alerts, which "
         "write the audit events (tests/debits/test_reconciliation.py crafts the jumps)"

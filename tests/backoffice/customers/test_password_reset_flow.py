@@ -26,16 +26,21 @@ from accounts.services import (
     start_password_reset,
 )
 from tests.conftest import sign_in_verified
+from tests.debit_helpers import eager_celery
 from tests.factories import CardCredentialFactory, MandateFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
+
+__all__ = ["eager_celery"]
 
 NEW_PASSWORD = "946381"
 LINK = re.compile(r"https?://\S+/reset/(?P<token>[A-Za-z0-9_\-]+)/")
 
 
 @pytest.fixture(autouse=True)
-def recorded_notifications(settings):
+def recorded_notifications(settings, request):
+    # Eager: the password-change notice leaves through its outbox task at commit.
+    request.getfixturevalue("eager_celery")
     settings.NOTIFICATION_BACKEND = "accounts.notifications.RecordingNotificationBackend"
     notifications.outbox.clear()
     yield notifications.outbox

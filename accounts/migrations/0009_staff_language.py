@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0007_merge_staff_access_and_credential_kinds"),
+        ("accounts", "0008_customer_notices"),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""Complaints: intake, the card's timeline and diagnosis, deadlines, compensation, reports."""

@@ -1,0 +1,299 @@
+"""The card's timeline: everything that happened to a card, oldest first, in one list.
+
+Credential changes and resets, mandate re-syncs, debit attempts, fees charged
+and waived, collection pauses, notices sent, alerts raised and staff actions.
+Built with one query per kind of record (a fixed number however long the
+history); the diagnosis rules read the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import (
+    AuditEvent,
+    Card,
+    CustomerNotice,
+    PasswordChange,
+    PasswordResetRequest,
+    StaffUser,
+)
+from backoffice.complaints.plain_words import failure_in_words
+from debits.models import Alert, CollectionPause, DebitAttempt, LateFee, Mandate, MandateSync
+
+TIMELINE_DAYS = 90
+
+# Audit actions whose record already has its own line on the timeline.
+_SHOWN_BY_THEIR_OWN_ROW = frozenset(
+    {
+        "card.password_changed",
+        "password_reset.started",
+        "mandate.resynced",
+        "mandate.resync_failed",
+        "collection.paused",
+        "collection.resumed",
+        "late_fee.waiver_requested",
+        "late_fee.waiver_approved",
+        "late_fee.waived",
+    }
+)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # credential_change, reset, sync, debit, fee, fee_waived, pause, notice, ...
+    text: str
+    actor: StaffUser | None = None
+    bad: bool = False
+    record: object = None
+
+
+@dataclass
+class CardTimeline:
+    card: Card
+    since: dt.datetime
+    mandates: list[Mandate]
+    password_changes: list[PasswordChange]
+    resets: list[PasswordResetRequest]
+    syncs: list[MandateSync]
+    attempts: list[DebitAttempt]
+    fees: list[LateFee]
+    pauses: list[CollectionPause]
+    notices: list[CustomerNotice]
+    alerts: list[Alert]
+    staff_actions: list[AuditEvent]
+    entries: list[TimelineEntry] = field(default_factory=list)
+
+    def staff_involved(self, *, until: dt.datetime) -> dict[int, list[str]]:
+        """Staff who acted on the card up to ``until``: id -> what they did (for conflicts)."""
+        involved: dict[int, list[str]] = {}
+        for entry in self.entries:
+            handling = (
+                isinstance(entry.record, AuditEvent)
+                and entry.record.object_type == "complaints.complaint"
+            )
+            if entry.actor is not None and entry.at <= until and not handling:
+                involved.setdefault(entry.actor.pk, []).append(entry.text)
+        return involved
+
+
+def _who(user: StaffUser | None) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
+def _local(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def card_timeline(card: Card, *, since: dt.datetime | None = None) -> CardTimeline:
+    """The card's history since ``since`` (default: the last 90 days), in eleven queries."""
+    since = since or timezone.now() - dt.timedelta(days=TIMELINE_DAYS)
+    mandates = list(Mandate.objects.filter(card=card).select_related("loan", "card").order_by("pk"))
+    mandate_ids = [m.pk for m in mandates]
+    timeline = CardTimeline(
+        card=card,
+        since=since,
+        mandates=mandates,
+        password_changes=list(
+            PasswordChange.objects.filter(card=card, changed_at__gte=since)
+            .select_related("actor")
+            .order_by("changed_at", "pk")
+        ),
+        resets=list(
+            PasswordResetRequest.objects.filter(card=card, created_at__gte=since)
+            .select_related("requested_by", "approved_by")
+            .order_by("created_at", "pk")
+        ),
+        syncs=list(
+            MandateSync.objects.filter(mandate_id__in=mandate_ids, requested_at__gte=since)
+            .select_related("requested_by")
+            .order_by("requested_at", "pk")
+        ),
+        attempts=list(
+            DebitAttempt.objects.filter(mandate_id__in=mandate_ids, created_at__gte=since)
+            .select_related("instalment")
+            .order_by("created_at", "pk")
+        ),
+        fees=list(
+            LateFee.objects.filter(instalment__loan__card=card)
+            .filter(Q(accrued_at__gte=since) | Q(waived_at__gte=since))
+            .select_related("instalment", "waiver_requested_by", "waiver_approved_by")
+            .order_by("accrued_at", "pk")
+        ),
+        pauses=list(
+            CollectionPause.objects.filter(Q(card=card) | Q(mandate_id__in=mandate_ids))
+            .filter(Q(paused_at__gte=since) | Q(resumed_at__gte=since))
+            .select_related("paused_by", "resumed_by")
+            .order_by("paused_at", "pk")
+        ),
+        notices=list(
+            CustomerNotice.objects.filter(card=card, created_at__gte=since).order_by(
+                "created_at", "pk"
+            )
+        ),
+        alerts=list(
+            Alert.objects.filter(Q(card=card) | Q(mandate_id__in=mandate_ids))
+            .filter(raised_at__gte=since)
+            .order_by("raised_at", "pk")
+        ),
+        staff_actions=[],
+    )
+    fee_ids = [str(fee.pk) for fee in timeline.fees]
+    complaint_ids = [
+        str(pk) for pk in card.complaints.values_list("pk", flat=True)
+    ]  # the complaints' own audit trail belongs on the card's timeline too
+    timeline.staff_actions = list(
+        AuditEvent.objects.filter(occurred_at__gte=since, actor__isnull=False)
+        .filter(
+            Q(object_type="accounts.card", object_id=str(card.pk))
+            | Q(object_type="debits.mandate", object_id__in=[str(pk) for pk in mandate_ids])
+            | Q(object_type="debits.latefee", object_id__in=fee_ids)
+            | Q(object_type="complaints.complaint", object_id__in=complaint_ids)
+        )
+        .exclude(action__in=_SHOWN_BY_THEIR_OWN_ROW)
+        .select_related("actor")
+        .order_by("occurred_at", "pk")
+    )
+    timeline.entries = _entries(timeline)
+    return timeline
+
+
+def _entries(t: CardTimeline) -> list[TimelineEntry]:
+    by_mandate = {m.pk: m for m in t.mandates}
+    entries: list[TimelineEntry] = []
+    for change in t.password_changes:
+        entries.append(
+            TimelineEntry(
+                change.changed_at,
+                "credential_change",
+                f"{change.get_kind_display()} changed through {change.get_channel_display()} "
+                f"(credential version {change.credential_version})"
+                + (f", reset started by {_who(change.actor)}" if change.actor else ""),
+                actor=change.actor,
+                record=change,
+            )
+        )
+    for reset in t.resets:
+        entries.append(
+            TimelineEntry(
+                reset.created_at,
+                "reset",
+                f"Password reset started by {_who(reset.requested_by)} after "
+                f"{reset.get_verification_method_display().lower()}",
+                actor=reset.requested_by,
+                record=reset,
+            )
+        )
+    for sync in t.syncs:
+        mandate = by_mandate[sync.mandate_id]
+        lag = f" in {sync.latency_ms} ms" if sync.latency_ms is not None else ""
+        text = {
+            MandateSync.Outcome.SUCCEEDED: f"Mandate {mandate.reference} re-synced to "
+            f"version {sync.target_credential_version}{lag}",
+            MandateSync.Outcome.ALREADY_IN_SYNC: f"Mandate {mandate.reference} already in sync",
+            MandateSync.Outcome.FAILED: f"Re-sync of mandate {mandate.reference} failed "
+            f"({sync.error_code or 'error'})",
+            MandateSync.Outcome.PENDING: f"Re-sync of mandate {mandate.reference} requested",
+        }[sync.outcome]
+        entries.append(
+            TimelineEntry(
+                sync.requested_at,
+                "sync",
+                f"{text} ({sync.get_trigger_display().lower()})",
+                actor=sync.requested_by,
+                bad=sync.outcome == MandateSync.Outcome.FAILED,
+                record=sync,
+            )
+        )
+    for attempt in t.attempts:
+        what = f"Debit of ¥{attempt.amount} for instalment #{attempt.instalment.sequence}"
+        if attempt.state == DebitAttempt.State.FAILED:
+            text = f"{what} failed: {failure_in_words(attempt.failure_code)[0]}"
+        else:
+            text = f"{what}: {attempt.get_state_display().lower()}"
+        entries.append(
+            TimelineEntry(
+                attempt.created_at,
+                "debit",
+                text,
+                bad=attempt.state == DebitAttempt.State.FAILED,
+                record=attempt,
+            )
+        )
+    for fee in t.fees:
+        entries.append(
+            TimelineEntry(
+                fee.accrued_at,
+                "fee",
+                f"Late fee of ¥{fee.amount} charged on instalment #{fee.instalment.sequence}",
+                bad=True,
+                record=fee,
+            )
+        )
+        if fee.waived_at is not None or fee.state == LateFee.State.WAIVER_PENDING:
+            who = fee.waiver_approved_by or fee.waiver_requested_by
+            state = "waived" if fee.state == LateFee.State.WAIVED else "waiver requested"
+            entries.append(
+                TimelineEntry(
+                    fee.waived_at or fee.accrued_at,
+                    "fee_waived",
+                    f"Late fee of ¥{fee.amount} {state}: {fee.waiver_reason}",
+                    actor=who,
+                    record=fee,
+                )
+            )
+    for pause in t.pauses:
+        entries.append(
+            TimelineEntry(
+                pause.paused_at,
+                "pause",
+                f"Collection paused ({pause.get_scope_display().lower()}) by "
+                f"{_who(pause.paused_by)}: {pause.reason}",
+                actor=pause.paused_by,
+                record=pause,
+            )
+        )
+        if pause.resumed_at:
+            entries.append(
+                TimelineEntry(
+                    pause.resumed_at,
+                    "pause",
+                    f"Collection resumed by {_who(pause.resumed_by)}",
+                    actor=pause.resumed_by,
+                    record=pause,
+                )
+            )
+    for notice in t.notices:
+        sent = f"sent {_local(notice.sent_at)}" if notice.sent_at else "waiting to be sent"
+        entries.append(
+            TimelineEntry(
+                notice.created_at,
+                "notice",
+                f"Notice to the customer: {notice.subject} ({notice.channel}, {sent})",
+                record=notice,
+            )
+        )
+    for alert in t.alerts:
+        entries.append(
+            TimelineEntry(
+                alert.raised_at, "alert", f"Alert: {alert.message}", bad=True, record=alert
+            )
+        )
+    for event in t.staff_actions:
+        entries.append(
+            TimelineEntry(
+                event.occurred_at,
+                "staff_action",
+                f"{_who(event.actor)}: {event.action.replace('_', ' ').replace('.', ' — ')}"
+                + (f" ({event.reason})" if event.reason else ""),
+                actor=event.actor,
+                record=event,
+            )
+        )
+    entries.sort(key=lambda entry: entry.at)
+    return entries
