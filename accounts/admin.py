@@ -118,7 +118,7 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
     readonly_fields = ("last_login", "date_joined", "session_generation")
     fieldsets = (
         *UserAdmin.fieldsets,
-        ("Bank", {"fields": ("employee_number", "session_generation")}),
+        ("Bank", {"fields": ("employee_number", "language", "session_generation")}),
     )
     # No password and no roles here: a new account starts with neither; its owner
     # chooses the password from an approved reset link, roles are granted under
@@ -126,7 +126,7 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
     add_form = NewStaffForm
     add_fieldsets = (
         (None, {"fields": ("username",)}),
-        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number")}),
+        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number", "language")}),
     )
 
     def get_queryset(self, request):

@@ -149,6 +149,7 @@ class AuditAction(models.TextChoices):
     STAFF_DEMO_PASSWORD_RESET = "staff.demo_password_reset", _("Demo staff password reset")
     STAFF_DISABLED = "staff.disabled", _("Staff account disabled")
     STAFF_ENABLED = "staff.enabled", _("Staff account enabled")
+    STAFF_LANGUAGE_CHANGED = "staff.language_changed", _("Staff workspace language changed")
     STAFF_PASSWORD_CHANGED = "staff.password_changed", _("Staff password changed")
     STAFF_PASSWORD_RESET_COMPLETED = (
         "staff.password_reset_completed",

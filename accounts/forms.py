@@ -4,6 +4,7 @@ It parses input; the service decides.
 """
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import CardCredential, PasswordResetRequest
 from accounts.services import start_password_reset
@@ -14,21 +15,21 @@ class StartPasswordResetForm(forms.Form):
     staff never see or choose one."""
 
     kind = forms.ChoiceField(
-        label="Password", choices=CardCredential.Kind.choices, initial="transaction"
+        label=_("Password"), choices=CardCredential.Kind.choices, initial="transaction"
     )
     verification_method = forms.ChoiceField(
-        label="Identity verified by", choices=PasswordResetRequest.VerificationMethod.choices
+        label=_("Identity verified by"), choices=PasswordResetRequest.VerificationMethod.choices
     )
     verification_reference = forms.CharField(
-        label="Verification reference",
+        label=_("Verification reference"),
         max_length=80,
-        help_text="Branch check number, SMS code reference or video call id.",
+        help_text=_("Branch check number, SMS code reference or video call id."),
     )
     delivery_channel = forms.ChoiceField(
-        label="Send the link by", choices=PasswordResetRequest.DeliveryChannel.choices
+        label=_("Send the link by"), choices=PasswordResetRequest.DeliveryChannel.choices
     )
     supervisor_approval = forms.BooleanField(
-        label="I approve this reset as supervisor (locked or closed card)", required=False
+        label=_("I approve this reset as supervisor (locked or closed card)"), required=False
     )
 
     def start_reset(self, *, card, actor) -> PasswordResetRequest:

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.audit_actions import AuditAction
 
@@ -16,10 +17,20 @@ from accounts.audit_actions import AuditAction
 class StaffUser(AbstractUser):
     """A member of bank staff. Roles are groups (see ``accounts.roles``)."""
 
+    class Language(models.TextChoices):
+        # Each language named in itself, so anyone can find their own in the switch.
+        ZH_HANS = "zh-hans", "简体中文"
+        EN = "en", "English"
+
     employee_number = models.CharField(max_length=20, blank=True)
     # Bumped whenever the password, second factor or active flag changes; part of
     # the session hash, so every open session of this person ends at once.
     session_generation = models.PositiveIntegerField(default=0)
+    # The workspace's language for this person, applied at sign-in and on every
+    # request (backoffice.language); the bank's staff work in Chinese first.
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS
+    )
 
     class Meta:
         permissions = [
@@ -46,9 +57,9 @@ class Language(models.TextChoices):
 
 class Customer(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
 
     full_name = models.CharField(max_length=120)
     # e.g. 110105********1234: enough for staff to confirm on the phone, no more.
@@ -84,9 +95,9 @@ class Customer(models.Model):
 
 class Card(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        LOCKED = "locked", "Locked"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        LOCKED = "locked", _("Locked")
+        CLOSED = "closed", _("Closed")
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="cards")
     product_name = models.CharField(max_length=60, default="Car-loan card")
@@ -147,11 +158,11 @@ class CredentialKind(models.TextChoices):
     device bound for payment approval. Whether mandates bind to a kind is
     ``CredentialKind.binds_mandates``."""
 
-    TRANSACTION = "transaction", "Transaction password"
-    QUERY = "query", "Query password"
-    FINGERPRINT = "fingerprint", "Fingerprint"
-    FACE = "face", "Face"
-    BOUND_DEVICE = "bound_device", "Bound device"
+    TRANSACTION = "transaction", _("Transaction password")
+    QUERY = "query", _("Query password")
+    FINGERPRINT = "fingerprint", _("Fingerprint")
+    FACE = "face", _("Face")
+    BOUND_DEVICE = "bound_device", _("Bound device")
 
     @classmethod
     def binds_mandates(cls, kind: str) -> bool:
@@ -215,8 +226,8 @@ class CardAuthenticator(models.Model):
         BOUND_DEVICE = CredentialKind.BOUND_DEVICE.value, CredentialKind.BOUND_DEVICE.label
 
     class State(models.TextChoices):
-        ENROLLED = "enrolled", "Enrolled"
-        REMOVED = "removed", "Removed"
+        ENROLLED = "enrolled", _("Enrolled")
+        REMOVED = "removed", _("Removed")
 
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="authenticators")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -245,12 +256,12 @@ class CardAuthenticator(models.Model):
 class Channel(models.TextChoices):
     """Where a credential change or request came from."""
 
-    STAFF_RESET = "staff_reset", "Staff-initiated reset"
-    MOBILE_APP = "mobile_app", "Mobile app"
-    ATM = "atm", "ATM"
-    BRANCH = "branch", "Branch counter"
-    CORE_BANKING = "core_banking", "Core banking"
-    SYSTEM = "system", "System"
+    STAFF_RESET = "staff_reset", _("Staff-initiated reset")
+    MOBILE_APP = "mobile_app", _("Mobile app")
+    ATM = "atm", _("ATM")
+    BRANCH = "branch", _("Branch counter")
+    CORE_BANKING = "core_banking", _("Core banking")
+    SYSTEM = "system", _("System")
 
 
 class PasswordChange(models.Model):
@@ -299,19 +310,19 @@ class PasswordResetRequest(models.Model):
     """
 
     class VerificationMethod(models.TextChoices):
-        BRANCH_ID_CHECK = "branch_id_check", "In-branch ID check"
-        SMS_OTP = "sms_otp", "SMS one-time code to registered phone"
-        VIDEO_CALL = "video_call", "Video call"
+        BRANCH_ID_CHECK = "branch_id_check", _("In-branch ID check")
+        SMS_OTP = "sms_otp", _("SMS one-time code to registered phone")
+        VIDEO_CALL = "video_call", _("Video call")
 
     class DeliveryChannel(models.TextChoices):
-        SMS = "sms", "SMS"
-        EMAIL = "email", "Email"
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
 
     class LinkState(models.TextChoices):
-        OPEN = "open", "Open"
-        USED = "used", "Used"
-        CANCELLED = "cancelled", "Replaced"
-        EXPIRED = "expired", "Expired"
+        OPEN = "open", _("Open")
+        USED = "used", _("Used")
+        CANCELLED = "cancelled", _("Replaced")
+        EXPIRED = "expired", _("Expired")
 
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="reset_requests")
     kind = models.CharField(
@@ -451,7 +462,7 @@ class OutboxEvent(models.Model):
     """
 
     class Type(models.TextChoices):
-        CREDENTIAL_CHANGED = "card.credential_changed", "Card credential changed"
+        CREDENTIAL_CHANGED = "card.credential_changed", _("Card credential changed")
 
     event_type = models.CharField(max_length=60, choices=Type.choices)
     payload = models.JSONField()

@@ -7,6 +7,9 @@ named as "app_label.codename" strings so that accounts depends on no other app.
 
 from enum import StrEnum
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
 
 class Role(StrEnum):
     AGENT = "agent"
@@ -15,6 +18,17 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ADMIN = "admin"
+
+
+# What staff read for each role (the group names stay the codes above).
+ROLE_LABELS = {
+    Role.AGENT: _("Agent"),
+    Role.COMPLAINTS_OFFICER: _("Complaints officer"),
+    Role.OPERATIONS: _("Operations"),
+    Role.SUPERVISOR: _("Supervisor"),
+    Role.AUDITOR: _("Auditor"),
+    Role.ADMIN: pgettext_lazy("role", "Admin"),
+}
 
 
 _VIEW_BOOK = {

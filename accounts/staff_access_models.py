@@ -13,18 +13,19 @@ exists only as a time-limited, approved, audited break-glass grant
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class StaffChangeRequest(models.Model):
     class Kind(models.TextChoices):
-        GRANT_ROLE = "grant_role", "Grant a role"
-        REACTIVATE = "reactivate", "Re-enable the account"
-        RESET_PASSWORD = "reset_password", "Reset the password (a link to its owner)"
+        GRANT_ROLE = "grant_role", _("Grant a role")
+        REACTIVATE = "reactivate", _("Re-enable the account")
+        RESET_PASSWORD = "reset_password", _("Reset the password (a link to its owner)")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting for approval"
-        APPROVED = "approved", "Approved and applied"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved and applied")
+        REJECTED = "rejected", _("Rejected")
 
     staff = models.ForeignKey(
         "accounts.StaffUser", on_delete=models.PROTECT, related_name="change_requests"

@@ -107,10 +107,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "backoffice.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (Accept-Language, or the language cookie) for every page;
+    # StaffLanguageMiddleware below puts a signed-in staff member's own choice over it.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "backoffice.language.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Idle and absolute session limits; unverified sessions reach only the code step.
     "backoffice.signin.session.StaffSessionMiddleware",
@@ -132,8 +136,15 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+            ],
+            # Every workspace template translates and shows amounts, times and codes
+            # the same way, without a {% load %} line to forget.
+            "builtins": [
+                "django.templatetags.i18n",
+                "backoffice.templatetags.workspace",
             ],
         },
     },
@@ -206,10 +217,22 @@ OTP_TOTP_ISSUER = "Car-loan back office"
 AXES_LOCKOUT_TEMPLATE = "backoffice/signin/locked_out.html"
 
 # --- Internationalisation ---------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# Simplified Chinese first: the language of a browser that asks for neither, and of
+# a new staff member (accounts.StaffUser.language). Catalogues live in locale/ and
+# are compiled by scripts/setup (manage.py compilemessages).
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date and time format per language (backoffice/formats/<language>/formats.py).
+FORMAT_MODULE_PATH = ["backoffice.formats"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# A year: the language switch is a preference, not a session detail.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = not DEBUG
+LANGUAGE_COOKIE_HTTPONLY = True
 
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "static/"

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from backoffice.language import switch_language
 from backoffice.operations import health, metrics
 from backoffice.signin.views import StaffLoginView
 
@@ -16,6 +17,7 @@ urlpatterns = [
     path("audit/", include("backoffice.audit.urls")),
     path("login/", StaffLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("language/", switch_language, name="set_language"),
     path("", include("backoffice.signin.urls")),
     path("", include("backoffice.customers.urls")),
     path("debits/", include("backoffice.collection.urls")),

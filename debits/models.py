@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.db.models.lookups import Exact
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Card
 
@@ -19,9 +21,9 @@ MONEY = {"max_digits": 14, "decimal_places": 2}
 
 class Loan(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SETTLED = "settled", "Settled"
-        WRITTEN_OFF = "written_off", "Written off"
+        ACTIVE = "active", _("Active")
+        SETTLED = "settled", _("Settled")
+        WRITTEN_OFF = "written_off", _("Written off")
 
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="loans")
     reference = models.CharField(max_length=24, unique=True)
@@ -53,11 +55,11 @@ class Loan(models.Model):
 
 class Instalment(models.Model):
     class State(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        DUE = "due", "Due"
-        PAID = "paid", "Paid"
-        OVERDUE = "overdue", "Overdue"
-        SETTLED_LATE = "settled_late", "Settled late"
+        SCHEDULED = "scheduled", _("Scheduled")
+        DUE = "due", _("Due")
+        PAID = "paid", _("Paid")
+        OVERDUE = "overdue", _("Overdue")
+        SETTLED_LATE = "settled_late", _("Settled late")
 
     OPEN_STATES = (State.SCHEDULED, State.DUE, State.OVERDUE)
 
@@ -148,14 +150,14 @@ class Mandate(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CANCELLED = "cancelled", "Cancelled"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
 
     class Cycle(models.TextChoices):
-        MONTHLY = "monthly", "Monthly"
+        MONTHLY = "monthly", _("Monthly")
 
     LIVE_STATES = (State.PENDING, State.ACTIVE, State.SUSPENDED)
 
@@ -217,17 +219,17 @@ class MandateSync(models.Model):
     """One attempt to bind a mandate's gateway agreement to a credential version."""
 
     class Outcome(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        ALREADY_IN_SYNC = "already_in_sync", "Already in sync"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        ALREADY_IN_SYNC = "already_in_sync", _("Already in sync")
+        FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):
-        CREDENTIAL_CHANGE = "credential_change", "Credential change"
-        SWEEPER = "sweeper", "Outbox sweeper"
-        PREFLIGHT = "preflight", "Debit pre-flight"
-        MANUAL = "manual", "Staff request"
-        RECONCILIATION = "reconciliation", "Reconciliation"
+        CREDENTIAL_CHANGE = "credential_change", _("Credential change")
+        SWEEPER = "sweeper", _("Outbox sweeper")
+        PREFLIGHT = "preflight", _("Debit pre-flight")
+        MANUAL = "manual", _("Staff request")
+        RECONCILIATION = "reconciliation", _("Reconciliation")
 
     mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="syncs")
     target_credential_version = models.PositiveIntegerField()
@@ -252,14 +254,15 @@ class MandateSync(models.Model):
 
 class DebitRun(models.Model):
     class Kind(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        RETRY = "retry", "Intraday retry"
-        MANUAL = "manual", "Manual"
+        # "Scheduled" is also an instalment's state; a context keeps the two apart.
+        SCHEDULED = "scheduled", pgettext_lazy("debit run kind", "Scheduled")
+        RETRY = "retry", _("Intraday retry")
+        MANUAL = "manual", _("Manual")
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
     run_date = models.DateField()
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SCHEDULED)
@@ -304,11 +307,11 @@ class DebitRun(models.Model):
 
 class DebitAttempt(models.Model):
     class State(models.TextChoices):
-        CREATED = "created", "Created"
-        SUBMITTED = "submitted", "Submitted"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown"
+        CREATED = "created", _("Created")
+        SUBMITTED = "submitted", _("Submitted")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        UNKNOWN = "unknown", _("Unknown")
 
     IN_FLIGHT_STATES = (State.CREATED, State.SUBMITTED, State.UNKNOWN)
 
@@ -429,9 +432,9 @@ class SkippedInstalment(models.Model):
 
 class LateFee(models.Model):
     class State(models.TextChoices):
-        ACCRUED = "accrued", "Accrued"
-        WAIVER_PENDING = "waiver_pending", "Waiver awaiting approval"
-        WAIVED = "waived", "Waived"
+        ACCRUED = "accrued", _("Accrued")
+        WAIVER_PENDING = "waiver_pending", _("Waiver awaiting approval")
+        WAIVED = "waived", _("Waived")
 
     instalment = models.OneToOneField(Instalment, on_delete=models.PROTECT, related_name="late_fee")
     amount = models.DecimalField(**MONEY)
@@ -476,9 +479,9 @@ class CollectionPause(models.Model):
     """Operations stopping collection for the whole book, one card or one mandate."""
 
     class Scope(models.TextChoices):
-        BOOK = "book", "Whole book"
-        CARD = "card", "Card"
-        MANDATE = "mandate", "Mandate"
+        BOOK = "book", _("Whole book")
+        CARD = "card", _("Card")
+        MANDATE = "mandate", _("Mandate")
 
     scope = models.CharField(max_length=8, choices=Scope.choices)
     card = models.ForeignKey(
@@ -532,19 +535,19 @@ class Alert(models.Model):
     """Something operations must look at: raised where a job cannot repair it itself."""
 
     class Kind(models.TextChoices):
-        RESYNC_FAILED = "resync_failed", "Re-sync failed after retries"
-        MANDATE_FAILED = "mandate_failed", "Mandate failed (final debit outcome)"
-        OUTBOX_STUCK = "outbox_stuck", "Outbox event stuck"
-        MANDATE_DRIFT = "mandate_drift", "Mandate out of sync too long"
-        UNKNOWN_ATTEMPTS = "unknown_attempts", "Debit attempts with unknown outcome"
-        FAILURE_RATE = "failure_rate", "Failure rate above baseline"
-        REPEATED_PASSWORD_CHANGES = "repeated_password_changes", "Repeated password changes"
-        DEBIT_RUN_STUCK = "debit_run_stuck", "Debit run stopped making progress"
+        RESYNC_FAILED = "resync_failed", _("Re-sync failed after retries")
+        MANDATE_FAILED = "mandate_failed", _("Mandate failed (final debit outcome)")
+        OUTBOX_STUCK = "outbox_stuck", _("Outbox event stuck")
+        MANDATE_DRIFT = "mandate_drift", _("Mandate out of sync too long")
+        UNKNOWN_ATTEMPTS = "unknown_attempts", _("Debit attempts with unknown outcome")
+        FAILURE_RATE = "failure_rate", _("Failure rate above baseline")
+        REPEATED_PASSWORD_CHANGES = "repeated_password_changes", _("Repeated password changes")
+        DEBIT_RUN_STUCK = "debit_run_stuck", _("Debit run stopped making progress")
 
     class Severity(models.TextChoices):
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        CRITICAL = "critical", "Critical"
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+        CRITICAL = "critical", _("Critical")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)

@@ -115,7 +115,7 @@ def unresolved_debit_attempts():
         DebitAttempt.objects.filter(
             state__in=[DebitAttempt.State.FAILED, DebitAttempt.State.UNKNOWN]
         )
-        .select_related("instalment__loan", "mandate__card", "run")
+        .select_related("instalment__loan", "mandate__card__customer", "run")
         .order_by("-created_at", "-id")
     )
 

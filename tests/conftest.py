@@ -27,6 +27,15 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") in {"1", "true", "yes"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+def pytest_configure(config):
+    """Compile the translation catalogues (built, never committed) before any page
+    is translated: Django caches a language's catalogue the first time it is used."""
+    if shutil.which("msgfmt"):
+        from django.core.management import call_command
+
+        call_command("compilemessages", ignore_patterns=[".venv", "var"], verbosity=0)
+
+
 def service_unavailable(reason: str):
     """Skip, or fail when the run demands every service (REQUIRE_SERVICES=1)."""
     if REQUIRE_SERVICES:
@@ -115,6 +124,27 @@ def sign_in_verified(client, user):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Code a test runs outside a request (services, labels, messages) reads English,
+    as the suite's assertions do; a request still gets its own language, and the
+    language tests override this by name."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    """A visitor whose browser asks for English: the suite reads its pages in English,
+    while the product answers a browser that names no language in Chinese
+    (LANGUAGE_CODE). The language tests ask for Chinese by name."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
 
 
 @pytest.fixture

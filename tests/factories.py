@@ -29,6 +29,9 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     last_name = factory.Sequence(lambda n: f"Staff{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@bank.example")
     is_staff = True
+    # The suite reads its pages in English; a new staff member's default (Chinese)
+    # is the model's, and the language tests ask for it by name.
+    language = "en"
     password = factory.django.Password(STAFF_PASSWORD)
 
     @factory.post_generation

@@ -39,6 +39,7 @@ from accounts.services.staff_grants import (
     reject_staff_change,
     request_staff_change,
 )
+from accounts.services.staff_preferences import StaffPreferenceError, set_staff_language
 from accounts.services.staff_security import (
     change_staff_password,
     confirm_totp_enrolment,
@@ -82,6 +83,9 @@ __all__ = [
     "reject_staff_change",
     "request_staff_change",
     "rotate_second_factor_keys",
+    # staff preferences
+    "StaffPreferenceError",
+    "set_staff_language",
     # staff security
     "change_staff_password",
     "confirm_totp_enrolment",

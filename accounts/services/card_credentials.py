@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.card_passwords import card_password_matches, hash_card_password
@@ -76,10 +77,12 @@ class ResetLinkInvalid(CardPasswordError):
     """``reason`` is "unknown", "expired", "used" or "cancelled"."""
 
     MESSAGES = {
-        "unknown": "This link is not valid. Please ask the bank for a new one.",
-        "expired": "This link has expired. Please ask the bank for a new one.",
-        "used": "This link has already been used. Your password was changed.",
-        "cancelled": "This link was replaced by a newer one. Please use the latest message.",
+        "unknown": gettext_noop("This link is not valid. Please ask the bank for a new one."),
+        "expired": gettext_noop("This link has expired. Please ask the bank for a new one."),
+        "used": gettext_noop("This link has already been used. Your password was changed."),
+        "cancelled": gettext_noop(
+            "This link was replaced by a newer one. Please use the latest message."
+        ),
     }
 
     def __init__(self, reason: str):
@@ -108,28 +111,36 @@ def birth_date_variants(birth_date) -> set[str]:
 def check_password_policy(password: str, *, customer: Customer | None = None) -> None:
     """Raise PasswordPolicyError naming the first rule the password breaks."""
     if len(password) != 6 or not password.isascii() or not password.isdigit():
-        raise PasswordPolicyError("six_digits", "The password must be exactly 6 digits.")
+        raise PasswordPolicyError(
+            "six_digits", gettext_noop("The password must be exactly 6 digits.")
+        )
     if len(set(password)) == 1:
         raise PasswordPolicyError(
-            "repeated_digits", "The password must not be one digit repeated (like 111111)."
+            "repeated_digits",
+            gettext_noop("The password must not be one digit repeated (like 111111)."),
         )
     for block in (2, 3):
         if password == password[:block] * (6 // block):
             raise PasswordPolicyError(
                 "repeated_pattern",
-                "The password must not repeat a short pattern (like 121212 or 123123).",
+                gettext_noop(
+                    "The password must not repeat a short pattern (like 121212 or 123123)."
+                ),
             )
     if _is_run(password, 1) or _is_run(password, -1):
         raise PasswordPolicyError(
             "sequential_digits",
-            "The password must not be a run of consecutive digits (like 123456 or 654321).",
+            gettext_noop(
+                "The password must not be a run of consecutive digits (like 123456 or 654321)."
+            ),
         )
     birth_date = customer.birth_date if customer else None
     if birth_date is not None:
         month_day = f"{birth_date.month:02d}{birth_date.day:02d}"
         if password in birth_date_variants(birth_date) or month_day in password:
             raise PasswordPolicyError(
-                "birth_date", "The password must not contain the customer's date of birth."
+                "birth_date",
+                gettext_noop("The password must not contain the customer's date of birth."),
             )
     if is_common_pin(password):
         raise PasswordPolicyError(
@@ -222,7 +233,7 @@ def verify_card_password(
     """
     credential = CardCredential.objects.filter(card_id=card.pk, kind=kind).first()
     if credential is None:
-        raise CredentialNotSet("This card has no password of that kind yet.")
+        raise CredentialNotSet(gettext_noop("This card has no password of that kind yet."))
     if credential.is_locked:
         record_audit_event(
             actor=actor,
@@ -230,7 +241,9 @@ def verify_card_password(
             target=card,
             summary={"kind": kind, "channel": channel, "reason": "locked"},
         )
-        raise CredentialLocked("The password is locked after too many wrong attempts.")
+        raise CredentialLocked(
+            gettext_noop("The password is locked after too many wrong attempts.")
+        )
     try:
         # Before hashing: each check costs an argon2 hash, so the limit also
         # protects the servers, not only the password.
@@ -251,7 +264,9 @@ def verify_card_password(
             accepted = credentials.filter(locked_at__isnull=True).update(failed_attempts=0)
             if not accepted:
                 # Locked by concurrent wrong guesses while this one was hashing.
-                raise CredentialLocked("The password is locked after too many wrong attempts.")
+                raise CredentialLocked(
+                    gettext_noop("The password is locked after too many wrong attempts.")
+                )
             locked_now = False
         else:
             credentials.update(failed_attempts=F("failed_attempts") + 1)
@@ -329,24 +344,26 @@ def start_password_reset(
     could use it. Earlier open links for the same card and password are cancelled.
     """
     if not actor.has_perm(PERMISSION_START_RESET):
-        raise ResetNotAllowed("You may not start a password reset.")
+        raise ResetNotAllowed(gettext_noop("You may not start a password reset."))
     if kind not in CardCredential.Kind.values:
         raise ResetNotAllowed(f"Unknown password kind: {kind}")
     if verification_method not in PasswordResetRequest.VerificationMethod.values:
-        raise ResetNotAllowed("Record how the customer's identity was verified.")
+        raise ResetNotAllowed(gettext_noop("Record how the customer's identity was verified."))
     verification_reference = verification_reference.strip()
     if not verification_reference:
-        raise ResetNotAllowed("Record the reference of the identity verification.")
+        raise ResetNotAllowed(gettext_noop("Record the reference of the identity verification."))
     if delivery_channel not in PasswordResetRequest.DeliveryChannel.values:
-        raise ResetNotAllowed("Choose how the link reaches the customer.")
+        raise ResetNotAllowed(gettext_noop("Choose how the link reaches the customer."))
     # Lock the card only (not the joined customer): two resets of one card queue
     # here, so "cancel earlier open links" sees the other's link.
     card = Card.objects.select_for_update(of=("self",)).select_related("customer").get(pk=card.pk)
     if reset_needs_supervisor(card=card, kind=kind):
         if approved_by is None:
             raise ResetNotAllowed(
-                "This card or password is locked or closed, or the card is flagged for "
-                "repeated credential changes: a supervisor must approve the reset."
+                gettext_noop(
+                    "This card or password is locked or closed, or the card is flagged for "
+                    "repeated credential changes: a supervisor must approve the reset."
+                )
             )
         if not approved_by.has_perm(PERMISSION_APPROVE_LOCKED_RESET):
             raise ResetNotAllowed(f"{approved_by} may not approve a reset of a locked card.")
@@ -354,7 +371,9 @@ def start_password_reset(
         raise ResetNotAllowed(f"{approved_by} may not approve resets.")
     recipient = _recipient(card.customer, delivery_channel)
     if not recipient:
-        raise ResetNotAllowed("The customer has no registered address for that channel.")
+        raise ResetNotAllowed(
+            gettext_noop("The customer has no registered address for that channel.")
+        )
 
     now = timezone.now()
     # The supervisor who approves this reset has looked at the repeated changes:
@@ -399,12 +418,19 @@ def start_password_reset(
     message = Notification(
         channel=delivery_channel,
         recipient=recipient,
-        subject="Set your card password",
-        body=(
-            f"To set a new {CardCredential.Kind(kind).label.lower()} for your car-loan card "
-            f"ending {card.last_four}, open {_reset_link(token)} within {minutes} minutes. "
-            "The link works once. Bank staff will never ask you for your password."
-        ),
+        # In the language active now (the staff member's who started the reset).
+        subject=gettext("Set your card password"),
+        body=gettext(
+            "To set a new %(kind)s for your car-loan card ending %(last_four)s, open "
+            "%(link)s within %(minutes)d minutes. The link works once. Bank staff will "
+            "never ask you for your password."
+        )
+        % {
+            "kind": str(CardCredential.Kind(kind).label).lower(),
+            "last_four": card.last_four,
+            "link": _reset_link(token),
+            "minutes": minutes,
+        },
         topic="password_reset_link",
     )
     transaction.on_commit(lambda: send_notification(message))

@@ -16,6 +16,7 @@ from django.contrib.auth import password_validation
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import AuthenticatorDevice, BackupCodeDevice, Customer, StaffUser
@@ -63,7 +64,9 @@ def start_totp_enrolment(*, staff: StaffUser) -> TotpEnrolment:
     Refused while a confirmed factor exists: replacing it takes an admin's reset.
     """
     if has_confirmed_second_factor(staff):
-        raise StaffSecurityError("A second factor is already enrolled; ask an admin to reset it.")
+        raise StaffSecurityError(
+            gettext_noop("A second factor is already enrolled; ask an admin to reset it.")
+        )
     AuthenticatorDevice.objects.filter(user=staff, confirmed=False).delete()
     device = AuthenticatorDevice.objects.create(user=staff, name=TOTP_DEVICE_NAME, confirmed=False)
     record_audit_event(
@@ -93,7 +96,9 @@ def confirm_totp_enrolment(
             .first()
         )
         if device is None:
-            raise StaffSecurityError("No enrolment in progress; reload the enrolment page.")
+            raise StaffSecurityError(
+                gettext_noop("No enrolment in progress; reload the enrolment page.")
+            )
         if device.verify_token(token.strip()):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
@@ -112,7 +117,7 @@ def confirm_totp_enrolment(
             target=staff,
             summary={"device_id": device.pk},
         )
-    raise InvalidSecondFactorCode("That code is not valid; try the current one.")
+    raise InvalidSecondFactorCode(gettext_noop("That code is not valid; try the current one."))
 
 
 def _replace_backup_codes(staff: StaffUser) -> list[str]:
@@ -180,7 +185,7 @@ def verify_staff_second_factor(*, staff: StaffUser, token: str):
 def reset_staff_second_factor(*, staff: StaffUser, actor: StaffUser, reason: str) -> None:
     """Remove every second factor of ``staff``; they must enrol again at next sign-in."""
     if not actor.has_perm("accounts.reset_staff_second_factor"):
-        raise StaffSecurityError("You may not reset a second factor.")
+        raise StaffSecurityError(gettext_noop("You may not reset a second factor."))
     totp_deleted, _ = AuthenticatorDevice.objects.filter(user=staff).delete()
     static_deleted, _ = BackupCodeDevice.objects.filter(user=staff).delete()
     end_staff_sessions(staff)
@@ -199,7 +204,7 @@ def unlock_staff(*, username: str, actor: StaffUser, reason: str) -> int:
     from axes.utils import reset
 
     if not actor.has_perm("accounts.unlock_staff"):
-        raise StaffSecurityError("You may not unlock a staff login.")
+        raise StaffSecurityError(gettext_noop("You may not unlock a staff login."))
     removed = reset(username=username)
     staff = StaffUser.objects.filter(username=username).first()
     record_audit_event(
@@ -258,7 +263,7 @@ def set_staff_active(
     ``StaffChangeRequest``; see ``accounts.services.staff_grants``).
     """
     if actor is not None and actor.pk == staff.pk and not active:
-        raise StaffSecurityError("You cannot disable your own account.")
+        raise StaffSecurityError(gettext_noop("You cannot disable your own account."))
     approved = approval is not None and (approval.staff_id, approval.kind, approval.state) == (
         staff.pk,
         "reactivate",
@@ -266,7 +271,7 @@ def set_staff_active(
     )
     if active and actor is not None and not approved:
         raise StaffSecurityError(
-            "Re-enabling an account needs a second person's approval: ask for it."
+            gettext_noop("Re-enabling an account needs a second person's approval: ask for it.")
         )
     changed = (
         StaffUser.objects.filter(pk=staff.pk).exclude(is_active=active).update(is_active=active)
@@ -286,10 +291,10 @@ def set_staff_active(
 def reveal_customer_phone(*, customer: Customer, actor: StaffUser, reason: str) -> str:
     """The full phone number of ``customer``, for a stated reason, with an audit event."""
     if not actor.has_perm("accounts.reveal_customer_phone"):
-        raise StaffSecurityError("You may not reveal a customer's phone number.")
+        raise StaffSecurityError(gettext_noop("You may not reveal a customer's phone number."))
     reason = reason.strip()
     if len(reason) < 10:
-        raise StaffSecurityError("Give a reason of at least 10 characters.")
+        raise StaffSecurityError(gettext_noop("Give a reason of at least 10 characters."))
     record_audit_event(
         actor=actor,
         action=AuditAction.CUSTOMER_PHONE_REVEALED,

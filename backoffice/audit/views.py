@@ -10,11 +10,12 @@ import json
 import django_filters
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import AuditEvent, StaffUser
 from backoffice.permissions import staff_permission_required
-from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.csv_export import local_timestamp, streaming_csv_response
 from backoffice.ui.date_filters import day_from_filter, day_to_filter
 from backoffice.ui.listing import (
     applied_filters,
@@ -28,14 +29,14 @@ PAGE_SIZE = 50
 
 class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.ModelChoiceFilter(
-        queryset=StaffUser.objects.order_by("username"), label="Who"
+        queryset=StaffUser.objects.order_by("username"), label=_("Who")
     )
-    action = django_filters.CharFilter(lookup_expr="istartswith", label="Action starts with")
+    action = django_filters.CharFilter(lookup_expr="istartswith", label=_("Action starts with"))
     occurred_after = day_from_filter("occurred_at")
     occurred_before = day_to_filter("occurred_at")
-    object_type = django_filters.CharFilter(lookup_expr="iexact", label="Object type")
-    object_id = django_filters.CharFilter(lookup_expr="exact", label="Object id")
-    request_id = django_filters.CharFilter(lookup_expr="exact", label="Request id")
+    object_type = django_filters.CharFilter(lookup_expr="iexact", label=_("Object type"))
+    object_id = django_filters.CharFilter(lookup_expr="exact", label=_("Object id"))
+    request_id = django_filters.CharFilter(lookup_expr="exact", label=_("Request id"))
 
     class Meta:
         model = AuditEvent
@@ -80,7 +81,7 @@ def audit_trail_export(request):
     header = list(AuditEvent.SHOWN_FIELDS)
     rows = (
         (
-            event.occurred_at.isoformat(),
+            local_timestamp(event.occurred_at),
             event.actor.username if event.actor else "",
             event.actor_label,
             event.action,

@@ -1,8 +1,10 @@
 """Filters for the debit attempt list and its CSV export (django-filter)."""
 
 import django_filters
+from django.utils.translation import gettext_lazy as _
 
 from backoffice.ui.date_filters import day_from_filter, day_to_filter
+from debits.labels import FAILURE_CODE_LABELS
 from debits.models import DebitAttempt
 from debits.outcomes import OUTCOMES
 
@@ -10,25 +12,29 @@ from debits.outcomes import OUTCOMES
 class UnresolvedAttemptFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
         choices=[
-            (DebitAttempt.State.FAILED, "Failed"),
-            (DebitAttempt.State.UNKNOWN, "Unknown"),
+            (DebitAttempt.State.FAILED, _("Failed")),
+            (DebitAttempt.State.UNKNOWN, _("Unknown")),
         ],
-        empty_label="Failed or unknown",
+        label=_("State"),
+        empty_label=_("Failed or unknown"),
     )
     failure_code = django_filters.ChoiceFilter(
+        label=_("Failure"),
         choices=[
-            (code, code.replace("_", " ")) for code in sorted(OUTCOMES) if code != "succeeded"
+            (code, FAILURE_CODE_LABELS.get(code, code))
+            for code in sorted(OUTCOMES)
+            if code != "succeeded"
         ],
-        empty_label="Any failure code",
+        empty_label=_("Any failure"),
     )
-    run = django_filters.NumberFilter(field_name="run_id", label="Run #")
+    run = django_filters.NumberFilter(field_name="run_id", label=_("Run #"))
     created_from = day_from_filter("created_at")
     created_to = day_to_filter("created_at")
     loan = django_filters.CharFilter(
-        field_name="instalment__loan__reference", lookup_expr="iexact", label="Loan reference"
+        field_name="instalment__loan__reference", lookup_expr="iexact", label=_("Loan reference")
     )
     mandate = django_filters.CharFilter(
-        field_name="mandate__reference", lookup_expr="iexact", label="Mandate reference"
+        field_name="mandate__reference", lookup_expr="iexact", label=_("Mandate reference")
     )
 
     class Meta:

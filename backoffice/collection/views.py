@@ -30,8 +30,9 @@ from backoffice.collection.pause_targets import (
     whole_book_target,
 )
 from backoffice.permissions import staff_permission_required
-from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.csv_export import local_timestamp, streaming_csv_response
 from backoffice.ui.identifiers import parse_ids
+from backoffice.ui.labels import code_label
 from backoffice.ui.listing import (
     applied_filters,
     filtered_page,
@@ -39,6 +40,7 @@ from backoffice.ui.listing import (
     filters_are_invalid,
 )
 from backoffice.ui.redirects import requested_next_path
+from backoffice.ui.service_errors import translated
 from debits.forms import ReasonForm
 from debits.models import CollectionPause, DebitAttempt, DebitRun, LateFee
 from debits.selectors import (
@@ -94,6 +96,17 @@ def run_progress(request, pk: int):
             "attempts_by_state": progress["attempts_by_state"],
             "failures_by_code": dict(progress["failures_by_code"]),
             "skips_by_reason": dict(progress["skips_by_reason"]),
+            # What the page shows for each code, in the viewer's language.
+            "labels": {
+                **{
+                    code: code_label(code, "failure_code")
+                    for code, _n in progress["failures_by_code"]
+                },
+                **{
+                    code: code_label(code, "skip_reason")
+                    for code, _n in progress["skips_by_reason"]
+                },
+            },
         }
     )
 
@@ -112,12 +125,12 @@ def start_run(request):
                 dry_run=form.cleaned_data["dry_run"],
             )
         except DebitRunError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, translated(exc))
         else:
             messages.success(
                 request,
-                f"Run #{run.pk} started: {run.selected_count} to collect, "
-                f"{run.skipped_count} skipped.",
+                _("Run #%(run)d started: %(selected)d to collect, %(skipped)d skipped.")
+                % {"run": run.pk, "selected": run.selected_count, "skipped": run.skipped_count},
             )
             return redirect("collection:run_detail", pk=run.pk)
     return render(request, "backoffice/collection/run_form.html", {"form": form})
@@ -227,8 +240,8 @@ def attempt_export(request):
             a.failure_code,
             a.raw_failure_code,
             a.next_retry_on,
-            a.created_at.isoformat(),
-            a.finished_at.isoformat() if a.finished_at else "",
+            local_timestamp(a.created_at),
+            local_timestamp(a.finished_at),
         )
         for a in filtered_rows(filterset).iterator(chunk_size=2000)
     )
@@ -323,7 +336,7 @@ def pause_create(request):
                 whole_book_confirmed=form.cleaned_data["whole_book_confirmed"],
             )
         except CollectionControlError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, translated(exc))
         else:
             messages.success(
                 request,
@@ -391,12 +404,12 @@ def fee_waive(request, pk: int):
             raise FeeWaiverError("A waiver needs a reason")
         fee = waive_late_fee(fee=fee, reason=form.cleaned_data["reason"], actor=request.user)
     except FeeWaiverError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
         if fee.state == LateFee.State.WAIVER_PENDING:
-            messages.info(request, "The waiver awaits a supervisor's approval.")
+            messages.info(request, _("The waiver awaits a supervisor's approval."))
         else:
-            messages.success(request, "Late fee waived.")
+            messages.success(request, _("Late fee waived."))
     return _back_to_card(request, fee)
 
 
@@ -407,7 +420,7 @@ def fee_approve(request, pk: int):
     try:
         approve_fee_waiver(fee=fee, approver=request.user)
     except FeeWaiverError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
-        messages.success(request, "Waiver approved: the late fee is waived.")
+        messages.success(request, _("Waiver approved: the late fee is waived."))
     return _back_to_card(request, fee)

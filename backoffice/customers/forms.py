@@ -1,6 +1,7 @@
 """Forms of the customer pages. They parse input; the services decide."""
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
 class _SixDigitInput(forms.PasswordInput):
@@ -19,8 +20,10 @@ class _SixDigitInput(forms.PasswordInput):
 class CustomerNewPasswordForm(forms.Form):
     """The customer's own page: the new password, twice."""
 
-    password = forms.CharField(label="New 6-digit password", widget=_SixDigitInput(), strip=False)
-    confirmation = forms.CharField(label="Type it again", widget=_SixDigitInput(), strip=False)
+    password = forms.CharField(
+        label=_("New 6-digit password"), widget=_SixDigitInput(), strip=False
+    )
+    confirmation = forms.CharField(label=_("Type it again"), widget=_SixDigitInput(), strip=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -29,13 +32,13 @@ class CustomerNewPasswordForm(forms.Form):
             and cleaned.get("confirmation")
             and cleaned["password"] != cleaned["confirmation"]
         ):
-            raise forms.ValidationError("The two passwords do not match.")
+            raise forms.ValidationError(_("The two passwords do not match."))
         return cleaned
 
 
 class RevealPhoneForm(forms.Form):
     reason = forms.CharField(
-        label="Why do you need the full number?",
+        label=_("Why do you need the full number?"),
         max_length=500,
         min_length=10,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -34,7 +35,9 @@ from backoffice.collection.pause_targets import card_target, mandate_target, pau
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
 from backoffice.ui.identifiers import page_number
+from backoffice.ui.labels import code_label
 from backoffice.ui.redirects import redirect_to_next
+from backoffice.ui.service_errors import translated
 from debits.models import Mandate, MandateSync
 from debits.selectors import (
     card_instalments_with_attempts,
@@ -159,7 +162,11 @@ def start_card_password_reset(request, card_id: int):
     channel = reset.get_delivery_channel_display()
     messages.success(
         request,
-        f"A single-use reset link was sent to the customer by {channel} (valid {minutes} minutes).",
+        _(
+            "A single-use reset link was sent to the customer by %(channel)s "
+            "(valid %(minutes)d minutes)."
+        )
+        % {"channel": channel, "minutes": minutes},
     )
     return redirect_to_next(back, customer_page)
 
@@ -207,21 +214,27 @@ def resync_mandate_now(request, pk: int):
             mandate=mandate, trigger=MandateSync.Trigger.MANUAL, actor=request.user
         )
     except MandateNotResyncable as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
         if sync.outcome == MandateSync.Outcome.FAILED:
             messages.error(
                 request,
-                f"Re-sync of mandate {mandate.reference} failed ({sync.error_code}); "
-                "try again in a moment.",
+                _("Re-sync of mandate %(mandate)s failed (%(error)s); try again in a moment.")
+                % {
+                    "mandate": mandate.reference,
+                    "error": code_label(sync.error_code, "sync_error"),
+                },
             )
         elif sync.outcome == MandateSync.Outcome.ALREADY_IN_SYNC:
-            messages.info(request, f"Mandate {mandate.reference} was already in sync.")
+            messages.info(
+                request,
+                _("Mandate %(mandate)s was already in sync.") % {"mandate": mandate.reference},
+            )
         else:
             messages.success(
                 request,
-                f"Mandate {mandate.reference} re-synced to credential version "
-                f"{sync.target_credential_version}.",
+                _("Mandate %(mandate)s re-synced to credential version %(version)d.")
+                % {"mandate": mandate.reference, "version": sync.target_credential_version},
             )
     return redirect("customers:card_detail", pk=mandate.card_id)
 
@@ -239,7 +252,7 @@ def reveal_phone(request, pk: int):
                 customer=customer, actor=request.user, reason=form.cleaned_data["reason"]
             )
         except StaffSecurityError as error:
-            form.add_error("reason", str(error))
+            form.add_error("reason", translated(error))
     response = render(
         request,
         "backoffice/customers/reveal_phone.html",
@@ -274,7 +287,7 @@ def _reset_invalid(request, reason: str):
     return render(
         request,
         "backoffice/customers/password_reset_invalid.html",
-        {"message": ResetLinkInvalid.MESSAGES[reason], "reason": reason},
+        {"message": _(ResetLinkInvalid.MESSAGES[reason]), "reason": reason},
     )
 
 
@@ -287,7 +300,7 @@ def password_reset_form(request):
         return render(
             request,
             "backoffice/customers/password_reset_invalid.html",
-            {"message": "Open the link from the bank's message to set your card password."},
+            {"message": _("Open the link from the bank's message to set your card password.")},
         )
     try:
         reset = check_password_reset_link(token_fingerprint=fingerprint)
@@ -300,7 +313,7 @@ def password_reset_form(request):
                 token_fingerprint=fingerprint, new_password=form.cleaned_data["password"]
             )
         except PasswordPolicyError as exc:
-            form.add_error("password", str(exc))
+            form.add_error("password", translated(exc))
         except ResetLinkInvalid as exc:
             return _reset_invalid(request, exc.reason)
         else:

@@ -9,7 +9,8 @@ table of the same numbers for screen readers and for copying.
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 34
@@ -153,7 +154,7 @@ def line_chart(
 def horizontal_bars(*, title: str, items: list[tuple[str, float]], tone: str = "bad") -> SafeString:
     """One labelled bar per item, longest first, for counts by name (failure codes)."""
     if not items:
-        return mark_safe('<p class="muted">Nothing to show.</p>')  # nosec B308 B703 # constant
+        return format_html('<p class="muted">{}</p>', gettext("Nothing to show."))
     row_h, label_w = 22, 170
     height = TOP + row_h * len(items) + 6
     top = _nice_ceiling(max(v for _, v in items))

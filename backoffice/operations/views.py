@@ -7,11 +7,15 @@ permission; the emergency controls also ask for a confirmation and a reason.
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from backoffice.operations.charts import Series, bar_chart, horizontal_bars, line_chart
 from backoffice.operations.forms import EmergencyActionForm, ResolveAlertForm
 from backoffice.permissions import staff_permission_required
+from backoffice.ui.labels import code_label
+from backoffice.ui.service_errors import translated
 from debits.models import Alert, CollectionPause
 from debits.operations_selectors import operations_dashboard
 from debits.selectors import debit_run_progress
@@ -38,19 +42,22 @@ def _charts(figures: dict) -> dict:
     severities = figures["alerts_by_severity"]
     return {
         "collected_vs_failed": bar_chart(
-            title="Debits collected and failed per day",
+            title=_("Debits collected and failed per day"),
             labels=days,
             series=[
-                Series("Collected", "ok", [row["collected"] for row in per_day]),
-                Series("Failed", "bad", [row["failed"] for row in per_day]),
+                Series(_("Collected"), "ok", [row["collected"] for row in per_day]),
+                Series(_("Failed"), "bad", [row["failed"] for row in per_day]),
             ],
         ),
         "failures_by_code": horizontal_bars(
-            title="Failures by code",
-            items=[(code or "—", n) for code, n in figures["failures_by_code"]],
+            title=_("Failures by code"),
+            items=[
+                (code_label(code, "failure_code") or "—", n)
+                for code, n in figures["failures_by_code"]
+            ],
         ),
         "resync_lag": line_chart(
-            title="Re-sync lag per hour (p50 and p99)",
+            title=_("Re-sync lag per hour (p50 and p99)"),
             labels=hours,
             series=[
                 Series("p50", "brand", [h.quantile(0.5) for _, h in lag]),
@@ -59,14 +66,14 @@ def _charts(figures: dict) -> dict:
             unit=" s",
         ),
         "out_of_sync": line_chart(
-            title="Mandates out of sync over time",
+            title=_("Mandates out of sync over time"),
             labels=[hour.strftime("%m-%d %H:00") for hour, _ in snapshots],
-            series=[Series("Out of sync", "bad", [n for _, n in snapshots])],
+            series=[Series(_("Out of sync"), "bad", [n for _, n in snapshots])],
         ),
         "alerts_by_severity": bar_chart(
-            title="Open alerts by severity",
+            title=_("Open alerts by severity"),
             labels=[Alert.Severity(s).label for s in severities],
-            series=[Series("Open alerts", "warn", list(severities.values()))],
+            series=[Series(_("Open alerts"), "warn", list(severities.values()))],
         ),
     }
 
@@ -98,9 +105,11 @@ def alert_acknowledge(request, pk: int):
     try:
         acknowledge_alert(alert=alert, actor=request.user)
     except AlertError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
-        messages.success(request, f"You took on: {alert.get_kind_display()}.")
+        messages.success(
+            request, _("You took on: %(alert)s.") % {"alert": alert.get_kind_display()}
+        )
     return redirect("operations:dashboard")
 
 
@@ -110,14 +119,14 @@ def alert_resolve(request, pk: int):
     alert = get_object_or_404(Alert, pk=pk)
     form = ResolveAlertForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Say what was done: a resolution needs a note.")
+        messages.error(request, _("Say what was done: a resolution needs a note."))
         return redirect("operations:dashboard")
     try:
         resolve_alert(alert=alert, actor=request.user, note=form.cleaned_data["note"])
     except AlertError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
-        messages.success(request, f"Resolved: {alert.get_kind_display()}.")
+        messages.success(request, _("Resolved: %(alert)s.") % {"alert": alert.get_kind_display()})
     return redirect("operations:dashboard")
 
 
@@ -134,48 +143,63 @@ def _pause_all(request, reason: str, form) -> str:
 
 def _resume_all(request, reason: str, form) -> str:
     resume_collection(scope=CollectionPause.Scope.BOOK, reason=reason, actor=request.user)
-    return "Debits resumed: the next run collects the book again."
+    return _("Debits resumed: the next run collects the book again.")
 
 
 def _resync_stale(request, reason: str, form) -> str:
     behind = request_resync_of_stale_mandates(actor=request.user, reason=reason)
-    return f"Re-sync of {behind} mandate(s) behind their card is on its way to the workers."
+    return _("Re-sync of %(count)d mandate(s) behind their card is on its way to the workers.") % {
+        "count": behind
+    }
 
 
 def _rerun_run(request, reason: str, form) -> str:
     stuck = form.cleaned_data["run"]
     working = rerun_stuck_debit_run(run=stuck, actor=request.user, reason=reason)
     if working.pk == stuck.pk:
-        return f"The unfinished chunks of {stuck} are on their way to the debit workers again."
-    return f"{stuck} stopped before its chunks were recorded: {working} collects its date now."
+        return _(
+            "The unfinished chunks of run #%(run)d are on their way to the debit workers again."
+        ) % {"run": stuck.pk}
+    return _(
+        "Run #%(stuck)d stopped before its chunks were recorded: run #%(working)d collects "
+        "its date now."
+    ) % {"stuck": stuck.pk, "working": working.pk}
 
 
 # action -> (title, what it does, the service call)
 EMERGENCY_ACTIONS = {
     "pause_all": (
-        "Pause all debits",
-        "Every run skips every instalment (reason: collection paused) until debits are "
-        "resumed. Use it when collecting would harm customers: a wrong amount, a network "
-        "incident, a mass password change the re-sync cannot keep up with.",
+        gettext_lazy("Pause all debits"),
+        gettext_lazy(
+            "Every run skips every instalment (reason: collection paused) until debits are "
+            "resumed. Use it when collecting would harm customers: a wrong amount, a network "
+            "incident, a mass password change the re-sync cannot keep up with."
+        ),
         _pause_all,
     ),
     "resume_all": (
-        "Resume all debits",
-        "Ends the pause of the whole book; the next scheduled or retry run collects again.",
+        gettext_lazy("Resume all debits"),
+        gettext_lazy(
+            "Ends the pause of the whole book; the next scheduled or retry run collects again."
+        ),
         _resume_all,
     ),
     "resync_stale": (
-        "Re-sync every stale mandate",
-        "Re-binds every active mandate whose agreement is behind its card's credential "
-        "version, now, on the re-sync workers (trigger: reconciliation).",
+        gettext_lazy("Re-sync every stale mandate"),
+        gettext_lazy(
+            "Re-binds every active mandate whose agreement is behind its card's credential "
+            "version, now, on the re-sync workers (trigger: reconciliation)."
+        ),
         _resync_stale,
     ),
     "rerun_run": (
-        "Re-run a stuck run",
-        "Sends every unfinished chunk of the run to the debit workers again now, without "
-        "waiting for the sweeper. Nothing is collected twice: a chunk claims only "
-        "instalments with nothing in flight. A run that stopped before recording its "
-        "chunks is closed as failed and a retry run of its date takes over.",
+        gettext_lazy("Re-run a stuck run"),
+        gettext_lazy(
+            "Sends every unfinished chunk of the run to the debit workers again now, without "
+            "waiting for the sweeper. Nothing is collected twice: a chunk claims only "
+            "instalments with nothing in flight. A run that stopped before recording its "
+            "chunks is closed as failed and a retry run of its date takes over."
+        ),
         _rerun_run,
     ),
 }
@@ -192,7 +216,7 @@ def emergency_action(request, action: str):
         try:
             done = perform(request, form.cleaned_data["reason"], form)
         except (CollectionControlError, EmergencyControlError, StuckRunError) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, translated(exc))
         else:
             messages.success(request, done)
             return redirect("operations:dashboard")

@@ -2,11 +2,12 @@
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 
 class SecondFactorForm(forms.Form):
     otp_token = forms.CharField(
-        label="Code from your authenticator app, or a backup code",
+        label=_("Code from your authenticator app, or a backup code"),
         max_length=16,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
@@ -16,7 +17,7 @@ class SecondFactorForm(forms.Form):
 
 class StaffActionForm(forms.Form):
     reason = forms.CharField(
-        max_length=500, min_length=10, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason"), max_length=500, min_length=10, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 

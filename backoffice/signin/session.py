@@ -30,7 +30,9 @@ SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"
 UNSENT_FORM_KEY = "staff_unsent_form_page"
 
 # Reachable by a signed-in person who has not passed the second factor yet.
-SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset({"login", "logout", "signin:verify", "signin:enrol"})
+SECOND_FACTOR_EXEMPT_URL_NAMES = frozenset(
+    {"login", "logout", "set_language", "signin:verify", "signin:enrol"}
+)
 # Static files, and the password reset pages opened from a link (customers',
 # and a staff member's own): a half-finished sign-in in the same browser must
 # not block them.
@@ -147,9 +149,9 @@ class StaffSessionMiddleware:
         last_seen = request.session.get(SESSION_LAST_SEEN_KEY, started)
         if started is None:
             # Every sign-in path stamps the session; one without a stamp is not ours.
-            return "no sign-in time"
+            return _("no sign-in time")
         if now - started > settings.SESSION_ABSOLUTE_SECONDS:
-            return "time limit"
+            return _("time limit")
         if now - last_seen > settings.SESSION_COOKIE_AGE:
-            return "inactivity"
+            return _("inactivity")
         return ""

@@ -11,12 +11,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import StaffChangeRequest
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
-from accounts.roles import Role
+from accounts.roles import ROLE_LABELS, Role
 from accounts.services.staff_grants import (
     StaffChangeRefused,
     StaffResetLinkInvalid,
@@ -28,27 +30,30 @@ from accounts.services.staff_grants import (
     staff_reset_token_fingerprint,
 )
 from backoffice.permissions import staff_permission_required
+from backoffice.ui.service_errors import translated
 
 StaffUser = get_user_model()
 STAFF_RESET_SESSION_KEY = "staff_password_reset_fingerprint"
 
 
 class StaffChangeRequestForm(forms.Form):
-    kind = forms.ChoiceField(label="Change", choices=StaffChangeRequest.Kind.choices)
+    kind = forms.ChoiceField(label=_("Change"), choices=StaffChangeRequest.Kind.choices)
     role = forms.ChoiceField(
-        label="Role (for a grant)",
-        choices=[("", "—"), *((role.value, role.value) for role in Role)],
+        label=_("Role (for a grant)"),
+        choices=[("", "—"), *((role.value, ROLE_LABELS[role]) for role in Role)],
         required=False,
     )
     reason = forms.CharField(
-        max_length=500, min_length=10, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Reason"), max_length=500, min_length=10, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class StaffChangeDecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    decision = forms.ChoiceField(
+        label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))]
+    )
     reason = forms.CharField(
-        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
@@ -88,7 +93,9 @@ def ask_for_staff_change(request, pk: int):
         except StaffChangeRefused as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Asked; a second person must approve before it applies.")
+            messages.success(
+                request, gettext("Asked; a second person must approve before it applies.")
+            )
             return redirect("signin:staff_list")
     return render(
         request, "backoffice/signin/ask_for_staff_change.html", {"staff": staff, "form": form}
@@ -104,21 +111,25 @@ def decide_staff_change(request, pk: int):
         raise PermissionDenied
     form = StaffChangeDecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose approve or reject.")
+        messages.error(request, gettext("Choose approve or reject."))
         return redirect("signin:staff_changes")
     try:
         if form.cleaned_data["decision"] == "approve":
             approve_staff_change(
                 change_request=change, approver=request.user, reason=form.cleaned_data["reason"]
             )
-            messages.success(request, f"Approved and applied: {change.get_kind_display()}.")
+            messages.success(
+                request,
+                gettext("Approved and applied: %(change)s.")
+                % {"change": change.get_kind_display()},
+            )
         else:
             reject_staff_change(
                 change_request=change, approver=request.user, reason=form.cleaned_data["reason"]
             )
-            messages.success(request, "Rejected.")
+            messages.success(request, gettext("Rejected."))
     except StaffChangeRefused as error:
-        messages.error(request, str(error))
+        messages.error(request, translated(error))
     return redirect("signin:staff_changes")
 
 
@@ -127,12 +138,12 @@ def decide_staff_change(request, pk: int):
 
 class NewStaffPasswordForm(forms.Form):
     password = forms.CharField(
-        label="New password",
+        label=_("New password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     confirmation = forms.CharField(
-        label="Type it again",
+        label=_("Type it again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -140,7 +151,7 @@ class NewStaffPasswordForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("password") != cleaned.get("confirmation"):
-            raise forms.ValidationError("The two passwords do not match.")
+            raise forms.ValidationError(_("The two passwords do not match."))
         return cleaned
 
 
@@ -177,7 +188,7 @@ def staff_password_reset_form(request):
             )
         else:
             request.session.pop(STAFF_RESET_SESSION_KEY, None)
-            messages.success(request, "Password set; sign in with it.")
+            messages.success(request, gettext("Password set; sign in with it."))
             return redirect("login")
     return render(
         request,

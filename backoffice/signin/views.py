@@ -43,6 +43,7 @@ from backoffice.signin.forms import SecondFactorForm, StaffActionForm, StaffLogi
 from backoffice.signin.selectors import locked_out_logins, staff_with_second_factor_state
 from backoffice.signin.session import remind_of_unsent_form, second_factor_step
 from backoffice.ui.redirects import requested_next_path
+from backoffice.ui.service_errors import translated
 
 StaffUser = get_user_model()
 
@@ -156,7 +157,7 @@ def enrol_second_factor(request):
         except StaffSecurityError as error:
             if _count_failed_code(request, user):
                 return _locked_out(request, user)
-            form.add_error("otp_token", str(error))
+            form.add_error("otp_token", translated(error))
         else:
             # The factor changed, which ended every session; keep this one.
             update_session_auth_hash(request, user)
@@ -198,7 +199,7 @@ def locked_staff(request):
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"]
         unlock_staff(username=username, actor=request.user, reason=form.cleaned_data["reason"])
-        messages.success(request, f"Unlocked {username}.")
+        messages.success(request, _("Unlocked %(username)s.") % {"username": username})
         return redirect("signin:locked_staff")
     return render(
         request,
@@ -217,7 +218,9 @@ def reset_second_factor(request, pk: int):
             staff=staff, actor=request.user, reason=form.cleaned_data["reason"]
         )
         messages.success(
-            request, f"{staff.username}'s second factor was removed; they enrol again at sign-in."
+            request,
+            _("%(username)s's second factor was removed; they enrol again at sign-in.")
+            % {"username": staff.username},
         )
         return redirect("signin:staff_list")
     return render(

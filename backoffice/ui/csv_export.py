@@ -9,6 +9,7 @@ import csv
 from collections.abc import Iterable, Sequence
 
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 # Cells a spreadsheet would read as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -18,6 +19,12 @@ def csv_safe(value) -> str:
     """``value`` as text, prefixed with a quote if a spreadsheet would evaluate it."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def local_timestamp(moment) -> str:
+    """An aware timestamp as ISO 8601 in the bank's time zone (Asia/Shanghai, +08:00),
+    the time staff saw on the page; "" for none."""
+    return timezone.localtime(moment).isoformat() if moment is not None else ""
 
 
 class _Echo:

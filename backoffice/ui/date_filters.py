@@ -6,9 +6,10 @@ the browser's date picker as the widget.
 
 import django_filters
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 
-def _day_filter(field_name: str, lookup_expr: str, label: str) -> django_filters.DateFilter:
+def _day_filter(field_name: str, lookup_expr: str, label) -> django_filters.DateFilter:
     return django_filters.DateFilter(
         field_name=field_name,
         lookup_expr=lookup_expr,
@@ -19,9 +20,9 @@ def _day_filter(field_name: str, lookup_expr: str, label: str) -> django_filters
 
 def day_from_filter(field_name: str) -> django_filters.DateFilter:
     """Rows whose ``field_name`` falls on or after the given day."""
-    return _day_filter(field_name, "date__gte", "From")
+    return _day_filter(field_name, "date__gte", _("From"))
 
 
 def day_to_filter(field_name: str) -> django_filters.DateFilter:
     """Rows whose ``field_name`` falls on or before the given day."""
-    return _day_filter(field_name, "date__lte", "To")
+    return _day_filter(field_name, "date__lte", _("To"))

@@ -32,7 +32,7 @@ def test_a_fixed_window_allows_the_limit_then_refuses_until_the_next_window():
 
 @pytest.mark.django_db
 def test_the_reset_link_page_refuses_a_source_that_keeps_trying():
-    scanner = Client(REMOTE_ADDR="203.0.113.9")
+    scanner = Client(REMOTE_ADDR="203.0.113.9", HTTP_ACCEPT_LANGUAGE="en")
     for _ in range(RESET_LINK_PAGE.limit):
         assert scanner.get(f"/reset/{uuid.uuid4().hex}/").status_code == 302
     refused = scanner.get(f"/reset/{uuid.uuid4().hex}/")
@@ -40,12 +40,15 @@ def test_the_reset_link_page_refuses_a_source_that_keeps_trying():
     assert int(refused["Retry-After"]) >= 1
     assert b"Too many attempts" in refused.content
     # Another customer is not affected.
-    assert Client(REMOTE_ADDR="198.51.100.7").get("/reset/abc/").status_code == 302
+    assert (
+        Client(REMOTE_ADDR="198.51.100.7", HTTP_ACCEPT_LANGUAGE="en").get("/reset/abc/").status_code
+        == 302
+    )
 
 
 @pytest.mark.django_db
 def test_submitting_the_reset_form_is_limited_too():
-    client = Client(REMOTE_ADDR="203.0.113.10")
+    client = Client(REMOTE_ADDR="203.0.113.10", HTTP_ACCEPT_LANGUAGE="en")
     statuses = [
         client.post("/reset/", {"password": "1", "confirmation": "1"}).status_code
         for _ in range(RESET_LINK_PAGE.limit + 1)

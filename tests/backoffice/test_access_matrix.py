@@ -100,6 +100,12 @@ MATRIX: dict[str, Row] = {
     # --- Sign-in ----------------------------------------------------------------
     "login": Row(ALL, public=True),
     "logout": Row(ALL, method="post", public=True),
+    "set_language": Row(
+        ALL,
+        method="post",
+        public=True,
+        why="the header's language switch: a cookie, and the staff member's preference",
+    ),
     "signin:verify": Row(ALL, why="redirects a verified session onwards"),
     "signin:enrol": Row(ALL, why="redirects anyone already enrolled"),
     # --- Workspace --------------------------------------------------------------
@@ -544,6 +550,7 @@ NOT_STAFF_VIEWS = frozenset(
     {
         "login",
         "logout",
+        "set_language",
         "signin:verify",
         "signin:enrol",
         "customers:password_reset_link",

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from accounts.models import AuditEvent
 from debits.mandate_lifecycle import TRANSITIONS, states_that_may_become
@@ -218,10 +219,12 @@ def test_of_two_staff_members_suspending_one_mandate_at_once_only_one_wins():
     refused: list[str] = []
 
     def suspend(reason: str):
+        # A thread starts in the default language (Chinese); the assertion reads English.
         try:
             barrier.wait()
             fresh = Mandate.objects.get(pk=mandate.pk)
-            suspend_mandate(mandate=fresh, reason=reason, actor=None)
+            with translation.override("en"):
+                suspend_mandate(mandate=fresh, reason=reason, actor=None)
             won.append(reason)
         except MandateTransitionError as exc:
             refused.append(str(exc))

@@ -13,7 +13,8 @@
     });
   }
 
-  function fillTable(name, counts, emptyText) {
+  // Codes are shown by their label in the page's language (the endpoint sends them).
+  function fillTable(name, counts, labels) {
     var body = document.querySelector('[data-table="' + name + '"]');
     if (!body) { return; }
     var keys = Object.keys(counts);
@@ -22,7 +23,7 @@
     keys.sort(function (a, b) { return counts[b] - counts[a]; }).forEach(function (key) {
       var row = document.createElement("tr");
       var label = document.createElement("td");
-      label.textContent = key;
+      label.textContent = (labels && labels[key]) || key;
       var count = document.createElement("td");
       count.className = "num";
       count.textContent = counts[key];
@@ -40,8 +41,8 @@
       var el = panel.querySelector('[data-state-count="' + state + '"]');
       if (el) { el.textContent = data.attempts_by_state[state]; }
     });
-    fillTable("failures_by_code", data.failures_by_code);
-    fillTable("skips_by_reason", data.skips_by_reason);
+    fillTable("failures_by_code", data.failures_by_code, data.labels);
+    fillTable("skips_by_reason", data.skips_by_reason, data.labels);
     panel.setAttribute("data-state", data.state);
     return data.state === "running";
   }

@@ -242,6 +242,9 @@ AUDITED: dict[str, Callable[[Book], object]] = {
     "accounts.services.reveal_customer_phone": lambda b: accounts.services.reveal_customer_phone(
         customer=b.customer, actor=b.supervisor, reason="Customer asked for a call-back"
     ),
+    "accounts.services.set_staff_language": lambda b: accounts.services.set_staff_language(
+        staff=b.target_staff, language="zh-hans"
+    ),
     "accounts.services.provision_staff_second_factor": lambda b: (
         accounts.services.provision_staff_second_factor(staff=b.target_staff, actor=b.admin)
     ),
@@ -431,6 +434,7 @@ RECORDS: dict[str, tuple[AuditAction, str | None]] = {
     ),
     "accounts.services.reset_staff_second_factor": (AuditAction.STAFF_SECOND_FACTOR_RESET, "admin"),
     "accounts.services.reveal_customer_phone": (AuditAction.CUSTOMER_PHONE_REVEALED, "supervisor"),
+    "accounts.services.set_staff_language": (AuditAction.STAFF_LANGUAGE_CHANGED, "target_staff"),
     "accounts.services.set_staff_active": (AuditAction.STAFF_DISABLED, "admin"),
     "accounts.services.start_password_reset": (AuditAction.PASSWORD_RESET_STARTED, "agent"),
     "accounts.services.start_totp_enrolment": (

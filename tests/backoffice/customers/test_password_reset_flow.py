@@ -95,7 +95,7 @@ def test_the_customer_sets_the_password_through_the_link_once(
     assert recorded_notifications[0].recipient == card.customer.phone
     assert reset.token_fingerprint != token and token not in reset.token_fingerprint
 
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     with django_capture_on_commit_callbacks(execute=True):
         page, done = open_link_and_submit(client, token)
     assert page.status_code == 200 and b"Set your card password" in page.content
@@ -114,7 +114,7 @@ def test_the_customer_sets_the_password_through_the_link_once(
     assert told.topic == "password_changed"
     assert "automatic loan repayments continue" in told.body
 
-    again = Client()
+    again = Client(HTTP_ACCEPT_LANGUAGE="en")
     again.get(f"/reset/{token}/")
     reused = again.get("/reset/")
     assert reused.status_code == 200
@@ -135,7 +135,7 @@ def test_an_expired_link_gets_a_clear_page_and_changes_nothing(agent, recorded_n
     PasswordResetRequest.objects.filter(pk=with_link.pk).update(
         token_fingerprint=reset_token_fingerprint(token)
     )
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.get(f"/reset/{token}/")
     response = client.post("/reset/", {"password": NEW_PASSWORD, "confirmation": NEW_PASSWORD})
     assert response.status_code == 200
@@ -145,7 +145,7 @@ def test_an_expired_link_gets_a_clear_page_and_changes_nothing(agent, recorded_n
 
 @pytest.mark.parametrize("token", ["forged", "A" * 43, "%2e%2e", "x" * 300])
 def test_a_forged_link_gets_a_clear_page(token):
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     landing = client.get(f"/reset/{token}/")
     assert landing.status_code == 302
     response = client.get("/reset/")
@@ -154,7 +154,7 @@ def test_a_forged_link_gets_a_clear_page(token):
 
 
 def test_the_reset_page_without_a_link_explains_itself():
-    response = Client().get("/reset/")
+    response = Client(HTTP_ACCEPT_LANGUAGE="en").get("/reset/")
     assert response.status_code == 200
     assert b"Open the link" in response.content
 
@@ -166,7 +166,7 @@ def test_a_password_the_policy_refuses_is_explained_and_the_link_stays_usable(
     with django_capture_on_commit_callbacks(execute=True):
         start_reset(card, agent)
     token = token_sent(recorded_notifications)
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     _, refused = open_link_and_submit(client, token, password="123456")
     assert b"run of consecutive digits" in refused.content
     mismatch = client.post("/reset/", {"password": NEW_PASSWORD, "confirmation": "480928"})
@@ -235,7 +235,7 @@ def test_an_agent_starts_a_reset_from_the_card_page_and_never_sees_the_password(
     mandate = MandateFactory()
     card = mandate.card
     CardCredentialFactory(card=card)
-    staff = sign_in_verified(Client(), agent)
+    staff = sign_in_verified(Client(HTTP_ACCEPT_LANGUAGE="en"), agent)
     card_page = f"/debits/cards/{card.pk}/"
     with django_capture_on_commit_callbacks(execute=True):
         response = staff.post(
@@ -255,7 +255,7 @@ def test_an_agent_starts_a_reset_from_the_card_page_and_never_sees_the_password(
 
     from backoffice.celery import app
 
-    customer = Client()
+    customer = Client(HTTP_ACCEPT_LANGUAGE="en")
     eager_before = app.conf.task_always_eager
     app.conf.task_always_eager = True  # the re-sync runs in-process, its logs captured too
     try:
@@ -271,7 +271,7 @@ def test_an_agent_starts_a_reset_from_the_card_page_and_never_sees_the_password(
         staff.get(f"/customers/{card.customer_id}/"),
     ]
     admin_user = StaffUserFactory(is_superuser=True)
-    admin = sign_in_verified(Client(), admin_user)
+    admin = sign_in_verified(Client(HTTP_ACCEPT_LANGUAGE="en"), admin_user)
     reset = PasswordResetRequest.objects.get()
     credential = CardCredential.objects.get(card=card, kind="transaction")
     pages += [
@@ -341,7 +341,7 @@ def test_the_admin_action_asks_for_the_identity_check_then_sends_the_link(
     agent, recorded_notifications, django_capture_on_commit_callbacks
 ):
     card = CardCredentialFactory().card
-    staff = sign_in_verified(Client(), agent)
+    staff = sign_in_verified(Client(HTTP_ACCEPT_LANGUAGE="en"), agent)
     changelist = "/admin/accounts/card/"
     step = staff.post(
         changelist, {"action": "start_password_reset_action", "_selected_action": [card.pk]}
@@ -371,7 +371,7 @@ def test_the_admin_action_asks_for_the_identity_check_then_sends_the_link(
 
 def test_the_admin_action_refuses_a_locked_card_without_a_supervisor(agent):
     card = CardCredentialFactory(card__status=Card.Status.LOCKED).card
-    staff = sign_in_verified(Client(), agent)
+    staff = sign_in_verified(Client(HTTP_ACCEPT_LANGUAGE="en"), agent)
     response = staff.post(
         "/admin/accounts/card/",
         {

@@ -95,7 +95,7 @@ def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(
             assert "/login/" in page.url
             page.fill("input[name=username]", user.username)
             page.fill("input[name=password]", STAFF_PASSWORD)
-            page.click("button[type=submit]")
+            page.click("form.stacked button[type=submit]")
             page.wait_for_url("**/login/verify/**")
 
             code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)

@@ -137,6 +137,7 @@ def test_the_second_factor_exemptions_are_exactly_these():
     assert {
         "login",
         "logout",
+        "set_language",
         "signin:verify",
         "signin:enrol",
     } == SECOND_FACTOR_EXEMPT_URL_NAMES
