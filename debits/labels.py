@@ -43,6 +43,10 @@ SKIP_REASON_LABELS = {
     "retry_not_due": _("Next try not due yet"),
     "no_automatic_retry": _("No automatic retry for the last failure"),
     "mandate_out_of_sync": _("Mandate out of sync (re-sync first)"),
+    # Why staff's "retry selected" did not retry an attempt before any rule ran.
+    "attempt_not_failed": _("Only a failed attempt can be retried"),
+    "instalment_settled": _("Instalment already paid"),
+    "not_due_yet": _("Instalment not due yet"),
 }
 
 # Why a late fee's instalment was late (LateFee.cause): a failure code, a skip

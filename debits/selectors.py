@@ -179,8 +179,9 @@ def attempts_not_retried(*, run, attempt_ids: list[int]) -> list[NotRetried]:
     Reads what the run recorded (its skips) and the instalments themselves, in
     three queries; an attempt whose instalment the run selected is not listed.
     """
+    from debits.labels import SKIP_REASON_LABELS
     from debits.models import DebitAttempt, Instalment, SkippedInstalment
-    from debits.services.eligibility import SKIP_REASON_LABELS, SkipReason
+    from debits.services.eligibility import SkipReason
 
     attempts = list(
         DebitAttempt.objects.filter(pk__in=attempt_ids).select_related("instalment").order_by("pk")

@@ -17,7 +17,6 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from debits.models import CollectionPause, DebitAttempt, Mandate
 from debits.outcomes import OUTCOMES, UNCLASSIFIED, Outcome, RetryPolicy
@@ -52,30 +51,6 @@ class SkipReason(StrEnum):
     ATTEMPT_NOT_FAILED = "attempt_not_failed"
     INSTALMENT_SETTLED = "instalment_settled"
     NOT_DUE_YET = "not_due_yet"
-
-
-# What a person reads for each reason (the stored value stays the code).
-SKIP_REASON_LABELS: dict[str, str] = {
-    SkipReason.NO_MANDATE: _("the loan has no mandate"),
-    SkipReason.MANDATE_PENDING: _("the mandate is not active yet"),
-    SkipReason.MANDATE_SUSPENDED: _("the mandate is suspended"),
-    SkipReason.MANDATE_CANCELLED: _("the mandate is cancelled"),
-    SkipReason.MANDATE_FAILED: _("the mandate has failed"),
-    SkipReason.MANDATE_NOT_YET_VALID: _("the mandate is not valid yet"),
-    SkipReason.MANDATE_EXPIRED: _("the mandate has expired"),
-    SkipReason.OVER_PER_DEBIT_CAP: _("the amount is over the mandate's per-debit cap"),
-    SkipReason.TERMS_MISMATCH: _("the debit would break the authorisation's terms"),
-    SkipReason.PAUSED_BOOK: _("collection is paused for the whole book"),
-    SkipReason.PAUSED_CARD: _("collection is paused for the card"),
-    SkipReason.PAUSED_MANDATE: _("collection is paused for the mandate"),
-    SkipReason.ATTEMPT_IN_FLIGHT: _("an earlier attempt is not settled yet"),
-    SkipReason.RETRY_NOT_DUE: _("the next try is not due yet"),
-    SkipReason.NO_AUTOMATIC_RETRY: _("no automatic retry after this failure"),
-    SkipReason.MANDATE_OUT_OF_SYNC: _("the mandate is out of sync with the card"),
-    SkipReason.ATTEMPT_NOT_FAILED: _("only a failed attempt can be retried"),
-    SkipReason.INSTALMENT_SETTLED: _("the instalment is already paid"),
-    SkipReason.NOT_DUE_YET: _("the instalment is not due yet"),
-}
 
 
 # Skips for which the bank, not the customer, is why the instalment went unpaid.
