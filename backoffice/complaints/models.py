@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Card, Customer
 from debits.models import MONEY, DebitAttempt, LateFee
@@ -200,11 +201,11 @@ class Compensation(models.Model):
     """Money the bank gives back or pays; above a threshold a second person approves it."""
 
     class Kind(models.TextChoices):
-        FEE_WAIVER = "fee_waiver", "Fee waiver"
-        INTEREST_REFUND = "interest_refund", "Interest refund"
-        DUPLICATE_REFUND = "duplicate_refund", "Refund of a duplicate debit"
-        GOODWILL = "goodwill", "Goodwill credit"
-        REPAIR_DELAY = "repair_delay", "Late repair (the bank's promise)"
+        FEE_WAIVER = "fee_waiver", _("Fee waiver")
+        INTEREST_REFUND = "interest_refund", _("Interest refund")
+        DUPLICATE_REFUND = "duplicate_refund", _("Refund of a duplicate debit")
+        GOODWILL = "goodwill", _("Goodwill credit")
+        REPAIR_DELAY = "repair_delay", _("Late repair (the bank's promise)")
 
     class State(models.TextChoices):
         # Created by the repair-promise clock; an officer confirms it (or rejects it).

@@ -466,7 +466,8 @@ def world(db):
         complaint=complaint,
         kind=Compensation.Kind.GOODWILL,
         amount=Decimal("500.00"),
-        reason="Matrix",
+        # What a Chinese officer would type: staff-entered text is shown as typed.
+        reason="客户投诉补偿",
         state=Compensation.State.AWAITING_APPROVAL,
         requested_by=other_staff,
     )
