@@ -312,5 +312,6 @@ def test_run_debits_refuses_a_date_after_today_with_one_line_and_a_non_zero_exit
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("CommandError: A run may not be dated after today")
+    # Commands speak the bank's default language, Simplified Chinese.
+    assert lines[0].startswith("CommandError: 扣款批次的日期不能晚于今天")
     assert tomorrow in lines[0]
