@@ -126,7 +126,7 @@ class StaffUserAdmin(StaffSecurityAdminMixin, AuditedAdminMixin, UserAdmin):
     add_form = NewStaffForm
     add_fieldsets = (
         (None, {"fields": ("username",)}),
-        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number", "language")}),
+        ("Bank", {"fields": ("first_name", "last_name", "email", "employee_number")}),
     )
 
     def get_queryset(self, request):
