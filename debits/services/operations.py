@@ -3,6 +3,7 @@ snapshot behind the dashboard's charts, and re-syncing every stale mandate."""
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -23,6 +24,14 @@ def record_worker_heartbeat(
     *, queue: str, hostname: str, now: dt.datetime | None = None
 ) -> WorkerHeartbeat:
     """A worker consuming ``queue`` ran the heartbeat task: one upserted row per queue."""
+    known = {
+        settings.CELERY_TASK_DEFAULT_QUEUE,
+        settings.CELERY_QUEUE_RESYNC,
+        settings.CELERY_QUEUE_DEBITS,
+    }
+    if queue not in known:
+        # A heartbeat for a queue nobody serves would make /readyz report it alive.
+        raise ValueError(f"unknown queue {queue!r}")
     now = now or timezone.now()
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
         queue=queue[:40], defaults={"hostname": hostname[:200], "beat_at": now}

@@ -63,6 +63,10 @@ def _stale_mandates(*, older_than_seconds: int, now: dt.datetime):
     )
 
 
+# A grace period longer than a year is a mistake, not a policy: refuse it.
+MAX_LOOKBACK_SECONDS = 366 * 24 * 60 * 60
+
+
 def reconcile_stale_mandates(
     *,
     older_than_seconds: int | None = None,
@@ -77,6 +81,12 @@ def reconcile_stale_mandates(
     critical alert for the book (each mandate whose retries ran out also has its
     own ``resync_failed`` alert); it resolves when none is left behind that long.
     """
+    if older_than_seconds is not None and (
+        isinstance(older_than_seconds, bool)
+        or not isinstance(older_than_seconds, int)
+        or not 0 <= older_than_seconds <= MAX_LOOKBACK_SECONDS
+    ):
+        raise ValueError(f"older_than_seconds must be whole seconds, 0 to {MAX_LOOKBACK_SECONDS}")
     now = now or timezone.now()
     if older_than_seconds is None:
         older_than_seconds = settings.RECONCILIATION_STALE_MANDATE_AFTER_SECONDS
