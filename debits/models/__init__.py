@@ -3,6 +3,8 @@
 The invariants that keep money right live here as database constraints:
 one succeeded attempt per instalment, one in-flight attempt per instalment,
 unique idempotency keys, one live mandate per loan, one late fee per instalment.
+Operations' own rows (alerts, worker heartbeats, hourly snapshots, reconciliation
+passes) are in ``debits.models.operations``; this package exports them all.
 """
 
 from django.conf import settings
@@ -531,133 +533,28 @@ class CollectionPause(models.Model):
         return f"Pause of {self.get_scope_display()} since {self.paused_at:%Y-%m-%d}"
 
 
-class Alert(models.Model):
-    """Something operations must look at: raised where a job cannot repair it itself."""
+# Imported last: they refer to the models above.
+from debits.models.operations import (  # noqa: E402
+    Alert,
+    OperationsSnapshot,
+    ReconciliationPass,
+    WorkerHeartbeat,
+)
 
-    class Kind(models.TextChoices):
-        RESYNC_FAILED = "resync_failed", _("Re-sync failed after retries")
-        MANDATE_FAILED = "mandate_failed", _("Mandate failed (final debit outcome)")
-        OUTBOX_STUCK = "outbox_stuck", _("Outbox event stuck")
-        MANDATE_DRIFT = "mandate_drift", _("Mandate out of sync too long")
-        UNKNOWN_ATTEMPTS = "unknown_attempts", _("Debit attempts with unknown outcome")
-        FAILURE_RATE = "failure_rate", _("Failure rate above baseline")
-        REPEATED_PASSWORD_CHANGES = "repeated_password_changes", _("Repeated password changes")
-        DEBIT_RUN_STUCK = "debit_run_stuck", _("Debit run stopped making progress")
-
-    class Severity(models.TextChoices):
-        INFO = "info", _("Info")
-        WARNING = "warning", _("Warning")
-        CRITICAL = "critical", _("Critical")
-
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
-    # Identifies the condition (e.g. "resync_failed:mandate:42"), so raising it again
-    # while it is still open updates the same alert instead of adding another.
-    dedup_key = models.CharField(max_length=120)
-    card = models.ForeignKey(
-        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
-    )
-    mandate = models.ForeignKey(
-        Mandate, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
-    )
-    message = models.CharField(max_length=300)
-    # First seen: when this open condition was raised; last_seen_at and occurrences
-    # move each time a detector finds it again.
-    raised_at = models.DateTimeField(default=timezone.now)
-    last_seen_at = models.DateTimeField(default=timezone.now)
-    occurrences = models.PositiveIntegerField(default=1)
-    # A person took it on; the alert stays open until the condition clears or
-    # someone resolves it with a note.
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    # Null with resolved_at set: resolved by the system because the condition cleared.
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    resolution_note = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["-last_seen_at"]
-        indexes = [
-            models.Index(
-                fields=["kind", "severity"],
-                condition=Q(resolved_at__isnull=True),
-                name="alert_open_by_kind_idx",
-            )
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["dedup_key"],
-                condition=Q(resolved_at__isnull=True),
-                name="one_open_alert_per_condition",
-            ),
-            models.CheckConstraint(
-                condition=Q(acknowledged_at__isnull=True) | Q(acknowledged_by__isnull=False),
-                name="alert_acknowledged_by_a_person",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.message}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None
-
-
-class WorkerHeartbeat(models.Model):
-    """When a worker consuming ``queue`` last ran the heartbeat task beat sends it.
-
-    A fresh row proves a worker takes work from that queue; its age is what
-    /readyz and /metrics report.
-    """
-
-    queue = models.CharField(max_length=40, unique=True)
-    hostname = models.CharField(max_length=200, blank=True)
-    beat_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.queue} @ {self.beat_at:%H:%M:%S}"
-
-
-class OperationsSnapshot(models.Model):
-    """Hourly figures that history cannot give back later (how many mandates were out
-    of sync at 3 a.m.), for the dashboard's charts over the last 30 days."""
-
-    # Truncated to the hour: a snapshot taken again within the hour replaces it.
-    hour = models.DateTimeField(unique=True)
-    taken_at = models.DateTimeField(default=timezone.now)
-    out_of_sync_mandates = models.PositiveIntegerField(default=0)
-    outbox_backlog = models.PositiveIntegerField(default=0)
-    open_alerts = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["hour"]
-
-    def __str__(self) -> str:
-        return f"Snapshot {self.hour:%Y-%m-%d %H:00}"
-
-
-class ReconciliationPass(models.Model):
-    """One full pass of a fanned-out detector (mandates against the network's
-    agreements): its chunks' counters, bumped with F() as they finish."""
-
-    detector = models.CharField(max_length=32)
-    dry_run = models.BooleanField(default=False)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    chunks_total = models.PositiveIntegerField(default=0)
-    chunks_done = models.PositiveIntegerField(default=0)
-    checked = models.PositiveIntegerField(default=0)
-    mismatched = models.PositiveIntegerField(default=0)
-    repaired = models.PositiveIntegerField(default=0)
-    unrepaired = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.detector} pass {self.started_at:%Y-%m-%d %H:%M}"
+__all__ = [
+    "Alert",
+    "CollectionPause",
+    "DebitAttempt",
+    "DebitRun",
+    "DebitRunChunk",
+    "Instalment",
+    "LateFee",
+    "Loan",
+    "Mandate",
+    "MandateQuerySet",
+    "MandateSync",
+    "OperationsSnapshot",
+    "ReconciliationPass",
+    "SkippedInstalment",
+    "WorkerHeartbeat",
+]
