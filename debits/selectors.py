@@ -284,3 +284,63 @@ def open_pauses_for_card(card) -> list:
         .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
         .order_by("paused_at")
     )
+
+
+# --- The staff search box ------------------------------------------------------------
+
+# Results per page of the customer search, and the deepest page it serves: past
+# that, the person narrows the search (a deeper OFFSET would read ever more rows).
+CUSTOMER_SEARCH_PAGE_SIZE = 25
+CUSTOMER_SEARCH_MAX_PAGE = 40
+
+
+@dataclass(frozen=True)
+class CustomerSearchPage:
+    """One page of a customer search: whether another follows, never a total count
+    (counting every 张 in a book of a million customers is a scan of the index)."""
+
+    customers: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def customer_search_page(query: str, *, page: int = 1) -> CustomerSearchPage:
+    """A page of customers matching the search, each with its cards and their loans.
+
+    Three queries whatever the page holds: the customers (the page and one more row,
+    to know whether a next page exists), their cards, the cards' loans.
+    """
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    from accounts.models import Card
+    from accounts.selectors import search_customers
+    from debits.models import Loan
+
+    number = max(1, min(page, CUSTOMER_SEARCH_MAX_PAGE))
+    first = (number - 1) * CUSTOMER_SEARCH_PAGE_SIZE
+    rows = list(search_customers(query)[first : first + CUSTOMER_SEARCH_PAGE_SIZE + 1])
+    customers = rows[:CUSTOMER_SEARCH_PAGE_SIZE]
+    loans = Loan.objects.only("id", "card_id", "reference", "status").order_by("reference")
+    cards = (
+        Card.objects.only("id", "customer_id", "last_four", "status", "created_at")
+        .order_by("-created_at", "-id")
+        .prefetch_related(Prefetch("loans", queryset=loans))
+    )
+    prefetch_related_objects(customers, Prefetch("cards", queryset=cards))
+    return CustomerSearchPage(
+        customers=customers,
+        number=number,
+        has_next=len(rows) > CUSTOMER_SEARCH_PAGE_SIZE and number < CUSTOMER_SEARCH_MAX_PAGE,
+    )

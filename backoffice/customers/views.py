@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -19,7 +18,7 @@ from accounts.pii import (
 )
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
 from accounts.search_terms import url_search_term
-from accounts.selectors import card_credential_overview, customer_for_staff, search_customers
+from accounts.selectors import card_credential_overview, customer_for_staff
 from accounts.services import (
     CardPasswordError,
     PasswordPolicyError,
@@ -42,6 +41,7 @@ from debits.models import Mandate, MandateSync
 from debits.selectors import (
     card_instalments_with_attempts,
     card_mandates_overview,
+    customer_search_page,
     open_pauses_for_card,
 )
 from debits.services import MandateNotResyncable, resync_mandate
@@ -88,7 +88,7 @@ def customer_search(request):
         url = reverse("customers:customer_search")
         return redirect(f"{url}?{urlencode({'q': term})}" if term else url)
     query = _query_from_url_term(request, term)
-    page = Paginator(search_customers(query), 25).get_page(page_number(request.GET.get("page")))
+    page = customer_search_page(query, page=page_number(request.GET.get("page"))) if query else None
     # The page never echoes a full card number, national id or phone back.
     shown = mask_search_text(query)
     return render(
