@@ -218,3 +218,58 @@ def card_credential_overview(card: Card) -> dict:
         "last_transaction_change": last_transaction_change,
         "resets": resets,
     }
+
+
+# --- The customer 360° page ------------------------------------------------------------
+
+
+def customer_cards_overview(customer: Customer) -> list[dict]:
+    """Each card of the customer with its credential kinds, version and last change.
+
+    Four queries however many cards: cards, passwords, biometrics and bound devices,
+    and each card's last credential change (the newest per card, by a subquery).
+    """
+    from django.db.models import OuterRef, Subquery
+
+    from accounts.models import CardAuthenticator, CardCredential, PasswordChange
+
+    newest_change = PasswordChange.objects.filter(card=OuterRef("pk")).order_by(
+        "-changed_at", "-id"
+    )
+    cards = list(
+        Card.objects.filter(customer=customer)
+        .annotate(last_change_id=Subquery(newest_change.values("id")[:1]))
+        .order_by("-created_at", "-id")
+    )
+    for card in cards:
+        card.customer = customer  # the customer is loaded already: no query per card
+    card_ids = [card.pk for card in cards]
+    credentials: dict[int, dict] = {}
+    for credential in CardCredential.objects.filter(card_id__in=card_ids).only(
+        "kind", "failed_attempts", "locked_at", "changed_at", "card_id"
+    ):
+        credentials.setdefault(credential.card_id, {})[credential.kind] = credential
+    authenticators: dict[int, dict] = {}
+    for authenticator in CardAuthenticator.objects.filter(card_id__in=card_ids).only(
+        "kind", "state", "enrolled_at", "changed_at", "removed_at", "card_id"
+    ):
+        authenticators.setdefault(authenticator.card_id, {})[authenticator.kind] = authenticator
+    changes = PasswordChange.objects.filter(
+        pk__in=[card.last_change_id for card in cards if card.last_change_id]
+    ).select_related("actor")
+    last_change = {change.card_id: change for change in changes}
+    return [
+        {
+            "card": card,
+            "credentials": [
+                (label, credentials.get(card.pk, {}).get(kind))
+                for kind, label in CardCredential.Kind.choices
+            ],
+            "authenticators": [
+                (label, authenticators.get(card.pk, {}).get(kind))
+                for kind, label in CardAuthenticator.Kind.choices
+            ],
+            "last_change": last_change.get(card.pk),
+        }
+        for card in cards
+    ]

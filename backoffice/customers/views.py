@@ -18,7 +18,7 @@ from accounts.pii import (
 )
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
 from accounts.search_terms import url_search_term
-from accounts.selectors import card_credential_overview, customer_for_staff
+from accounts.selectors import card_credential_overview
 from accounts.services import (
     CardPasswordError,
     PasswordPolicyError,
@@ -31,6 +31,7 @@ from accounts.services import (
 from accounts.services.card_credentials import reset_token_fingerprint
 from accounts.services.staff_security import StaffSecurityError
 from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
+from backoffice.customers.customer_360 import customer_360
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
 from backoffice.ui.identifiers import page_number
@@ -137,8 +138,15 @@ def admin_search(request):
 
 @staff_permission_required("accounts.view_customer")
 def customer_detail(request, pk: int):
-    customer = customer_for_staff(pk)
-    return render(request, "backoffice/customers/customer_detail.html", {"customer": customer})
+    """The customer 360° page: what went wrong first, then cards, mandates, loans,
+    debit attempts, fees, complaints, alerts and the timeline, with the actions the
+    viewer's role allows. ``?fragment=mandates`` is the mandates section alone, which
+    the page polls while a re-sync is pending."""
+    customer = get_object_or_404(Customer, pk=pk)
+    context = customer_360(request, customer)
+    if request.GET.get("fragment") == "mandates":
+        return render(request, "backoffice/customers/_customer_mandates.html", context)
+    return render(request, "backoffice/customers/customer_detail.html", context)
 
 
 @require_POST
@@ -236,7 +244,8 @@ def resync_mandate_now(request, pk: int):
                 _("Mandate %(mandate)s re-synced to credential version %(version)d.")
                 % {"mandate": mandate.reference, "version": sync.target_credential_version},
             )
-    return redirect("customers:card_detail", pk=mandate.card_id)
+    card_page = reverse("customers:card_detail", kwargs={"pk": mandate.card_id})
+    return redirect_to_next(request.POST.get("next", ""), card_page)
 
 
 @staff_permission_required("accounts.view_customer", "accounts.reveal_customer_phone")
