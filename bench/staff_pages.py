@@ -316,7 +316,7 @@ def _samples(customers: int, count: int, rng: random.Random) -> dict:
 _local = threading.local()
 
 
-def _request(request) -> tuple[float, int]:
+def _request(request) -> tuple[float, int, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -333,7 +333,8 @@ def _request(request) -> tuple[float, int]:
         seconds = time.perf_counter() - started
     if response.status_code != 200:
         raise SystemExit(f"{method.upper()} {url} {data} answered {response.status_code}")
-    return seconds, len(queries)
+    database = sum(float(q["time"]) for q in queries.captured_queries)
+    return seconds, len(queries), database
 
 
 def _close_connection() -> None:
@@ -342,15 +343,16 @@ def _close_connection() -> None:
     connection.close()
 
 
-def measure(requests: list, concurrency: int) -> tuple[list[float], int]:
-    """(seconds of each request, queries of one), ``concurrency`` requests at a time."""
+def measure(requests: list, concurrency: int) -> tuple[list[float], int, list[float]]:
+    """(seconds of each request, queries of one, seconds in the database of each),
+    ``concurrency`` requests at a time."""
     if concurrency == 1:
         results = [_request(r) for r in requests]
     else:
         with ThreadPoolExecutor(concurrency) as pool:
             results = list(pool.map(_request, requests))
             list(pool.map(lambda _i: _close_connection(), range(concurrency)))
-    return [seconds for seconds, _q in results], results[-1][1]
+    return [r[0] for r in results], results[-1][1], [r[2] for r in results]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -397,14 +399,19 @@ def main() -> None:
         f"Staff pages on a book of {customers:,} customers (PostgreSQL, Django test client "
         f"in-process, {args.concurrency} request(s) at once, {args.requests} per row)"
     )
-    print(f"  {'page':<48} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
+    print(
+        f"  {'page':<48} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'queries':>7} "
+        f"{'db p50':>7} {'db p95':>7}"
+    )
     for name, requests in measurements.items():
-        seconds, queries = measure(requests, args.concurrency)
+        seconds, queries, database = measure(requests, args.concurrency)
         print(
-            f"  {name:<48} {statistics.median(seconds) * 1000:8.1f} "
-            f"{percentile(seconds, 95) * 1000:8.1f} {max(seconds) * 1000:8.1f} {queries:8d}",
+            f"  {name:<48} {statistics.median(seconds) * 1000:7.1f} "
+            f"{percentile(seconds, 95) * 1000:7.1f} {max(seconds) * 1000:7.1f} {queries:7d} "
+            f"{statistics.median(database) * 1000:7.1f} {percentile(database, 95) * 1000:7.1f}",
             flush=True,
         )
+    print("  (ms of the whole request in Django; db: of that, the time its queries took)")
     print()
     print("Reproduce with:")
     print("  " + shlex.join([".venv/bin/python", "bench/staff_pages.py", *sys.argv[1:]]))
