@@ -2,7 +2,7 @@
 
 import re
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Collate
 
@@ -143,18 +143,6 @@ def search_cards(query: str) -> QuerySet[Card]:
 
 
 # --- Customer and card credential pages ------------------------------------------
-
-
-def customer_for_staff(customer_id: int) -> Customer:
-    """A customer with their cards, for the customer page (two queries)."""
-    from django.shortcuts import get_object_or_404
-
-    return get_object_or_404(
-        Customer.objects.prefetch_related(
-            models.Prefetch("cards", queryset=Card.objects.order_by("-created_at", "-id"))
-        ),
-        pk=customer_id,
-    )
 
 
 def card_credential_overview(card: Card) -> dict:

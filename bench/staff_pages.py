@@ -355,6 +355,33 @@ def measure(requests: list, concurrency: int) -> tuple[list[float], int, list[fl
     return [r[0] for r in results], results[-1][1], [r[2] for r in results]
 
 
+def explain_searches(requests: list) -> tuple[list[float], set[str]]:
+    """PostgreSQL's own execution time (ms) of each search's first page, and the scans
+    its plans use: what the indexes make of a million customers, apart from Django."""
+    import json
+
+    from django.db import connection
+
+    from accounts.pii import fingerprint_search_term
+    from accounts.selectors import search_customers
+
+    executed, scans = [], set()
+    for _method, _url, data in requests:
+        sql, params = search_customers(fingerprint_search_term(data["q"]))[
+            :26
+        ].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        plan = plan if isinstance(plan, list) else json.loads(plan)
+        executed.append(plan[0]["Execution Time"])
+        text = json.dumps(plan)
+        for node in ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Index Scan"):
+            if f'"Node Type": "{node}"' in text:
+                scans.add(node)
+    return executed, scans
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -412,6 +439,16 @@ def main() -> None:
             flush=True,
         )
     print("  (ms of the whole request in Django; db: of that, the time its queries took)")
+    print()
+    print("  The customer query of each search, as PostgreSQL executes it (EXPLAIN ANALYZE):")
+    print(f"  {'search':<48} {'p50 ms':>7} {'p95 ms':>7}  plan")
+    for name, requests in measurements.items():
+        if name.startswith("search: "):
+            executed, plans = explain_searches(requests)
+            print(
+                f"  {name:<48} {statistics.median(executed):7.2f} "
+                f"{percentile(executed, 95):7.2f}  {', '.join(sorted(plans))}"
+            )
     print()
     print("Reproduce with:")
     print("  " + shlex.join([".venv/bin/python", "bench/staff_pages.py", *sys.argv[1:]]))
