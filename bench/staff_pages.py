@@ -316,7 +316,7 @@ def _samples(customers: int, count: int, rng: random.Random) -> dict:
 _local = threading.local()
 
 
-def _request(request) -> tuple[float, int, float]:
+def _request(request) -> tuple[float, int, float, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -325,16 +325,16 @@ def _request(request) -> tuple[float, int, float]:
         client = _local.client = _staff_client()
     method, url, data = request
     with CaptureQueriesContext(connection) as queries:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         if method == "post":
             response = client.post(url, data, follow=True)
         else:
             response = client.get(url, data)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
     if response.status_code != 200:
         raise SystemExit(f"{method.upper()} {url} {data} answered {response.status_code}")
     database = sum(float(q["time"]) for q in queries.captured_queries)
-    return seconds, len(queries), database
+    return seconds, len(queries), database, cpu
 
 
 def _close_connection() -> None:
@@ -343,16 +343,16 @@ def _close_connection() -> None:
     connection.close()
 
 
-def measure(requests: list, concurrency: int) -> tuple[list[float], int, list[float]]:
-    """(seconds of each request, queries of one, seconds in the database of each),
-    ``concurrency`` requests at a time."""
+def measure(requests: list, concurrency: int) -> tuple[list[float], int, list[float], list]:
+    """(seconds of each request, queries of one, seconds in the database of each, CPU
+    seconds this process spent on each), ``concurrency`` requests at a time."""
     if concurrency == 1:
         results = [_request(r) for r in requests]
     else:
         with ThreadPoolExecutor(concurrency) as pool:
             results = list(pool.map(_request, requests))
             list(pool.map(lambda _i: _close_connection(), range(concurrency)))
-    return [r[0] for r in results], results[-1][1], [r[2] for r in results]
+    return [r[0] for r in results], results[-1][1], [r[2] for r in results], [r[3] for r in results]
 
 
 def explain_searches(requests: list) -> tuple[list[float], set[str]]:
@@ -428,17 +428,21 @@ def main() -> None:
     )
     print(
         f"  {'page':<48} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'queries':>7} "
-        f"{'db p50':>7} {'db p95':>7}"
+        f"{'db p50':>7} {'db p95':>7} {'cpu p50':>7}"
     )
     for name, requests in measurements.items():
-        seconds, queries, database = measure(requests, args.concurrency)
+        seconds, queries, database, cpu = measure(requests, args.concurrency)
         print(
             f"  {name:<48} {statistics.median(seconds) * 1000:7.1f} "
             f"{percentile(seconds, 95) * 1000:7.1f} {max(seconds) * 1000:7.1f} {queries:7d} "
-            f"{statistics.median(database) * 1000:7.1f} {percentile(database, 95) * 1000:7.1f}",
+            f"{statistics.median(database) * 1000:7.1f} {percentile(database, 95) * 1000:7.1f} "
+            f"{statistics.median(cpu) * 1000:7.1f}",
             flush=True,
         )
-    print("  (ms of the whole request in Django; db: of that, the time its queries took)")
+    print(
+        "  (ms of the whole request in Django; db: of that, the time its queries took;\n"
+        "   cpu: the CPU time this process spent on it, what it costs without waiting for a core)"
+    )
     print()
     print("  The customer query of each search, as PostgreSQL executes it (EXPLAIN ANALYZE):")
     print(f"  {'search':<48} {'p50 ms':>7} {'p95 ms':>7}  plan")
