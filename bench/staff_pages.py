@@ -324,6 +324,8 @@ def _request(request) -> tuple[float, int, float, float]:
     if client is None:
         client = _local.client = _staff_client()
     method, url, data = request
+    # The log keeps the last 9,000 queries only: start each request's capture afresh.
+    connection.queries_log.clear()
     with CaptureQueriesContext(connection) as queries:
         started, cpu_started = time.perf_counter(), time.thread_time()
         if method == "post":
