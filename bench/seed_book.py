@@ -21,10 +21,13 @@ import resource
 import shlex
 import sys
 import time
+from zoneinfo import ZoneInfo
 
 from bench_support import prepare_database
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bo_bench_book"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bo_benchsuite_book"
+# The bank's day (settings.TIME_ZONE), before Django is set up.
+BANK_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 def month_end(day: dt.date) -> dt.date:
@@ -40,7 +43,7 @@ def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--on-date",
         type=dt.date.fromisoformat,
-        default=month_end(dt.date.today()),
+        default=month_end(dt.datetime.now(BANK_TIME_ZONE).date()),
         help="the day the book stands on and the due loans fall due (default: month-end)",
     )
     parser.add_argument("--workers", type=int, default=2, help="seeding processes")
