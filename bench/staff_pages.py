@@ -63,7 +63,7 @@ def _sql_array(chars: str) -> str:
     return "ARRAY[" + ",".join(f"'{c}'" for c in chars) + "]"
 
 
-def seed(customers: int) -> None:
+def seed(customers: int, *, seeder: str) -> None:
     """The book of ``customers`` customers (see the module's docstring), if not there yet."""
     from django.conf import settings
     from django.db import connection, transaction
@@ -77,6 +77,12 @@ def seed(customers: int) -> None:
         return
     if have:
         raise SystemExit(f"the database holds {have:,} customers, not {customers:,}: use --fresh")
+    if seeder == "book":
+        _seed_load_book(customers)
+        _seed_probes_and_complaints()
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        return
     today = timezone.localdate()
     row = equal_instalment_schedule(
         principal=Decimal("120000.00"),
@@ -184,16 +190,64 @@ def seed(customers: int) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT max(id) FROM {table}))"
             )
-    _seed_probes_and_complaints(n)
+    _seed_probes_and_complaints()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
 
 
-def _seed_probes_and_complaints(customers: int) -> None:
+def _seed_load_book(customers: int) -> None:
+    """``demo.load_book.seed_book``'s book (full schedules), then a failed attempt on the
+    instalment due today of one customer in twenty, all in one debit run."""
+    from django.db import connection
+    from django.utils import timezone
+    from tqdm import tqdm
+
+    from demo.load_book import seed_book
+
+    today = timezone.localdate()
+    with tqdm(total=customers, unit="customer", desc="seed_book", file=sys.stderr) as bar:
+        seed_book(
+            customers,
+            due=customers // 20,
+            on_date=today,
+            workers=2,
+            build_indexes_after=True,
+            progress=bar.update,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO debits_debitrun (run_date, kind, state, dry_run, started_at, "
+            "finished_at, selected_count, skipped_count, chunks_total, chunks_done, "
+            "succeeded_count, failed_count, unknown_count) "
+            "VALUES (%s, 'scheduled', 'completed', false, now(), now(), 0, 0, 1, 1, 0, 0, 0) "
+            "RETURNING id",
+            [today],
+        )
+        run_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO debits_debitattempt (instalment_id, mandate_id, run_id, "
+            "attempt_number, idempotency_key, amount, presented_credential_version, state, "
+            "failure_code, raw_failure_code, failure_message, gateway_reference, created_at, "
+            "finished_at) "
+            "SELECT i.id, m.id, %s, 1, 'inst-' || i.id || '-1', i.amount_due, "
+            "m.synced_credential_version, 'failed', 'insufficient_funds', '', '', '', now(), "
+            "now() FROM debits_instalment i JOIN debits_mandate m ON m.loan_id = i.loan_id "
+            "WHERE i.due_date = %s AND i.state IN ('due', 'scheduled')",
+            [run_id, today],
+        )
+        print(f"  failed attempts on today's instalments: {cursor.rowcount:,}")
+        cursor.execute(
+            "UPDATE debits_debitrun SET selected_count = %s, failed_count = %s WHERE id = %s",
+            [cursor.rowcount, cursor.rowcount, run_id],
+        )
+
+
+def _seed_probes_and_complaints() -> None:
     """Customers with real fingerprints (one with five cards) and open complaints."""
+    from django.db.models import Max, Min
     from django.utils import timezone
 
-    from accounts.models import Customer, StaffUser
+    from accounts.models import Card, Customer, StaffUser
     from accounts.pii import (
         card_number_fingerprint,
         mask_national_id,
@@ -242,10 +296,15 @@ def _seed_probes_and_complaints(customers: int) -> None:
     officer, _ = StaffUser.objects.get_or_create(username="bench-officer")
     now = timezone.now()
     received_on = deadlines.received_on(now)
+    first, last = Customer.objects.aggregate(first=Min("pk"), last=Max("pk")).values()
+    step = max(1, (last - first) // 500)
+    cards = Card.objects.filter(customer_id__in=range(first, last, step)).values_list(
+        "customer_id", "pk"
+    )
     Complaint.objects.bulk_create(
         Complaint(
-            customer_id=c,
-            card_id=c,
+            customer_id=customer_id,
+            card_id=card_id,
             category=Complaint.Category.DEBIT_FAILED_AFTER_PASSWORD_CHANGE,
             channel=Complaint.Channel.PHONE,
             description="自动还款失败",
@@ -254,7 +313,7 @@ def _seed_probes_and_complaints(customers: int) -> None:
             received_on=received_on,
             due_on=deadlines.due_on(received_on),
         )
-        for c in range(1, customers + 1, max(1, customers // 500))
+        for customer_id, card_id in cards
     )
 
 
@@ -272,13 +331,34 @@ def _staff_client():
     return sign_in_verified(Client(), user)
 
 
-def _samples(customers: int, count: int, rng: random.Random) -> dict:
+def _full_identifiers(count: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """Card numbers and national ids to search by: the load book's own (its rows carry
+    their real fingerprints), else the probe customer's."""
+    from accounts.models import Card, Customer
+    from accounts.pii import card_number_fingerprint
+    from demo.book_rows import card_number, national_id_and_birth_date
+
+    if Card.objects.filter(number_fingerprint=card_number_fingerprint(card_number(0))).exists():
+        book = Customer.objects.count() - 1  # less the probe
+        picks = [rng.randrange(book) for _ in range(count)]
+        return (
+            [card_number(i) for i in picks],
+            [national_id_and_birth_date(i)[0] for i in picks],
+        )
+    return [PROBE_CARD_NUMBER] * count, [PROBE_NATIONAL_ID] * count
+
+
+def _samples(count: int, rng: random.Random) -> dict:
     """What each search and page request is made with, ``count`` of each."""
+    from django.db.models import Max, Min
+
     from accounts.models import Customer
     from accounts.pii import national_id_fingerprint
     from debits.models import DebitRun
 
-    ids = [rng.randint(1, customers) for _ in range(count)]
+    first, last = Customer.objects.aggregate(first=Min("pk"), last=Max("pk")).values()
+    ids = [rng.randint(first, last) for _ in range(count)]
+    card_numbers, national_ids = _full_identifiers(count, rng)
     people = list(Customer.objects.filter(pk__in=ids).values_list("pk", "full_name", "phone"))
     rng.shuffle(people)
     probe = Customer.objects.get(national_id_fingerprint=national_id_fingerprint(PROBE_NATIONAL_ID))
@@ -298,13 +378,11 @@ def _samples(customers: int, count: int, rng: random.Random) -> dict:
             ("get", "/customers/", {"q": f"{rng.randrange(10000):04d}"}) for _ in range(count)
         ],
         "search: full card number (post, redirect, get)": [
-            ("post", "/customers/", {"q": PROBE_CARD_NUMBER})
-        ]
-        * count,
+            ("post", "/customers/", {"q": number}) for number in card_numbers
+        ],
         "search: national id (post, redirect, get)": [
-            ("post", "/customers/", {"q": PROBE_NATIONAL_ID})
-        ]
-        * count,
+            ("post", "/customers/", {"q": number}) for number in national_ids
+        ],
         "customer 360 (1 or 2 cards)": [("get", f"/customers/{pk}/", {}) for pk, _n, _p in people],
         f"customer 360 ({PROBE_CARDS} cards)": [("get", f"/customers/{probe.pk}/", {})] * count,
         "debit run page": [("get", f"/debits/runs/{run.pk}/", {})] * count,
@@ -398,6 +476,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--broker-url", default=DEFAULT_BROKER)
     parser.add_argument("--fresh", action="store_true", help="drop and re-seed the database")
+    parser.add_argument(
+        "--seeder",
+        choices=["book", "sql"],
+        default="book",
+        help="book: demo.load_book.seed_book (full schedules, COPY); "
+        "sql: a lighter book of three instalments a loan, by INSERT ... SELECT",
+    )
     args = parser.parse_args()
     if args.customers < 1000 or args.requests < 1 or args.concurrency < 1:
         parser.error("--customers must be 1000 or more, --requests and --concurrency positive")
@@ -417,11 +502,11 @@ def main() -> None:
     from django.conf import settings
 
     settings.ALLOWED_HOSTS = ["testserver", *settings.ALLOWED_HOSTS]
-    seed(args.customers)
+    seed(args.customers, seeder=args.seeder)
     from accounts.models import Customer
 
     customers = Customer.objects.count()
-    measurements = _samples(args.customers, args.requests, random.Random(args.seed))
+    measurements = _samples(args.requests, random.Random(args.seed))
     _request(next(iter(measurements.values()))[0])  # warm the templates and the session
     print()
     print(
