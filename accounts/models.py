@@ -132,7 +132,17 @@ class Card(models.Model):
             ("start_password_reset", "Can start a card password reset"),
             ("approve_locked_card_reset", "Can approve a reset for a locked or closed card"),
         ]
-        indexes = [models.Index(fields=["last_four"])]
+        indexes = [
+            models.Index(fields=["last_four"]),
+            # Cards whose credential changed lately: the operations dashboard counts the
+            # mandates those changes left behind, live, without joining the whole book.
+            models.Index(
+                fields=["credential_changed_at"],
+                include=["id", "credential_version"],
+                condition=Q(credential_changed_at__isnull=False),
+                name="card_credential_changed_idx",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(credential_version__gte=1), name="card_credential_version_positive"

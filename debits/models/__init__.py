@@ -192,7 +192,17 @@ class Mandate(models.Model):
             ("resync_mandate", "Can re-sync a mandate now"),
             ("pause_collection", "Can pause and resume collection"),
         ]
-        indexes = [models.Index(fields=["card", "state"])]
+        indexes = [
+            models.Index(fields=["card", "state"]),
+            # Each recently changed card's active mandate and its synced version from the
+            # index alone: the dashboard's live out-of-sync count, one probe per card.
+            models.Index(
+                fields=["card"],
+                include=["synced_credential_version"],
+                condition=Q(state="active"),
+                name="mandate_active_sync_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["loan"],
@@ -353,6 +363,13 @@ class DebitAttempt(models.Model):
             models.Index(fields=["state", "-created_at"]),
             models.Index(fields=["run", "state"]),
             models.Index(fields=["failure_code", "-created_at"]),
+            # The dashboard's 30 days per day and failures by code, read from the index
+            # alone (an index-only scan) instead of every attempt the table holds.
+            models.Index(
+                fields=["created_at"],
+                include=["state", "failure_code"],
+                name="attempt_created_state_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -9,15 +9,22 @@ from django.utils import timezone
 
 from accounts.audit_actions import AuditAction
 from accounts.models import AuditEvent, Card, PasswordChange
+from debits import operations_selectors
 from debits.models import (
     Alert,
     CollectionPause,
     DebitAttempt,
     DebitRun,
+    Mandate,
     MandateSync,
     OperationsSnapshot,
 )
-from debits.operations_selectors import LagHistogram, resync_lag_histogram
+from debits.operations_selectors import (
+    CappedCount,
+    LagHistogram,
+    capped_count,
+    resync_lag_histogram,
+)
 from debits.services import raise_alert, take_operations_snapshot
 from tests.factories import InstalmentFactory, MandateFactory
 
@@ -188,3 +195,48 @@ def test_a_supervisor_sees_the_dashboard_but_not_the_emergency_controls(staff_cl
     assert "Emergency controls" not in page
     url = reverse("operations:emergency_action", args=["pause_all"])
     assert client.post(url, {"reason": "x", "confirm": "on"}).status_code == 403
+
+
+def test_the_live_out_of_sync_figure_counts_mandates_a_recent_change_left_behind(staff_client):
+    client = staff_client(role="operations")
+    now = timezone.now()
+    recent, old, synced = MandateFactory(), MandateFactory(), MandateFactory()
+    Card.objects.filter(pk=recent.card_id).update(credential_version=2, credential_changed_at=now)
+    Card.objects.filter(pk=old.card_id).update(
+        credential_version=2, credential_changed_at=now - dt.timedelta(days=3)
+    )
+    Card.objects.filter(pk=synced.card_id).update(credential_changed_at=now)
+    take_operations_snapshot()
+    response = dashboard(client)
+    assert response.context["out_of_sync_recent"] == CappedCount(value=1, more=False)
+    # The whole book's figure, old drift included, is the hourly snapshot's.
+    assert response.context["out_of_sync_snapshot"].out_of_sync_mandates == 2
+    page = response.content.decode()
+    assert "whole book: 2 at the hourly snapshot" in page
+
+
+def test_before_the_first_snapshot_the_dashboard_says_so(staff_client):
+    client = staff_client(role="operations")
+    page = dashboard(client).content.decode()
+    assert "whole book: no snapshot yet" in page
+
+
+def test_a_capped_count_says_more_than_past_its_cap(db):
+    for _ in range(4):
+        MandateFactory()
+    mandates = Mandate.objects.all()
+    assert capped_count(mandates, cap=3) == CappedCount(value=3, more=True)
+    assert capped_count(mandates, cap=4) == CappedCount(value=4, more=False)
+    assert capped_count(mandates.none(), cap=4) == CappedCount(value=0, more=False)
+
+
+def test_past_the_cap_the_dashboard_shows_more_than(staff_client, monkeypatch):
+    client = staff_client(role="operations")
+    for _ in range(3):
+        mandate = MandateFactory()
+        Card.objects.filter(pk=mandate.card_id).update(
+            credential_version=2, credential_changed_at=timezone.now()
+        )
+    monkeypatch.setattr(operations_selectors, "LIVE_COUNT_CAP", 2)
+    page = dashboard(client).content.decode()
+    assert "more than 2" in page
