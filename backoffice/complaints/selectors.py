@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import Permission
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 
 from accounts.models import CustomerNotice, StaffUser
 from backoffice.complaints.models import (
@@ -35,6 +38,46 @@ def complaint_queue(
     if team in Team.values:
         complaints = complaints.filter(team=team)
     return complaints.order_by("due_on", "received_at", "pk")[:QUEUE_LENGTH]
+
+
+# The queue's coded columns, each shown by its label.
+_QUEUE_LABELLED_FIELDS = ("category", "state", "team", "deadline_stage")
+_URL_MARKER = 987654321
+
+
+def _url_by_pk(name: str):
+    """``pk -> URL`` of a page that takes one integer, reversed once per page rather
+    than once per row (``reverse`` walks the URL patterns each time)."""
+    head, tail = reverse(name, args=[_URL_MARKER]).split(str(_URL_MARKER))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
+def complaint_queue_rows(
+    *,
+    today: dt.date,
+    assignee: StaffUser | None = None,
+    team: str = "",
+    state: str = "open",
+) -> list[Complaint]:
+    """The queue (``complaint_queue``) ready to show: each row carries its labels
+    (``category_label``, ``state_label``, ``team_label``, ``deadline_stage_label``),
+    ``overdue`` and its links ``detail_url`` and ``customer_url``. The labels are
+    translated once per page: ``get_FOO_display`` hashes every lazy label of the
+    field's choices on each call, a third of the queue's time at 200 rows."""
+    labels = {
+        name: {value: str(text) for value, text in Complaint._meta.get_field(name).flatchoices}
+        for name in _QUEUE_LABELLED_FIELDS
+    }
+    rows = list(complaint_queue(assignee=assignee, team=team, state=state))
+    detail_url = _url_by_pk("complaints:detail")
+    customer_url = _url_by_pk("customers:customer_detail")
+    for row in rows:
+        row.detail_url, row.customer_url = detail_url(row.pk), customer_url(row.customer_id)
+        for name in _QUEUE_LABELLED_FIELDS:
+            code = getattr(row, name)
+            setattr(row, f"{name}_label", labels[name].get(code, code))
+        row.overdue = row.is_open and row.due_on < today
+    return rows
 
 
 def complaint_handlers() -> QuerySet[StaffUser]:

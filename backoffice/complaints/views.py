@@ -46,8 +46,11 @@ def complaint_queue(request):
     mine = request.GET.get("mine") == "1"
     team = request.GET.get("team", "")
     state = request.GET.get("state", "open")
-    complaints = selectors.complaint_queue(
-        assignee=request.user if mine else None, team=team, state=state
+    complaints = selectors.complaint_queue_rows(
+        today=deadlines.received_on(timezone.now()),
+        assignee=request.user if mine else None,
+        team=team,
+        state=state,
     )
     return render(
         request,
@@ -59,7 +62,6 @@ def complaint_queue(request):
             "state": state,
             "teams": Team.choices,
             "states": Complaint.State.choices,
-            "today": deadlines.received_on(timezone.now()),
         },
     )
 

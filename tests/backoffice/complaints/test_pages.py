@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import CustomerNotice, PasswordChange
@@ -227,3 +227,29 @@ def test_the_complaint_page_says_when_the_mandate_is_in_sync(officer_client, off
     body = officer_client.get(f"/complaints/{complaint.pk}/").content.decode()
 
     assert f"{case.mandate.reference} (active, in sync)" in body
+
+
+def test_the_queue_shows_each_complaints_labels_links_and_overdue_deadline(officer_client):
+    late = ComplaintFactory(
+        team="card_operations", received_at=timezone.now() - dt.timedelta(days=40)
+    )
+    on_time = ComplaintFactory()
+
+    page = officer_client.get("/complaints/").content.decode()
+
+    assert f'href="/complaints/{late.pk}/"' in page
+    assert f'href="/customers/{late.customer_id}/"' in page
+    assert late.get_category_display() in page and "Card operations" in page
+    assert f'<span class="badge bad">{late.due_on:%Y-%m-%d}</span>' in page
+    assert f'<span class="badge bad">{on_time.due_on:%Y-%m-%d}</span>' not in page
+
+
+def test_the_queue_speaks_the_staff_members_language(officer_client, officer):
+    complaint = ComplaintFactory(team="card_operations")
+    type(officer).objects.filter(pk=officer.pk).update(language="zh-hans")
+
+    page = officer_client.get("/complaints/").content.decode()
+
+    with translation.override("zh-hans"):
+        assert complaint.get_category_display() in page
+        assert complaint.get_state_display() in page
