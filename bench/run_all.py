@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     output = PROJECT_DIR / options.output
     output.write_text(report(options, sections, machine, total, command) + "\n")
-    print(f"\nwrote {output.relative_to(PROJECT_DIR)} ({total / 60:.1f} minutes)")
+    print(f"\nwrote {options.output} ({total / 60:.1f} minutes)")
     for section in sections:
         print(f"  {section.title:<36} {section.status:<40} {section.seconds:>7.0f} s")
     print(f"reproduce: {command}")
