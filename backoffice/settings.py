@@ -435,6 +435,12 @@ DEBIT_OUTAGE_BACKOFF_MINUTES = env.int("DEBIT_OUTAGE_BACKOFF_MINUTES", default=1
 # Gateway calls a chunk task keeps in flight at once (threads, each with its own
 # database connection while the chunk runs).
 DEBIT_GATEWAY_CONCURRENCY = env.int("DEBIT_GATEWAY_CONCURRENCY", default=16)
+# Collection instructions per batch call to a gateway that takes batches
+# (collect_batch); 0 presents one call per instalment through the pool above.
+# A chunk is presented as one batch: at 20 ms a call, 500 per call is ~25,000/s
+# of network time per process, far above what the database can record, and one
+# batch per chunk keeps a lost call's damage to one chunk (all `unknown`).
+DEBIT_GATEWAY_BATCH_SIZE = env.int("DEBIT_GATEWAY_BATCH_SIZE", default=500)
 # A `submitted` attempt older than this belongs to a worker that died: longer than
 # the task's hard time limit, so no worker can still be about to call the gateway.
 DEBIT_SUBMITTED_STALE_AFTER_SECONDS = env.int(
