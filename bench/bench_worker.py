@@ -13,6 +13,7 @@ from pathlib import Path
 
 from celery.signals import task_postrun
 from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 
 from backoffice.celery import app
 
@@ -29,7 +30,7 @@ def _count_statement(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-@connection_created.connect
+@receiver(connection_created)
 def _wrap(sender, connection, **_kwargs):
     if _count_statement not in connection.execute_wrappers:
         connection.execute_wrappers.append(_count_statement)

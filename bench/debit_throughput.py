@@ -57,7 +57,7 @@ def reset_book(due: int, today: dt.date) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE debits_debitattempt, debits_skippedinstalment, debits_debitrun, "
-            "debits_simulatedcollection, debits_simulatedpresentation, debits_latefee"
+            "debits_simulatedcollection, debits_simulatedpresentation, debits_latefee CASCADE"
         )
         cursor.execute("SELECT id FROM debits_instalment ORDER BY id OFFSET %s LIMIT 1", [due])
         row = cursor.fetchone()
@@ -199,26 +199,17 @@ def explain_hot_queries(today: dt.date, chunk: int) -> None:
         for row in rows:
             mandate = ctx.mandates[row["loan_id"]]
             attempts.append(
-                chunk_service.DebitAttempt(
+                chunk_service.NewAttempt(
                     instalment_id=row["id"],
-                    mandate=mandate,
+                    mandate_id=mandate.pk,
                     attempt_number=1,
                     idempotency_key=chunk_service.idempotency_key_for(row["id"], 1),
                     amount=row["amount_due"] - row["amount_paid"],
-                    presented_credential_version=mandate.synced_credential_version,
+                    credential_version=mandate.synced_credential_version,
+                    agreement_token=mandate.gateway_agreement_token,
                 )
             )
-        params = {
-            "instalments": [a.instalment_id for a in attempts],
-            "mandates": [a.mandate_id for a in attempts],
-            "numbers": [1] * len(attempts),
-            "keys": [a.idempotency_key for a in attempts],
-            "amounts": [a.amount for a in attempts],
-            "versions": [a.presented_credential_version for a in attempts],
-            "tokens": [a.mandate.gateway_agreement_token for a in attempts],
-            "run": run.pk,
-            "now": timezone.now(),
-        }
+        params = chunk_service.claim_parameters(attempts, run_id=run.pk)
         explain("claim: insert the attempts (in-sync check, ON CONFLICT)",
                 chunk_service._CLAIM_SQL, params)  # fmt: skip
         with connection.cursor() as cursor:
@@ -243,7 +234,7 @@ def explain_hot_queries(today: dt.date, chunk: int) -> None:
                 "today": today,
             },
         )
-        refs = [a.mandate.reference for a in attempts]
+        refs = [ctx.mandates[row["loan_id"]].reference for row in rows]
         print("--- simulator: batch read (ledger, presentations, agreements, card versions)")
         with connection.execute_wrapper(_explaining):
             ledger.read_presentations(list(zip(params["keys"], refs, strict=True)))
