@@ -38,6 +38,7 @@ from debits.outcomes import OUTCOMES, GatewayAnswer, MandateEffect
 from debits.services.eligibility import (
     INSTALMENT_FIELDS,
     SAME_DAY_BANK_SIDE_RETRIES,
+    AnyOf,
     AttemptHistory,
     SkipReason,
     load_collection_context,
@@ -138,7 +139,9 @@ def claim_chunk(
     today = run.run_date
     now = timezone.now()
     with transaction.atomic():
-        qs = Instalment.objects.filter(pk__in=instalment_ids, state__in=Instalment.OPEN_STATES)
+        qs = Instalment.objects.filter(
+            AnyOf(F("pk"), instalment_ids), state__in=Instalment.OPEN_STATES
+        )
         locked = connection.features.has_select_for_update_skip_locked
         if locked:
             # Another worker holding a row (a redelivered chunk) has it in hand: skip it.

@@ -16,11 +16,7 @@ from debits.gateways.base import (
 from debits.gateways.http import HttpGateway
 from debits.models import DebitAttempt, DebitRun, Instalment
 from debits.services import collect_debit_chunk, settle_unresolved_attempts
-from tests.debits.gateways.test_http_gateway import (  # noqa: F401 # fixtures
-    bind,
-    gateway,
-    payment_api,
-)
+from tests.debits.gateways.test_http_gateway import bind
 from tests.factories import InstalmentFactory, MandateFactory
 
 
