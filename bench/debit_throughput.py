@@ -158,7 +158,7 @@ def naive_loop(sample: int, today: dt.date, latency_ms: int, *, instant: bool = 
     return len(ids) / (time.perf_counter() - started)
 
 
-def explain_hot_queries(today: dt.date, chunk: int) -> None:
+def explain_hot_queries(today: dt.date, chunk: int, due: int) -> None:
     """EXPLAIN (ANALYZE, BUFFERS) of each hot query on this book, in a transaction
     rolled back (the claim and record statements are writes)."""
     from django.db import connection, transaction
@@ -179,7 +179,8 @@ def explain_hot_queries(today: dt.date, chunk: int) -> None:
         for line in plan:
             print("    " + line)
 
-    reset_book(chunk * 4, today)
+    # As at month-end: the whole book due, nothing collected yet.
+    reset_book(due, today)
     with transaction.atomic():
         run = DebitRun.objects.create(run_date=today, kind=DebitRun.Kind.MANUAL)
         page = _open_instalments(today, None).order_by("pk").filter(pk__gt=0)
@@ -282,6 +283,7 @@ def main() -> None:
     )
     parser.add_argument("--naive-sample", type=int, default=2000)
     parser.add_argument("--no-explain", action="store_true", help="skip the query plans")
+    parser.add_argument("--explain-only", action="store_true", help="only the query plans, no runs")
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--broker-url", default=DEFAULT_BROKER)
     parser.add_argument("--fresh", action="store_true", help="drop and re-seed the database")
@@ -320,7 +322,7 @@ def main() -> None:
 
     results = []
     logs = Path(tempfile.mkdtemp(prefix="debit-bench-"))
-    for path in paths:
+    for path in [] if args.explain_only else paths:
         for latency in latencies:
             due = min(args.instalments, args.collect or args.instalments)
             if latency and args.latency_instalments:
@@ -371,7 +373,7 @@ def main() -> None:
                 )
 
     naive = {}
-    if args.naive_sample:
+    if args.naive_sample and not args.explain_only:
         for latency in latencies:
             reset_book(args.instalments, today)
             sample = args.naive_sample if not latency else max(1, args.naive_sample // 10)
@@ -383,7 +385,8 @@ def main() -> None:
     if not args.no_explain:
         print()
         print(f"Query plans on this book ({args.instalments:,} instalments), rolled back:")
-        explain_hot_queries(today, CHUNK_SIZE)
+        due = min(args.instalments, args.collect or args.instalments)
+        explain_hot_queries(today, CHUNK_SIZE, due)
     reset_book(args.instalments, today)
 
     print()
