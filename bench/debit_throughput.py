@@ -164,7 +164,7 @@ def explain_hot_queries(today: dt.date, chunk: int, due: int) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from debits.models import DebitRun, Instalment
+    from debits.models import DebitRun
     from debits.services import chunks as chunk_service
     from debits.services import recording
     from debits.services.eligibility import INSTALMENT_FIELDS, load_collection_context
@@ -187,14 +187,9 @@ def explain_hot_queries(today: dt.date, chunk: int, due: int) -> None:
         page = page.values(*INSTALMENT_FIELDS)[:SELECTION_BATCH]
         explain(f"selection page ({SELECTION_BATCH} rows, keyset)", *page.query.sql_with_params())
         ids = list(page.values_list("id", flat=True)[:chunk])
-        lock = (
-            Instalment.objects.filter(pk__in=ids, state__in=Instalment.OPEN_STATES)
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("pk")
-            .values(*INSTALMENT_FIELDS)
-        )
+        lock = chunk_service.lock_chunk_query(ids, skip_locked=True)
         explain(f"claim: lock the chunk ({len(ids)} instalments)", *lock.query.sql_with_params())
-        rows = list(lock)
+        rows = chunk_service.lock_chunk_rows(ids, skip_locked=True)
         ctx = load_collection_context(rows, today=today)
         attempts = []
         for row in rows:
