@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0011_operations_dashboard_indexes"),
-        ("debits", "0013_debit_run_chunks_and_janitor_lease"),
+        ("debits", "0014_run_selection_streamed"),
     ]
 
     operations = [
