@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             model_name="debitattempt",
             index=models.Index(
                 fields=["created_at"],
-                include=("state", "failure_code"),
+                include=("id", "state", "failure_code"),
                 name="attempt_created_state_idx",
             ),
         ),

@@ -379,7 +379,7 @@ class DebitAttempt(models.Model):
             # alone (an index-only scan) instead of every attempt the table holds.
             models.Index(
                 fields=["created_at"],
-                include=["state", "failure_code"],
+                include=["id", "state", "failure_code"],
                 name="attempt_created_state_idx",
             ),
         ]
