@@ -75,7 +75,7 @@ def run_settings(args) -> dict[str, str]:
         "CELERY_VISIBILITY_TIMEOUT": "60",
         "RESYNC_RETRY_BASE_DELAY_SECONDS": "0.5",
         "RESYNC_RETRY_MAX_DELAY_SECONDS": "8",
-        "OUTBOX_REDISPATCH_AFTER_SECONDS": "5",
+        "OUTBOX_REDISPATCH_AFTER_SECONDS": "15",
         "OUTBOX_STUCK_AFTER_SECONDS": "30",
         "RECONCILIATION_STALE_MANDATE_AFTER_SECONDS": "20",
         "NOTIFICATION_BACKEND": "accounts.notifications.FileNotificationBackend",
@@ -127,8 +127,11 @@ class Fleet:
 
     def __init__(self, args, env: dict[str, str]):
         self.env, self.logs = dict(env), args.logs
+        # Production's layout: a pool per queue (docs/runbook.md), so customer notices
+        # on the default queue never hold up re-syncs or a debit run's chunks.
         self.slots = [("debits", f"debits{i}") for i in range(args.debit_workers)]
-        self.slots += [("resync,default", f"resync{i}") for i in range(args.resync_workers)]
+        self.slots += [("resync", f"resync{i}") for i in range(args.resync_workers)]
+        self.slots += [("default", f"default{i}") for i in range(args.default_workers)]
         self.workers: dict[str, WorkerProcess] = {}
         self.generation: dict[str, int] = {}
         for queues, name in self.slots:
@@ -138,9 +141,21 @@ class Fleet:
         n = self.generation.get(name, 0) + 1
         self.generation[name] = n
         self.workers[name] = WorkerProcess(
-            queues=queues, concurrency=1, env=self.env, log=self.logs / f"{name}.{n}.log",
+            queues=queues, concurrency=3 if queues == "default" else 1, env=self.env,
+            log=self.logs / f"{name}.{n}.log",
             name=f"{name}@%h", wait_ready=False, stop_timeout=10,
         )  # fmt: skip
+
+    def supervise(self) -> int:
+        """What systemd's Restart=always does in production: start again any worker
+        that exited by itself (kombu can end a worker with an "Unrecoverable error"
+        when the broker goes away). Returns how many were restarted."""
+        queues_of = {n: q for q, n in self.slots}
+        died = [n for n, w in self.workers.items() if w.process.poll() is not None]
+        for name in died:
+            self.workers[name].stop()
+            self.start(queues_of[name], name)
+        return len(died)
 
     def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -188,7 +203,7 @@ def calls_in_flight(chunk_id: int | None) -> bool:
 
 def pick_debit_worker(fleet: "Fleet", rng: random.Random, debit_slots: list[str]):
     """A debit worker presenting a chunk right now if one shows up within a few seconds."""
-    deadline = time.monotonic() + 4
+    deadline = time.monotonic() + 1
     while time.monotonic() < deadline:
         presenting = [n for n in debit_slots if calls_in_flight(chunk_in_hand(fleet.workers[n]))]
         if presenting:
@@ -237,7 +252,9 @@ def inject(args, fleet: Fleet, broker: PrivateRedis, card_ids: list[int], tally:
     changes: list = []
     started = time.monotonic()
     for at, kind in plan:
-        time.sleep(max(0.0, started + at - time.monotonic()))
+        while time.monotonic() < started + at:
+            tally["self exits"] += fleet.supervise()
+            time.sleep(min(0.5, max(0.0, started + at - time.monotonic())))
         if kind == "broker":
             broker.kill()
             time.sleep(rng.uniform(0.5, 2.5))
@@ -248,8 +265,13 @@ def inject(args, fleet: Fleet, broker: PrivateRedis, card_ids: list[int], tally:
         else:
             debit_slots = [n for q, n in fleet.slots if q == "debits"]
             in_flight = False
-            if rng.random() < 0.8:
+            roll = rng.random()
+            if roll < 0.3:
+                # Caught presenting: its chunk's claimed attempts are left to the janitor.
                 name, in_flight = pick_debit_worker(fleet, rng, debit_slots)
+            elif roll < 0.75:
+                name = rng.choice(debit_slots)
+                in_flight = calls_in_flight(chunk_in_hand(fleet.workers[name]))
             else:
                 name = rng.choice([n for q, n in fleet.slots if q != "debits"])
             worker = fleet.workers[name]
@@ -266,7 +288,7 @@ def inject(args, fleet: Fleet, broker: PrivateRedis, card_ids: list[int], tally:
     return changes
 
 
-def settle(args, today) -> tuple[float | None, dict]:
+def settle(args, today, fleet: Fleet, tally) -> tuple[float | None, dict]:
     """Wait, calling nothing, until the system has settled by itself (or the timeout).
 
     Settled: no run running, no attempt in flight, every outbox event and notice
@@ -279,6 +301,7 @@ def settle(args, today) -> tuple[float | None, dict]:
     quiet = 0
     state: dict = {}
     while time.monotonic() - started < args.settle_timeout:
+        tally["self exits"] += fleet.supervise()
         state = settled_state(today)
         with (args.logs / "settle.log").open("a") as log:
             log.write(f"{time.monotonic() - started:6.1f} s {state}\n")
@@ -296,7 +319,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--redis-port", type=int, default=6391)
     parser.add_argument("--debit-workers", type=int, default=3)
-    parser.add_argument("--resync-workers", type=int, default=2)
+    parser.add_argument("--resync-workers", type=int, default=1)
+    parser.add_argument("--default-workers", type=int, default=1)
     parser.add_argument("--kills", type=int, default=None, help="default: 20 per 10,000")
     parser.add_argument("--broker-restarts", type=int, default=3)
     parser.add_argument(
@@ -313,17 +337,26 @@ def main() -> None:
     parser.add_argument("--timeout-rate", type=float, default=0.03)
     parser.add_argument("--unavailable-rate", type=float, default=0.04)
     parser.add_argument("--insufficient-funds-rate", type=float, default=0.02)
-    parser.add_argument("--settle-timeout", type=float, default=240)
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=None,
+        help="default: 300 s per 10,000 instalments, at least 300",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="default: a new temp dir")
     args = parser.parse_args()  # fmt: skip
-    if args.instalments < 1000 or args.debit_workers < 1 or args.resync_workers < 1:
+    if (
+        args.instalments < 1000
+        or min(args.debit_workers, args.resync_workers, args.default_workers) < 1
+    ):
         parser.error("at least 1,000 instalments and one worker of each kind")
     scale = args.instalments / 10_000
     if args.kills is None:
         args.kills = max(20, round(20 * scale))
     if args.password_changes is None:
-        args.password_changes = round(150 * scale)
-    args.fault_seconds = args.fault_seconds or max(45.0, args.instalments / 160)
+        args.password_changes = round(60 * scale)
+    args.settle_timeout = args.settle_timeout or 300 * max(1.0, scale)
+    args.fault_seconds = args.fault_seconds or max(40.0, args.instalments / 250)
     args.logs = args.logs or Path(tempfile.mkdtemp(prefix="fault-injection-"))
     (args.logs / "notifications").mkdir(parents=True, exist_ok=True)
     env = run_settings(args)
@@ -362,7 +395,7 @@ def run(args, env: dict) -> bool:
         run_debit_job(on_date=today, kind=DebitRun.Kind.SCHEDULED)
         changes = inject(args, fleet, broker, card_ids, tally)
         faults_over = time.monotonic()
-        settled_in, last_state = settle(args, today)
+        settled_in, last_state = settle(args, today, fleet, tally)
     finally:
         if beat:
             beat.stop()
@@ -395,6 +428,7 @@ def print_table(args, tally, f, settled_in, last_state, fault_seconds) -> bool:
          f"{tally['pool processes killed']} pool processes; "
          f"{tally['kills with gateway calls in flight']} with gateway calls in flight)"),
         ("broker restarts (data lost)", str(tally["broker restarts"])),
+        ("workers that died by themselves, restarted", str(tally["self exits"])),
         ("gateway faults injected", f"{sum(f.faults.values()):,} ("
          + ", ".join(f"{k} {v:,}" for k, v in sorted(f.faults.items())) + ")"),
         ("password changes committed", f"{tally['password changes']}"),
@@ -415,7 +449,8 @@ def print_table(args, tally, f, settled_in, last_state, fault_seconds) -> bool:
     print()
     print(
         f"Fault-injection run, seed {args.seed}: PostgreSQL, private Redis :{args.redis_port}, "
-        f"{args.debit_workers} debit + {args.resync_workers} re-sync workers, one beat"
+        f"{args.debit_workers} debit, {args.resync_workers} re-sync and {args.default_workers} "
+        "default-queue workers, one beat"
     )
     print()
     for key, value in rows:

@@ -67,15 +67,21 @@ def _claim_unresolved(*, stale_before: dt.datetime) -> list[DebitAttempt]:
         if not ids:
             return []
         DebitAttempt.objects.filter(pk__in=ids).update(
-            janitor_lease_until=clock + dt.timedelta(seconds=JANITOR_LEASE_SECONDS)
+            janitor_lease_until=clock + dt.timedelta(seconds=janitor_lease_seconds())
         )
     return list(DebitAttempt.objects.filter(pk__in=ids).select_related("mandate").order_by("pk"))
+
+
+def janitor_lease_seconds() -> float:
+    """A pass never outlives the task's hard time limit (the pool kills it there), so
+    neither need its lease: a janitor killed mid-pass holds its batch no longer."""
+    return min(JANITOR_LEASE_SECONDS, settings.CELERY_TASK_TIME_LIMIT)
 
 
 def janitor_time_budget() -> float:
     """Seconds one pass may spend asking the network: well inside the task's soft time
     limit, and inside the lease so no other janitor takes the same attempts meanwhile."""
-    return min(settings.CELERY_TASK_SOFT_TIME_LIMIT, JANITOR_LEASE_SECONDS) / 2
+    return min(settings.CELERY_TASK_SOFT_TIME_LIMIT, janitor_lease_seconds()) / 2
 
 
 def settle_unresolved_attempts(
