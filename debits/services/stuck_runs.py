@@ -82,16 +82,16 @@ def reconcile_stuck_runs(
             dispatches__gt=settings.DEBIT_RUN_STUCK_ALERT_DISPATCHES,
         ).values_list("run_id", flat=True)
     )
-    # A run whose selection never finished has no chunk to send again.
-    stuck_runs |= set(
-        DebitRun.objects.filter(
-            state=DebitRun.State.RUNNING,
-            chunks_total=0,
-            started_at__lt=now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS),
-        )
-        .filter(chunks__isnull=True)
-        .values_list("pk", flat=True)
-    )
+    # A run whose selection never finished (its worker died) has no chunk to send
+    # again: a retry run of its date takes over, as staff's re-run would.
+    for stopped in DebitRun.objects.filter(
+        state=DebitRun.State.RUNNING,
+        chunks_total=0,
+        started_at__lt=now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS),
+    ).filter(chunks__isnull=True):
+        if take_over_stopped_selection(run=stopped, actor=None, reason="") is not None:
+            report.repaired += 1
+            report.notes.append(f"run #{stopped.pk} stopped during selection: taken over")
     for run in DebitRun.objects.filter(pk__in=stuck_runs):
         raise_alert(
             kind=Alert.Kind.DEBIT_RUN_STUCK,
@@ -147,13 +147,31 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
         return run
     if run.chunks.exists():
         raise StuckRunError(f"Every chunk of {run} is done; it completes by itself.")
-    run.state, run.finished_at = DebitRun.State.FAILED, timezone.now()
-    run.save(update_fields=["state", "finished_at"])
+    return take_over_stopped_selection(run=run, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def take_over_stopped_selection(
+    *, run: DebitRun, actor: StaffUser | None, reason: str
+) -> DebitRun | None:
+    """A run that stopped before recording its chunks is closed as failed and a retry
+    run of its date collects what it would have; None if it is no longer running.
+
+    The run sweeper does this by itself once the selection is older than
+    ``DEBIT_RUN_SELECTION_STALE_SECONDS`` (past any task's time limit, so no
+    worker is still selecting): a scheduled run killed mid-selection otherwise
+    stays running, and the day's next tick returns it instead of collecting.
+    """
+    closed = DebitRun.objects.filter(
+        pk=run.pk, state=DebitRun.State.RUNNING, chunks_total=0
+    ).update(state=DebitRun.State.FAILED, finished_at=timezone.now())
+    if not closed:
+        return None
     record_audit_event(
         actor=actor,
         action=AuditAction.DEBIT_RUN_RERUN,
         target=run,
         summary={"stopped_during_selection": True},
-        reason=reason[:300],
+        reason=(reason or "The run stopped during its selection; a retry run took over.")[:300],
     )
     return run_debit_job(on_date=run.run_date, kind=DebitRun.Kind.RETRY, actor=actor)
