@@ -41,6 +41,7 @@ def test_ten_thousand_instalments_through_kills_broker_restarts_and_network_faul
         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
     )  # fmt: skip
     output = done.stdout + done.stderr
+    print(done.stdout)  # the run's table, in the test's report (pytest -rA)
     assert done.returncode == 0, output[-6000:]
     kills = int(_row(output, "worker kills (SIGKILL)").split()[0])
     in_flight = int(re.search(r"(\d+) with gateway calls in flight", output).group(1))
