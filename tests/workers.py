@@ -65,6 +65,7 @@ class WorkerProcess:
         stop_timeout: float = 20,
         wait_ready: bool = True,
         name: str | None = None,
+        app: str = "backoffice",
     ):
         self.log_path = log
         self.stop_timeout = stop_timeout
@@ -78,7 +79,7 @@ class WorkerProcess:
                 "-m",
                 "celery",
                 "-A",
-                "backoffice",
+                app,
                 "worker",
                 "-Q",
                 queues,

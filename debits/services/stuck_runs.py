@@ -82,16 +82,14 @@ def reconcile_stuck_runs(
             dispatches__gt=settings.DEBIT_RUN_STUCK_ALERT_DISPATCHES,
         ).values_list("run_id", flat=True)
     )
-    # A run whose selection never finished (its worker died) has no chunk to send
-    # again: a retry run of its date takes over, as staff's re-run would.
-    for stopped in DebitRun.objects.filter(
-        state=DebitRun.State.RUNNING,
-        chunks_total=0,
-        started_at__lt=now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS),
-    ).filter(chunks__isnull=True):
-        if take_over_stopped_selection(run=stopped, actor=None, reason="") is not None:
-            report.repaired += 1
-            report.notes.append(f"run #{stopped.pk} stopped during selection: taken over")
+    # A run whose selection never finished never completes, whatever its chunks do.
+    stuck_runs |= set(
+        DebitRun.objects.filter(
+            state=DebitRun.State.RUNNING,
+            selection_finished_at__isnull=True,
+            started_at__lt=now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS),
+        ).values_list("pk", flat=True)
+    )
     for run in DebitRun.objects.filter(pk__in=stuck_runs):
         raise_alert(
             kind=Alert.Kind.DEBIT_RUN_STUCK,
@@ -120,8 +118,9 @@ def reconcile_stuck_runs(
 @transaction.atomic
 def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> DebitRun:
     """Operations re-run a run that stopped: its unfinished chunks are sent again at
-    once (lease or not); a run that stopped before recording its chunks is closed as
-    failed and a retry run of its date takes over. Returns the run doing the work."""
+    once (lease or not); a run that stopped before its selection recorded its last
+    chunk is closed as failed and a retry run of its date takes over. Returns the run
+    doing the work."""
     if not actor.is_authenticated or not actor.has_perm(PERMISSION_EMERGENCY):
         raise StuckRunError("Only operations may re-run a debit run.")
     reason = (reason or "").strip()
@@ -135,7 +134,7 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
             run=run, finished_at__isnull=True
         )
     )
-    if unfinished:
+    if unfinished and run.selection_finished_at is not None:
         _resend(unfinished)
         record_audit_event(
             actor=actor,
@@ -145,33 +144,15 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
             reason=reason[:300],
         )
         return run
-    if run.chunks.exists():
+    if run.selection_finished_at is not None:
         raise StuckRunError(f"Every chunk of {run} is done; it completes by itself.")
-    return take_over_stopped_selection(run=run, actor=actor, reason=reason)
-
-
-@transaction.atomic
-def take_over_stopped_selection(
-    *, run: DebitRun, actor: StaffUser | None, reason: str
-) -> DebitRun | None:
-    """A run that stopped before recording its chunks is closed as failed and a retry
-    run of its date collects what it would have; None if it is no longer running.
-
-    The run sweeper does this by itself once the selection is older than
-    ``DEBIT_RUN_SELECTION_STALE_SECONDS`` (past any task's time limit, so no
-    worker is still selecting): a scheduled run killed mid-selection otherwise
-    stays running, and the day's next tick returns it instead of collecting.
-    """
-    closed = DebitRun.objects.filter(
-        pk=run.pk, state=DebitRun.State.RUNNING, chunks_total=0
-    ).update(state=DebitRun.State.FAILED, finished_at=timezone.now())
-    if not closed:
-        return None
+    run.state, run.finished_at = DebitRun.State.FAILED, timezone.now()
+    run.save(update_fields=["state", "finished_at"])
     record_audit_event(
         actor=actor,
         action=AuditAction.DEBIT_RUN_RERUN,
         target=run,
         summary={"stopped_during_selection": True},
-        reason=(reason or "The run stopped during its selection; a retry run took over.")[:300],
+        reason=reason[:300],
     )
     return run_debit_job(on_date=run.run_date, kind=DebitRun.Kind.RETRY, actor=actor)

@@ -22,7 +22,7 @@ from debits.services import (
 from tests.debit_helpers import due_instalment, eager_celery  # noqa: F401 # fixture
 from tests.factories import StaffUserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("collect_path")]
 
 
 def after_the_lease() -> dt.datetime:
@@ -107,45 +107,17 @@ def test_a_run_that_keeps_not_finishing_raises_one_alert_resolved_when_it_comple
 
 
 @pytest.mark.usefixtures("eager_celery")
-def test_a_run_that_stopped_during_selection_is_taken_over_by_a_retry_run_by_itself(
-    django_capture_on_commit_callbacks,
-):
-    """Found by the fault-injection run: a worker killed while a run selected left it
-    running for good, and the day's next tick returned it instead of collecting."""
-    due_instalment()
-    stopped = DebitRun.objects.create(
-        run_date=timezone.localdate(),
-        kind=DebitRun.Kind.SCHEDULED,
-        started_at=timezone.now()
-        - dt.timedelta(seconds=django_settings.DEBIT_RUN_SELECTION_STALE_SECONDS + 1),
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        report = reconcile_stuck_runs()
-
-    stopped.refresh_from_db()
-    assert stopped.state == DebitRun.State.FAILED
-    working = DebitRun.objects.get(kind=DebitRun.Kind.RETRY)
-    assert working.state == DebitRun.State.COMPLETED
-    assert DebitAttempt.objects.filter(run=working, state="succeeded").count() == 1
-    assert report.repaired == 1
-    event = AuditEvent.objects.get(action=AuditAction.DEBIT_RUN_RERUN)
-    assert event.actor is None and event.object_id == str(stopped.pk)
-    assert not Alert.objects.filter(kind=Alert.Kind.DEBIT_RUN_STUCK, resolved_at__isnull=True)
-
-
-@pytest.mark.usefixtures("eager_celery")
-def test_operations_re_run_a_run_that_stopped_during_selection_without_waiting(
+def test_a_run_that_stopped_during_selection_is_alerted_and_re_run_by_operations(
     django_capture_on_commit_callbacks,
 ):
     due_instalment()
     stopped = DebitRun.objects.create(
         run_date=timezone.localdate(),
         kind=DebitRun.Kind.SCHEDULED,
-        started_at=timezone.now() - dt.timedelta(minutes=1),
+        started_at=timezone.now() - dt.timedelta(hours=1),
     )
     reconcile_stuck_runs()
-    stopped.refresh_from_db()
-    assert stopped.state == DebitRun.State.RUNNING, "the sweeper waits out the selection"
+    assert Alert.objects.filter(kind=Alert.Kind.DEBIT_RUN_STUCK, resolved_at__isnull=True)
     operator = StaffUserFactory(role="operations")
     with django_capture_on_commit_callbacks(execute=True):
         working = rerun_stuck_debit_run(run=stopped, actor=operator, reason="Worker died")
@@ -156,6 +128,8 @@ def test_operations_re_run_a_run_that_stopped_during_selection_without_waiting(
     assert working.state == DebitRun.State.COMPLETED
     assert DebitAttempt.objects.filter(run=working, state="succeeded").count() == 1
     assert AuditEvent.objects.get(action=AuditAction.DEBIT_RUN_RERUN).actor == operator
+    reconcile_stuck_runs()
+    assert not Alert.objects.filter(kind=Alert.Kind.DEBIT_RUN_STUCK, resolved_at__isnull=True)
 
 
 def test_only_operations_re_run_a_run_and_only_a_running_one(django_capture_on_commit_callbacks):
@@ -222,6 +196,12 @@ class AskingGateway:
         if len(AskingGateway.asked) == 1:
             settle_unresolved_attempts()  # the second janitor, at the same moment
         return self.inner.get_status(idempotency_key=idempotency_key)
+
+    def get_status_batch(self, idempotency_keys):
+        AskingGateway.asked.extend(idempotency_keys)
+        if len(AskingGateway.asked) == len(idempotency_keys):
+            settle_unresolved_attempts()  # the second janitor, at the same moment
+        return self.inner.get_status_batch(idempotency_keys)
 
 
 def test_two_janitors_never_ask_about_the_same_key(settings):
