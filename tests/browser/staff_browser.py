@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,10 @@ class PageChecks:
     language: str
     violations: list[str] = field(default_factory=list)
     pages: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
     def check(self, page, name: str) -> None:
+        started = time.monotonic()
         page.add_script_tag(path=str(AXE))
         result = page.evaluate(
             """async () => {
@@ -68,6 +71,7 @@ class PageChecks:
             }"""
         )
         self.pages.append(name)
+        self.seconds += time.monotonic() - started
         for violation in result:
             if violation["impact"] in BLOCKING_IMPACTS:
                 self.violations.append(
