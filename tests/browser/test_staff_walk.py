@@ -17,10 +17,11 @@ var/screenshots/; with UPDATE_SCREENSHOTS=1 the README's two are replaced:
 
 import os
 import re
+import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.urls import reverse
 
 from accounts import notifications
@@ -78,6 +79,22 @@ def worker_for_the_module(django_db_setup, django_db_blocker, tmp_path_factory):
         finally:
             worker.stop()
             purge_broker()
+            _wait_for_worker_sessions_to_end()
+
+
+def _wait_for_worker_sessions_to_end(timeout: float = 10) -> None:
+    """A stopped worker's database sessions end a moment after it: the test database
+    can be dropped only once they have."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.2)
 
 
 @pytest.fixture
@@ -319,6 +336,9 @@ def test_staff_walk_from_a_failed_resync_to_an_approved_compensation(
             checks = walk(browser, live_server, language, story, sent_messages, resync_worker)
         finally:
             browser.close()
+            # Inside Playwright's sync API the walk's queries ran on a connection of
+            # their own (another context): close it, or the test database stays in use.
+            connections.close_all()
     assert len(checks.pages) >= 15
     print(f"{language}: {len(checks.pages)} pages checked by axe-core in {checks.seconds:.1f} s")
     assert not checks.violations, "\n".join(checks.violations)
