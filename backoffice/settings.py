@@ -323,7 +323,9 @@ CELERY_TASK_ROUTES = {
     "debits.tasks.resync.*": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.collection.*": {"queue": CELERY_QUEUE_DEBITS},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's schedule in the database, sent by whichever beat holds the
+# PostgreSQL beat lock: start one per machine if you like, exactly one sends.
+CELERY_BEAT_SCHEDULER = "backoffice.beat:SingleBeatScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
