@@ -40,7 +40,12 @@ from tests.debit_helpers import eager_celery
 from tests.factories import STAFF_PASSWORD, StaffUserFactory
 from tests.workers import WorkerProcess, purge_broker, redis_broker_url, worker_environment
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# A walk takes under a minute on a quiet machine; a shared, loaded one needs more room.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(600),
+]
 
 __all__ = ["eager_celery"]
 
