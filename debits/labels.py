@@ -65,6 +65,7 @@ SYNC_ERROR_LABELS = {
     "timeout": _("No answer from the gateway"),
     "idempotency_conflict": _("Idempotency key conflict"),
     "interrupted": _("Interrupted (worker stopped)"),
+    "mandate_closed": _("Mandate cancelled or failed while the gateway bound it"),
 }
 
 # Messages the debit services raise for staff, marked here so the pages can show
