@@ -50,6 +50,7 @@ from accounts.pii import (
 from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate
 from debits.services.mandates import mandate_purpose
+from demo.bulk_rows import insert_rows
 from demo.generator import DemoCustomer, generate_demo_book
 from simulator.models import SimulatedAgreement
 
@@ -57,8 +58,6 @@ MAX_DEMO_CUSTOMERS = 1_000_000
 # Customers written per transaction: ~40k rows held as tuples, so memory stays
 # flat however large the book, and each commit shows on the progress bar.
 CUSTOMER_BATCH = 1000
-# Rows per executemany call on SQLite (PostgreSQL streams a whole batch by COPY).
-INSERT_BATCH = 2000
 ZERO = Decimal("0.00")
 # Each card password is an argon2 hash (~30 ms); one per card would take an hour
 # for 100k cards. A demo card's password is never needed (a customer resets it),
@@ -96,37 +95,6 @@ INSTALMENT_COLUMNS = (
     "state",
     "paid_at",
 )
-
-
-def _insert_rows(model, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Insert plain tuples: ~40 rows per customer, and building a model instance and
-    compiling every value through the ORM costs more than the insert itself.
-    PostgreSQL takes them by COPY, SQLite by executemany. Columns not named get
-    their field's default, so a field added later needs no change here."""
-    if not rows:
-        return
-    defaults = [
-        (field.column, field.get_db_prep_save(field.get_default(), connection))
-        for field in model._meta.concrete_fields
-        if field.column not in columns and not field.primary_key
-    ]
-    all_columns = [*columns, *(column for column, _ in defaults)]
-    if defaults:
-        tail = tuple(value for _, value in defaults)
-        rows = [row + tail for row in rows]
-    table = connection.ops.quote_name(model._meta.db_table)
-    column_list = ", ".join(connection.ops.quote_name(c) for c in all_columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        placeholders = ", ".join(["%s"] * len(all_columns))
-        # Table and column names come from the models, never from input.
-        sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608 # nosec B608
-        for start in range(0, len(rows), INSERT_BATCH):
-            cursor.executemany(sql, rows[start : start + INSERT_BATCH])
 
 
 def _db_datetime(value: dt.datetime | None):
@@ -268,7 +236,7 @@ def _write_batch(
         for p in people
     ]
 
-    _insert_rows(
+    insert_rows(
         Customer,
         (
             "id",
@@ -313,7 +281,7 @@ def _write_batch(
                 _morning_for_db(p.start_date),
             )
         )
-    _insert_rows(
+    insert_rows(
         Card,
         (
             "id",
@@ -331,7 +299,7 @@ def _write_batch(
 
     kinds = CardCredential.Kind.values
     credential_ids = iter(ids.take("credential", len(people) * len(kinds)))
-    _insert_rows(
+    insert_rows(
         CardCredential,
         ("id", "card_id", "kind", "password_hash", "changed_at"),
         [
@@ -352,7 +320,7 @@ def _write_batch(
         for p, card_id in zip(people, card_ids, strict=True)
         for version, days_ago in enumerate(p.password_change_days_ago, start=2)
     ]
-    _insert_rows(
+    insert_rows(
         PasswordChange,
         ("id", "card_id", "kind", "channel", "credential_version", "changed_at"),
         [
@@ -364,7 +332,7 @@ def _write_batch(
         ],
     )  # fmt: skip
 
-    _insert_rows(
+    insert_rows(
         Loan,
         (
             "id",
@@ -425,10 +393,10 @@ def _write_batch(
                     paid_at,
                 )
             )
-    _insert_rows(Instalment, INSTALMENT_COLUMNS, instalments)
+    insert_rows(Instalment, INSTALMENT_COLUMNS, instalments)
 
     payee = settings.DEBIT_PAYEE_NAME
-    _insert_rows(
+    insert_rows(
         Mandate,
         (
             "id",
@@ -481,7 +449,7 @@ def _write_batch(
         ],
     )
     # The payment network's side of each agreement, so the demo's collects succeed.
-    _insert_rows(
+    insert_rows(
         SimulatedAgreement,
         ("id", "mandate_reference", "card_reference", "token", "credential_version", "bound_at"),
         [

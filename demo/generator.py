@@ -72,7 +72,7 @@ class DemoCustomer:
     password_change_days_ago: tuple[int, ...]
 
 
-def _luhn_complete(partial: str) -> str:
+def luhn_complete(partial: str) -> str:
     total = 0
     for position, char in enumerate(reversed(partial)):
         digit = int(char)
@@ -87,14 +87,14 @@ def _luhn_complete(partial: str) -> str:
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
-def _national_id(region: str, birth: dt.date, serial: int) -> str:
+def national_id_number(region: str, birth: dt.date, serial: int) -> str:
     """GB 11643: region, birth date, serial, ISO 7064 MOD 11-2 check character."""
     body = f"{region}{birth:%Y%m%d}{serial:03d}"
     check = "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
     return body + check
 
 
-def _unique_number(index: int, offset: int, digits: int) -> int:
+def unique_number(index: int, offset: int, digits: int) -> int:
     # An odd multiplier not divisible by 5 is coprime with 10**digits: distinct
     # indexes give distinct numbers without a set of all numbers so far.
     return (index * 7_919_317 + offset) % 10**digits
@@ -108,9 +108,9 @@ def generate_demo_book(*, seed: int, customers: int, today: dt.date) -> Iterator
     for index in range(customers):
         full_name = rng.choice(SURNAMES) + rng.choice(GIVEN_NAMES)
         birth_date = dt.date(rng.randint(1965, 2002), rng.randint(1, 12), rng.randint(1, 28))
-        national_id = _national_id(rng.choice(REGIONS), birth_date, rng.randrange(1000))
+        national_id = national_id_number(rng.choice(REGIONS), birth_date, rng.randrange(1000))
         while national_id in seen_ids:
-            national_id = _national_id(national_id[:6], birth_date, rng.randrange(1000))
+            national_id = national_id_number(national_id[:6], birth_date, rng.randrange(1000))
         seen_ids.add(national_id)
         phone = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
         email = f"c{index + 1:07d}@mail.example.cn" if rng.random() < 0.6 else ""
@@ -137,7 +137,7 @@ def generate_demo_book(*, seed: int, customers: int, today: dt.date) -> Iterator
             birth_date=birth_date,
             phone=phone,
             email=email,
-            card_number=_luhn_complete(f"{CARD_BIN}{_unique_number(index, card_offset, 9):09d}"),
+            card_number=luhn_complete(f"{CARD_BIN}{unique_number(index, card_offset, 9):09d}"),
             credit_limit=principal + Decimal(rng.choice((20_000, 30_000, 50_000))),
             credential_version=version,
             loan_reference=f"LN{index + 1:010d}",
@@ -147,8 +147,8 @@ def generate_demo_book(*, seed: int, customers: int, today: dt.date) -> Iterator
             term_months=term,
             start_date=start_date,
             mandate_reference=mandate_reference,
-            settlement_account=_luhn_complete(
-                f"{SETTLEMENT_BIN}{_unique_number(index, account_offset, 12):012d}"
+            settlement_account=luhn_complete(
+                f"{SETTLEMENT_BIN}{unique_number(index, account_offset, 12):012d}"
             ),
             agreement_token=f"agr-{mandate_reference}-v{version}-{rng.getrandbits(64):016x}",
             password_change_days_ago=changes,

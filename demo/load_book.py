@@ -1,18 +1,25 @@
-"""A plain book of due instalments written with bulk inserts, for load tests and benchmarks.
+"""Books for load tests and benchmarks, written as plain rows: fast, and as the services write them.
 
-Every instalment is due on one date under an active mandate whose agreement the
-simulated payment network already holds (bound to the card's credential
-version). Nothing here is realistic beyond what the debit engine reads; the
-demo book (``demo.book``) is the realistic one.
+``seed_book(customers=N)`` writes a bank-sized book: per customer a card with its
+credentials, a car loan with its whole equal-instalment schedule, and an active
+mandate bound (in sync) at the simulated payment network. With ``due=M`` the
+first M loans fall due on ``on_date`` (the month-end run's book). It streams
+batches by COPY with ids taken from the tables' sequences, expands the
+schedules inside PostgreSQL, and holds one batch in memory however large the
+book; a test holds its rows to the services' (``tests/demo/test_seed_book.py``).
+
+``seed_due_instalments`` is the older, plainer book: one due instalment per loan
+and nothing else realistic beyond what the debit engine reads.
 
 Rows go in set by set for speed, not through the services, but they keep the
-services' rules: each loan's one due instalment is the first row of its
-equal-instalment schedule (``debits.amortisation``, as ``open_loan`` writes
-it), and each mandate carries terms ``create_mandate`` would accept (payee
-``DEBIT_PAYEE_NAME``, purpose ``mandate_purpose``, a cap above the instalment,
-validity well past its due date), then bound and active as ``resync_mandate``
-and ``activate_mandate`` leave it. The settlement account is a fixed mask with
-a per-row stand-in fingerprint: no account number exists to fingerprint.
+services' rules: each loan's instalments are those of its equal-instalment
+schedule (``debits.amortisation``, as ``open_loan`` writes it), and each mandate
+carries terms ``create_mandate`` would accept (payee ``DEBIT_PAYEE_NAME``,
+purpose ``mandate_purpose``, a cap above the instalment, validity well past its
+due date), then bound and active as ``resync_mandate`` and ``activate_mandate``
+leave it. In ``seed_due_instalments`` the settlement account is a fixed mask with
+a per-row stand-in fingerprint; ``seed_book`` masks and fingerprints a generated
+account number, never storing it.
 """
 
 import datetime as dt
@@ -25,7 +32,10 @@ from accounts.models import Card, Customer
 from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate
 from debits.services.mandates import mandate_purpose
+from demo.book_seeder import BookReport, seed_book
 from simulator.models import SimulatedAgreement
+
+__all__ = ["BookReport", "seed_book", "seed_due_instalments"]
 
 # Rows per INSERT statement.
 INSERT_BATCH = 5000
