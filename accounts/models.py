@@ -8,6 +8,7 @@ passwords keep an argon2 hash of an HMAC under a server-side pepper.
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Right
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -66,6 +67,13 @@ class Customer(models.Model):
     national_id_masked = models.CharField(max_length=24)
     national_id_fingerprint = models.CharField(max_length=64, unique=True)
     phone = models.CharField(max_length=20)
+    # What a caller who gives their name and "the number ending 5678" is found by;
+    # computed by the database, so no writer (services, bulk loads, COPY) can forget it.
+    phone_last_four = models.GeneratedField(
+        expression=Right("phone", 4),
+        output_field=models.CharField(max_length=4),
+        db_persist=True,
+    )
     email = models.EmailField(blank=True)
     # Birth-date digits are forbidden as a card password.
     birth_date = models.DateField(null=True, blank=True)

@@ -11,6 +11,7 @@ import hmac
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 _DIGITS = re.compile(r"\D")
 
@@ -80,7 +81,7 @@ def looks_like_card_number(text: str) -> bool:
 def mask_search_text(text: str) -> str:
     """What a page may echo of a search: full card numbers, national ids and phones masked."""
     if search_fingerprints(text) is not None:
-        return "the full card number or national id searched for"
+        return gettext("the full card number or national id searched for")
     compact = text.replace(" ", "").replace("-", "")
     if len(compact) == 18 and compact[:17].isdigit():
         return mask_national_id(compact)

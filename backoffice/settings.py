@@ -297,24 +297,48 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Longer than the longest task or countdown: a message that outlives it is
-    # redelivered while the first delivery may still run (tasks are idempotent).
+    # Longer than the longest task (CELERY_TASK_TIME_LIMIT, 10 min) and the longest
+    # retry countdown (RESYNC_RETRY_MAX_DELAY_SECONDS, 5 min) together: Redis hands an
+    # unacknowledged message to another worker after this, so a shorter one would
+    # start a second delivery while the first still runs (harmless, tasks are
+    # idempotent, but wasted work at month-end).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60)
     }
+# Tests and the one-process demo run tasks inline; never in production.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# JSON only: a message can carry ids and plain values, never a pickled object.
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Results live in the database rows the tasks write; a result backend would be unread.
 CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the task ran: a worker that dies mid-chunk leaves the message
+# for another (at-least-once; the database makes a second delivery harmless).
 CELERY_TASK_ACKS_LATE = True
+# A worker process killed by the OOM killer or SIGKILL puts its message back too,
+# instead of acknowledging a task that never finished.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message per worker process at a time: a chunk takes up to seconds, and
+# prefetched chunks would wait behind it in one process while another sits idle
+# (and re-sync workers must never hold a queued change behind a slow one).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Hard limit: a chunk of 500 takes well under a minute even at 20 ms per batch
+# call; ten minutes only stops a task that hangs. DEBIT_CHUNK_LEASE_SECONDS and
+# DEBIT_SUBMITTED_STALE_AFTER_SECONDS are derived from it.
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=10 * 60)
+# A minute before the hard limit the task gets SoftTimeLimitExceeded and can stop
+# between chunk stages (claimed attempts stay `submitted` for the janitor).
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=9 * 60)
+# On SIGTERM (a deploy), let a running chunk finish recording for up to this long
+# before the cold shutdown: a chunk cut between present and record leaves its
+# attempts `submitted` until the janitor's stale threshold (Celery >= 5.5).
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env.float("CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT", default=60.0)
+# Anything not routed below: fees, reconciliation, operations sweeps.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Re-sync is latency-sensitive (a customer just changed a password); debits are
-# throughput work. Separate queues let each get its own workers at scale.
+# throughput work. Separate queues with a worker pool each (Procfile, README), so a
+# million queued debit chunks never delay a re-sync.
 CELERY_QUEUE_RESYNC = "resync"
 CELERY_QUEUE_DEBITS = "debits"
 CELERY_TASK_ROUTES = {
@@ -323,8 +347,12 @@ CELERY_TASK_ROUTES = {
     "debits.tasks.resync.*": {"queue": CELERY_QUEUE_RESYNC},
     "debits.tasks.collection.*": {"queue": CELERY_QUEUE_DEBITS},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Schedules are rows staff can edit in the admin, sent by whichever beat holds the
+# PostgreSQL beat lock: start one per machine if you like, exactly one sends.
+CELERY_BEAT_SCHEDULER = "backoffice.beat:SingleBeatScheduler"
+# Beat fires on the bank's calendar (06:00 Asia/Shanghai), whatever the server's zone.
 CELERY_TIMEZONE = TIME_ZONE
+# The project's JSON logging stays in charge of the root logger in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Cache (rate limits) -------------------------------------------------------
@@ -435,6 +463,12 @@ DEBIT_OUTAGE_BACKOFF_MINUTES = env.int("DEBIT_OUTAGE_BACKOFF_MINUTES", default=1
 # Gateway calls a chunk task keeps in flight at once (threads, each with its own
 # database connection while the chunk runs).
 DEBIT_GATEWAY_CONCURRENCY = env.int("DEBIT_GATEWAY_CONCURRENCY", default=16)
+# Collection instructions per batch call to a gateway that takes batches
+# (collect_batch); 0 presents one call per instalment through the pool above.
+# A chunk is presented as one batch: at 20 ms a call, 500 per call is ~25,000/s
+# of network time per process, far above what the database can record, and one
+# batch per chunk keeps a lost call's damage to one chunk (all `unknown`).
+DEBIT_GATEWAY_BATCH_SIZE = env.int("DEBIT_GATEWAY_BATCH_SIZE", default=500)
 # A `submitted` attempt older than this belongs to a worker that died: longer than
 # the task's hard time limit, so no worker can still be about to call the gateway.
 DEBIT_SUBMITTED_STALE_AFTER_SECONDS = env.int(

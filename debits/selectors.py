@@ -34,32 +34,36 @@ def card_mandates_overview(card) -> dict:
         .order_by("credential_version", "changed_at")
         .values_list("credential_version", "changed_at")
     )
-    rows = []
-    for mandate in mandates:
-        if mandate.is_in_sync_with(card):
-            state, since = "in_sync", mandate.synced_at
-        elif mandate.sync_failed_at is not None:
-            state, since = "failed", mandate.sync_failed_at
-        else:
-            state = "pending"
-            since = next(
-                (at for version, at in changes if version > mandate.synced_credential_version),
-                card.credential_changed_at,
-            )
-        rows.append(
-            {
-                "mandate": mandate,
-                "state": state,
-                "since": since,
-                "live": mandate.state in Mandate.LIVE_STATES,
-            }
-        )
+    rows = [_mandate_sync_row(mandate, card, changes) for mandate in mandates]
     history = list(
         MandateSync.objects.filter(mandate__card=card)
         .select_related("mandate", "requested_by")
         .order_by("-requested_at", "-id")[:30]
     )
     return {"mandate_rows": rows, "sync_history": history}
+
+
+def _mandate_sync_row(mandate, card, changes: list[tuple[int, object]]) -> dict:
+    """A mandate's sync state against its card, given the card's binding changes
+    (credential version, when) in version order."""
+    from debits.models import Mandate
+
+    if mandate.is_in_sync_with(card):
+        state, since = "in_sync", mandate.synced_at
+    elif mandate.sync_failed_at is not None:
+        state, since = "failed", mandate.sync_failed_at
+    else:
+        state = "pending"
+        since = next(
+            (at for version, at in changes if version > mandate.synced_credential_version),
+            card.credential_changed_at,
+        )
+    return {
+        "mandate": mandate,
+        "state": state,
+        "since": since,
+        "live": mandate.state in Mandate.LIVE_STATES,
+    }
 
 
 # --- Debit runs, attempts and the card's instalments ---------------------------------
@@ -295,3 +299,184 @@ def open_pauses_for_card(card) -> list:
         .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
         .order_by("paused_at")
     )
+
+
+# --- The staff search box ------------------------------------------------------------
+
+# Results per page of the customer search, and the deepest page it serves: past
+# that, the person narrows the search (a deeper OFFSET would read ever more rows).
+CUSTOMER_SEARCH_PAGE_SIZE = 25
+CUSTOMER_SEARCH_MAX_PAGE = 40
+
+
+@dataclass(frozen=True)
+class CustomerSearchPage:
+    """One page of a customer search: whether another follows, never a total count
+    (counting every 张 in a book of a million customers is a scan of the index)."""
+
+    customers: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def customer_search_page(query: str, *, page: int = 1) -> CustomerSearchPage:
+    """A page of customers matching the search, each with its cards and their loans.
+
+    Three queries whatever the page holds: the customers (the page and one more row,
+    to know whether a next page exists), their cards, the cards' loans.
+    """
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    from accounts.models import Card
+    from accounts.selectors import search_customers
+    from debits.models import Loan
+
+    number = max(1, min(page, CUSTOMER_SEARCH_MAX_PAGE))
+    first = (number - 1) * CUSTOMER_SEARCH_PAGE_SIZE
+    rows = list(search_customers(query)[first : first + CUSTOMER_SEARCH_PAGE_SIZE + 1])
+    customers = rows[:CUSTOMER_SEARCH_PAGE_SIZE]
+    loans = Loan.objects.only("id", "card_id", "reference", "status").order_by("reference")
+    cards = (
+        Card.objects.only("id", "customer_id", "last_four", "status", "created_at")
+        .order_by("-created_at", "-id")
+        .prefetch_related(Prefetch("loans", queryset=loans))
+    )
+    prefetch_related_objects(customers, Prefetch("cards", queryset=cards))
+    return CustomerSearchPage(
+        customers=customers,
+        number=number,
+        has_next=len(rows) > CUSTOMER_SEARCH_PAGE_SIZE and number < CUSTOMER_SEARCH_MAX_PAGE,
+    )
+
+
+# --- The customer 360° page ------------------------------------------------------------
+
+# Debit attempts per page of the customer page, fees and alerts it lists, and the
+# open instalments it shows per loan: the first screen stays short, the rest pages.
+CUSTOMER_ATTEMPTS_PER_PAGE = 10
+CUSTOMER_FEES_SHOWN = 20
+CUSTOMER_ALERTS_SHOWN = 20
+NEXT_INSTALMENTS_SHOWN = 3
+UNRESOLVED_ATTEMPT_STATES = ("failed", "unknown")
+
+
+def customer_collection_overview(
+    cards: list, *, attempt_state: str = "", attempt_page: int = 1
+) -> dict:
+    """What collection looks like for these cards (one customer's): mandates and their
+    sync state, pauses in force, loans with their next instalments, fees, open alerts,
+    a page of debit attempts (optionally of one state) and the failures still open.
+
+    Nine queries however many cards, mandates, loans or attempts.
+    """
+    from django.db.models import Prefetch, Q
+
+    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
+    from debits.models import (
+        Alert,
+        CollectionPause,
+        DebitAttempt,
+        Instalment,
+        LateFee,
+        Loan,
+        Mandate,
+    )
+
+    by_id = {card.pk: card for card in cards}
+    ids = list(by_id)
+    changes: dict[int, list] = {}
+    for card_id, version, at in (
+        PasswordChange.objects.filter(card_id__in=ids, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
+        .order_by("credential_version", "changed_at")
+        .values_list("card_id", "credential_version", "changed_at")
+    ):
+        changes.setdefault(card_id, []).append((version, at))
+    mandate_rows = []
+    for mandate in (
+        Mandate.objects.filter(card_id__in=ids)
+        .select_related("loan")
+        .order_by("state", "reference")
+    ):
+        mandate.card = by_id[mandate.card_id]
+        mandate_rows.append(
+            _mandate_sync_row(mandate, mandate.card, changes.get(mandate.card_id, []))
+        )
+    pauses = list(
+        CollectionPause.objects.filter(resumed_at__isnull=True)
+        .filter(
+            Q(scope=CollectionPause.Scope.BOOK) | Q(card_id__in=ids) | Q(mandate__card_id__in=ids)
+        )
+        .select_related("card__customer", "mandate__loan", "mandate__card__customer", "paused_by")
+        .order_by("paused_at")
+    )
+    open_instalments = Instalment.objects.filter(state__in=Instalment.OPEN_STATES).order_by(
+        "due_date", "sequence"
+    )
+    loans = list(
+        Loan.objects.filter(card_id__in=ids)
+        .prefetch_related(Prefetch("instalments", open_instalments, to_attr="open_instalments"))
+        .order_by("card_id", "reference")
+    )
+    for loan in loans:
+        loan.card = by_id[loan.card_id]
+        loan.next_instalments = loan.open_instalments[:NEXT_INSTALMENTS_SHOWN]
+    fees = list(
+        LateFee.objects.filter(instalment__loan__card_id__in=ids)
+        .select_related("instalment__loan", "waiver_requested_by")
+        .order_by("-accrued_at", "-id")[:CUSTOMER_FEES_SHOWN]
+    )
+    alerts = list(
+        Alert.objects.filter(resolved_at__isnull=True)
+        .filter(Q(card_id__in=ids) | Q(mandate__card_id__in=ids))
+        .order_by("-raised_at", "-id")[:CUSTOMER_ALERTS_SHOWN]
+    )
+    attempts = DebitAttempt.objects.filter(mandate__card_id__in=ids)
+    if attempt_state in DebitAttempt.State.values:
+        attempts = attempts.filter(state=attempt_state)
+    first = (attempt_page - 1) * CUSTOMER_ATTEMPTS_PER_PAGE
+    attempt_rows = list(
+        attempts.select_related("instalment__loan", "mandate").order_by("-created_at", "-id")[
+            first : first + CUSTOMER_ATTEMPTS_PER_PAGE + 1
+        ]
+    )
+    for attempt in attempt_rows:
+        attempt.mandate.card = by_id[attempt.mandate.card_id]
+    # The failures a person must still act on: the instalment is not yet collected.
+    open_failures = DebitAttempt.objects.filter(
+        mandate__card_id__in=ids,
+        state__in=UNRESOLVED_ATTEMPT_STATES,
+        instalment__state__in=Instalment.OPEN_STATES,
+    ).count()
+    return {
+        "mandate_rows": mandate_rows,
+        "pauses_in_force": pauses,
+        "loans": loans,
+        "fees": fees,
+        "alerts": alerts,
+        "attempts": attempt_rows[:CUSTOMER_ATTEMPTS_PER_PAGE],
+        "attempts_have_next": len(attempt_rows) > CUSTOMER_ATTEMPTS_PER_PAGE,
+        "open_failures": open_failures,
+    }
+
+
+def pauses_stopping_card(pauses: list, card) -> list:
+    """Of the pauses in force, those that stop this card: the book's, its own, its mandates'."""
+    return [
+        p
+        for p in pauses
+        if p.card_id == card.pk
+        or (p.mandate_id is not None and p.mandate.card_id == card.pk)
+        or (p.card_id is None and p.mandate_id is None)
+    ]

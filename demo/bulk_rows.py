@@ -21,7 +21,8 @@ def default_columns(model, named: Iterable[str]) -> list[tuple[str, object]]:
     return [
         (field.column, field.get_db_prep_save(field.get_default(), connection))
         for field in model._meta.concrete_fields
-        if field.column not in named and not field.primary_key
+        # A generated column is the database's to compute (COPY refuses a value for it).
+        if field.column not in named and not field.primary_key and not field.generated
     ]
 
 

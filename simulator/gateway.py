@@ -23,15 +23,20 @@ import time
 from django.conf import settings
 
 from debits.gateways.base import (
+    ITEM_CONFLICT,
+    ITEM_TIMEOUT,
+    ITEM_UNAVAILABLE,
     MAX_AGREEMENTS_PER_QUERY,
     AgreementBinding,
     AgreementPage,
     AgreementRecord,
+    CollectionRequest,
     CollectionResult,
     GatewayTimeout,
     GatewayUnavailable,
     IdempotencyConflict,
     check_amount_minor,
+    check_batch,
 )
 from simulator import ledger
 from simulator.faults import (
@@ -136,53 +141,102 @@ class SimulatorGateway:
     ) -> CollectionResult:
         check_amount_minor(amount_minor)
         self._wait()
-        params = {
-            "mandate_reference": mandate_reference,
-            "agreement_token": agreement_token,
-            "amount_minor": amount_minor,
-        }
+        request = CollectionRequest(
+            idempotency_key, mandate_reference, agreement_token, amount_minor, currency
+        )
+        params = _params(request)
         seen = ledger.read_presentation(idempotency_key, mandate_reference)
         if seen.first is not None:
             return _replay(seen.first, params)
-
-        presentation = seen.presentation
-
-        def carried_out_nothing() -> None:
+        action, outcome = self._decide(request, seen)
+        if action in (_UNAVAILABLE, _TIMEOUT_BEFORE):
             # Only an answer that leaves no ledger row can be presented again
             # (a ledger row is replayed), so only it needs its presentation kept.
             if not seen.counted:
                 ledger.record_presentation(f"collect:{idempotency_key}")
+            if action == _UNAVAILABLE:
+                raise GatewayUnavailable("payment network unavailable")
+            raise GatewayTimeout("no answer from the payment network")
+        row = ledger.record_collection(_ledger_row(request, outcome))
+        if row is None:
+            # The same key presented concurrently: the first writer's result stands.
+            row = SimulatedCollection.objects.get(idempotency_key=idempotency_key)
+            return _replay(row, params)
+        if action == _TIMEOUT_AFTER:
+            raise GatewayTimeout("no answer from the payment network")
+        return _result(row)
 
+    def collect_batch(self, items: list[CollectionRequest]) -> list[CollectionResult]:
+        """Many collects in one call, answered per item, with the latency once.
+
+        Set-based on the network's books: one read of every item's ledger row,
+        presentations, agreement and card version; one INSERT ... ON CONFLICT DO
+        NOTHING of the ledger rows (first writer wins, per key); one upsert of the
+        presentations of the items that carried out nothing. Faults are decided per
+        item exactly as ``collect`` decides them.
+        """
+        check_batch(items)
+        for item in items:
+            check_amount_minor(item.amount_minor)
+        self._wait()
+        seen = ledger.read_presentations(
+            [(item.idempotency_key, item.mandate_reference) for item in items]
+        )
+        answers: list[CollectionResult | None] = [None] * len(items)
+        unpresented: list[str] = []
+        to_write: list[tuple[int, str, SimulatedCollection]] = []
+        for index, (item, known) in enumerate(zip(items, seen, strict=True)):
+            if known.first is not None:
+                answers[index] = _replay_item(known.first, item)
+                continue
+            action, outcome = self._decide(item, known)
+            if action in (_UNAVAILABLE, _TIMEOUT_BEFORE):
+                if not known.counted:
+                    unpresented.append(f"collect:{item.idempotency_key}")
+                answers[index] = _item_failure(item, action)
+                continue
+            to_write.append((index, action, _ledger_row(item, outcome)))
+        ledger.record_presentations(unpresented)
+        written = ledger.record_collections([row for _, _, row in to_write])
+        for (index, action, ours), row in zip(to_write, written, strict=True):
+            if row is not ours:
+                answers[index] = _replay_item(row, items[index])
+            elif action == _TIMEOUT_AFTER:
+                answers[index] = _item_failure(items[index], action)
+            else:
+                answers[index] = _result(row)
+        return answers
+
+    def _decide(self, request: CollectionRequest, seen: ledger.Seen) -> tuple[str, str]:
+        """What the network does with a request not in its ledger: (action, outcome)."""
+        key, presentation = request.idempotency_key, seen.presentation
         scripted = (
-            take_scripted_fault(mandate_reference, kinds=COLLECT_FAULTS)
+            take_scripted_fault(request.mandate_reference, kinds=COLLECT_FAULTS)
             if seen.fault_scripted
             else None
         )
-        roll = fraction(self.seed, "collect", idempotency_key, presentation)
+        roll = fraction(self.seed, "collect", key, presentation)
         rates = self.rates
-        timeout_after_collect = False
+        action = _COLLECTED
         if scripted == SimulatedFault.Outcome.UNAVAILABLE or (
             scripted is None and roll < rates.unavailable
         ):
-            carried_out_nothing()
-            raise GatewayUnavailable("payment network unavailable")
+            return _UNAVAILABLE, ""
         if scripted == SimulatedFault.Outcome.TIMEOUT_BEFORE_COLLECT:
-            carried_out_nothing()
-            raise GatewayTimeout("no answer from the payment network")
+            return _TIMEOUT_BEFORE, ""
         if scripted == SimulatedFault.Outcome.TIMEOUT_AFTER_COLLECT:
-            timeout_after_collect = True
+            action = _TIMEOUT_AFTER
         elif scripted is None and roll < rates.unavailable + rates.timeout:
             # Half of injected timeouts happen after the network carried out the
             # collection, half before: get_status is the only way to tell.
-            if fraction(self.seed, "timeout-side", idempotency_key, presentation) < 0.5:
-                carried_out_nothing()
-                raise GatewayTimeout("no answer from the payment network")
-            timeout_after_collect = True
+            if fraction(self.seed, "timeout-side", key, presentation) < 0.5:
+                return _TIMEOUT_BEFORE, ""
+            action = _TIMEOUT_AFTER
 
         outcome = SUCCEEDED
         if (
             seen.agreement_token is None
-            or seen.agreement_token != agreement_token
+            or seen.agreement_token != request.agreement_token
             or seen.agreement_version < seen.card_version
         ):
             outcome = AGREEMENT_STALE
@@ -198,22 +252,7 @@ class SimulatorGateway:
             < rates.unavailable + rates.timeout + rates.insufficient_funds
         ):
             outcome = INSUFFICIENT_FUNDS
-
-        row = ledger.record_collection(
-            SimulatedCollection(
-                idempotency_key=idempotency_key,
-                outcome=outcome,
-                gateway_reference=f"SIM{secrets.token_hex(8).upper()}",
-                **params,
-            )
-        )
-        if row is None:
-            # The same key presented concurrently: the first writer's result stands.
-            row = SimulatedCollection.objects.get(idempotency_key=idempotency_key)
-            return _replay(row, params)
-        if timeout_after_collect:
-            raise GatewayTimeout("no answer from the payment network")
-        return _result(row)
+        return action, outcome
 
     def get_status(self, *, idempotency_key: str) -> CollectionResult:
         self._wait()
@@ -221,6 +260,17 @@ class SimulatorGateway:
         if row is None:
             return CollectionResult(idempotency_key=idempotency_key, outcome="", found=False)
         return _result(row)
+
+    def get_status_batch(self, idempotency_keys: list[str]) -> list[CollectionResult]:
+        check_batch(idempotency_keys)
+        self._wait()
+        rows = ledger.collections_for(list(idempotency_keys))
+        return [
+            _result(rows[key])
+            if key in rows
+            else CollectionResult(idempotency_key=key, outcome="", found=False)
+            for key in idempotency_keys
+        ]
 
     def get_agreement(self, *, mandate_reference: str) -> AgreementRecord | None:
         self._wait()
@@ -257,6 +307,48 @@ def _result(row: SimulatedCollection) -> CollectionResult:
         gateway_reference=row.gateway_reference,
         message="" if row.outcome == SUCCEEDED else row.outcome.replace("_", " "),
     )
+
+
+# What the network does with a request it has not carried out before.
+_COLLECTED = "collected"
+_TIMEOUT_AFTER = "timeout_after_collect"
+_TIMEOUT_BEFORE = "timeout_before_collect"
+_UNAVAILABLE = "unavailable"
+
+
+def _params(request: CollectionRequest) -> dict:
+    return {
+        "mandate_reference": request.mandate_reference,
+        "agreement_token": request.agreement_token,
+        "amount_minor": request.amount_minor,
+    }
+
+
+def _ledger_row(request: CollectionRequest, outcome: str) -> SimulatedCollection:
+    return SimulatedCollection(
+        idempotency_key=request.idempotency_key,
+        outcome=outcome,
+        gateway_reference=f"SIM{secrets.token_hex(8).upper()}",
+        **_params(request),
+    )
+
+
+def _item_failure(request: CollectionRequest, action: str) -> CollectionResult:
+    """A batch item the network did not answer with a business outcome."""
+    if action == _UNAVAILABLE:
+        return CollectionResult(
+            request.idempotency_key, ITEM_UNAVAILABLE, message="payment network unavailable"
+        )
+    return CollectionResult(
+        request.idempotency_key, ITEM_TIMEOUT, message="no answer from the payment network"
+    )
+
+
+def _replay_item(row: SimulatedCollection, request: CollectionRequest) -> CollectionResult:
+    try:
+        return _replay(row, _params(request))
+    except IdempotencyConflict as exc:
+        return CollectionResult(request.idempotency_key, ITEM_CONFLICT, message=str(exc))
 
 
 def _replay(row: SimulatedCollection, params: dict) -> CollectionResult:

@@ -11,6 +11,11 @@ On PostgreSQL a collect costs two statements and one commit: one read
 the card's credential version and whether a fault is scripted; one write, of
 the ledger row (``ON CONFLICT DO NOTHING``: the first writer wins) or, for an
 answer that carried out nothing, of the presentation.
+
+A batch of collects costs the same two statements for the whole batch
+(``read_presentations``, ``record_collections``), plus one for the
+presentations of the items that carried out nothing and one to read back the
+first writer's rows when a key was written concurrently.
 """
 
 import secrets
@@ -115,6 +120,136 @@ def _presentation_pg(idempotency_key: str, mandate_reference: str) -> Seen:
         card_version=card or 0,
         fault_scripted=bool(fault),
     )
+
+
+def read_presentations(requests: list[tuple[str, str]]) -> list[Seen]:
+    """``read_presentation`` for (idempotency key, mandate reference) pairs, in order."""
+    if connection.vendor != "postgresql":
+        return [_presentation_portable(key, reference) for key, reference in requests]
+    sql = f"""
+        SELECT
+            p."count",
+            c.mandate_reference, c.agreement_token, c.amount_minor, c.outcome,
+            c.gateway_reference,
+            a.token, a.credential_version, a.revoked,
+            cc.credential_version,
+            EXISTS (
+                SELECT 1 FROM {_table(SimulatedFault)} f
+                WHERE f.mandate_reference = v.reference AND f.outcome <> ALL(%(bind)s)
+                AND (f.remaining IS NULL OR f.remaining <> 0)
+            )
+        FROM unnest(%(keys)s::text[], %(references)s::text[]) WITH ORDINALITY
+            AS v(key, reference, ord)
+        LEFT JOIN {_table(SimulatedCollection)} c ON c.idempotency_key = v.key
+        LEFT JOIN {_table(SimulatedPresentation)} p ON p.request_key = 'collect:' || v.key
+        LEFT JOIN {_table(SimulatedAgreement)} a ON a.mandate_reference = v.reference
+        LEFT JOIN {_table(SimulatedCardCredential)} cc
+            ON cc.card_reference = a.card_reference AND a.card_reference <> ''
+        ORDER BY v.ord
+    """  # noqa: S608 # nosec B608 - table names are the models' own, every value a parameter
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "keys": [key for key, _ in requests],
+                "references": [reference for _, reference in requests],
+                "bind": [str(kind) for kind in BIND_FAULTS],
+            },
+        )
+        rows = cursor.fetchall()
+    return [_seen(key, row) for (key, _), row in zip(requests, rows, strict=True)]
+
+
+def _seen(idempotency_key: str, row: tuple) -> Seen:
+    (count, c_ref, c_token, c_amount, c_outcome, c_gw_ref, token, version, revoked, card,
+     fault) = row  # fmt: skip
+    first = None
+    if c_ref is not None:
+        first = SimulatedCollection(
+            idempotency_key=idempotency_key,
+            mandate_reference=c_ref,
+            agreement_token=c_token,
+            amount_minor=c_amount,
+            outcome=c_outcome,
+            gateway_reference=c_gw_ref,
+        )
+    return Seen(
+        first=first,
+        presentation=0 if first is not None else (count or 0) + 1,
+        counted=False,
+        agreement_token=token,
+        agreement_version=version or 0,
+        agreement_revoked=bool(revoked),
+        card_version=card or 0,
+        fault_scripted=bool(fault),
+    )
+
+
+def record_presentations(request_keys: list[str]) -> None:
+    """``record_presentation`` for many requests in one statement (keys distinct)."""
+    if not request_keys:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO {_table(SimulatedPresentation)} AS p (request_key, "count") '  # noqa: S608 # nosec B608
+            "SELECT k, 1 FROM unnest(%s::text[]) AS k "
+            'ON CONFLICT (request_key) DO UPDATE SET "count" = p."count" + 1',
+            [request_keys],
+        )
+
+
+def record_collections(rows: list[SimulatedCollection]) -> list[SimulatedCollection]:
+    """Write the ledger rows in one statement; return, in order, each key's row in the
+    ledger: ours, or for a key written concurrently the first writer's (first wins)."""
+    if not rows:
+        return []
+    if connection.vendor != "postgresql":
+        return [
+            record_collection(row)
+            or SimulatedCollection.objects.get(idempotency_key=row.idempotency_key)
+            for row in rows
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {_table(SimulatedCollection)} "  # noqa: S608 # nosec B608
+            "(idempotency_key, mandate_reference, agreement_token, amount_minor, outcome, "
+            "gateway_reference, created_at) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], "
+            "%s::text[], %s::text[], %s::timestamptz[]) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key, id",
+            [
+                [r.idempotency_key for r in rows],
+                [r.mandate_reference for r in rows],
+                [r.agreement_token for r in rows],
+                [r.amount_minor for r in rows],
+                [r.outcome for r in rows],
+                [r.gateway_reference for r in rows],
+                [r.created_at for r in rows],
+            ],
+        )
+        inserted = dict(cursor.fetchall())
+    lost = [r.idempotency_key for r in rows if r.idempotency_key not in inserted]
+    firsts = (
+        {c.idempotency_key: c for c in SimulatedCollection.objects.filter(idempotency_key__in=lost)}
+        if lost
+        else {}
+    )
+    written = []
+    for row in rows:
+        if row.idempotency_key in inserted:
+            row.pk = inserted[row.idempotency_key]
+            written.append(row)
+        else:
+            written.append(firsts[row.idempotency_key])
+    return written
+
+
+def collections_for(idempotency_keys: list[str]) -> dict[str, SimulatedCollection]:
+    """The ledger's rows for these keys, in one query."""
+    return {
+        c.idempotency_key: c
+        for c in SimulatedCollection.objects.filter(idempotency_key__in=idempotency_keys)
+    }
 
 
 def _presentation_portable(idempotency_key: str, mandate_reference: str) -> Seen:

@@ -66,6 +66,14 @@ def _services_for_markers(request):
         service_unavailable(f"Chromium at {CHROMIUM}")
 
 
+@pytest.fixture(params=["batch", "per_call"])
+def collect_path(request, settings):
+    """Run the test over both ways of presenting to the network: batch calls
+    (``collect_batch`` / ``get_status_batch``) and one call per instalment."""
+    settings.DEBIT_GATEWAY_BATCH_SIZE = 500 if request.param == "batch" else 0
+    return request.param
+
+
 @pytest.fixture
 def start_worker(transactional_db, tmp_path):
     """Factory: start real Celery worker processes; all are stopped after the test."""

@@ -61,6 +61,7 @@ class WorkerProcess:
         log: Path,
         prefetch_multiplier: int | None = None,
         stop_timeout: float = 20,
+        app: str = "backoffice",
     ):
         self.log_path = log
         self.stop_timeout = stop_timeout
@@ -74,7 +75,7 @@ class WorkerProcess:
                 "-m",
                 "celery",
                 "-A",
-                "backoffice",
+                app,
                 "worker",
                 "-Q",
                 queues,

@@ -171,12 +171,14 @@ def retry_attempts(request):
     if not ids:
         messages.error(request, _("Select at least one attempt to retry."))
         return redirect("collection:attempt_list")
+    # The customer page asks to come back to it (an agent may not open the run page).
+    back = requested_next_path(request, "")
     try:
         run = retry_debit_attempts(attempts=attempts, actor=request.user)
     except DebitRunError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
         _report_not_retried(request, attempts_not_retried(run=None, attempt_ids=ids))
-        return redirect("collection:attempt_list")
+        return redirect(back or "collection:attempt_list")
     not_retried = attempts_not_retried(run=run, attempt_ids=ids)
     if run.selected_count:
         messages.success(
@@ -191,6 +193,8 @@ def retry_attempts(request):
             % {"run": run.pk},
         )
     _report_not_retried(request, not_retried)
+    if back:
+        return redirect(back)
     return redirect("collection:run_detail", pk=run.pk)
 
 
@@ -391,7 +395,9 @@ def pause_resume(request, pk: int):
 
 
 def _back_to_card(request, fee: LateFee):
-    return redirect("customers:card_detail", pk=fee.instalment.loan.card_id)
+    """Back to the page the fee was acted on from (the customer page), else the card's."""
+    card_page = reverse("customers:card_detail", kwargs={"pk": fee.instalment.loan.card_id})
+    return redirect(requested_next_path(request, card_page))
 
 
 @require_POST

@@ -18,18 +18,18 @@ from debits.models import MONEY, DebitAttempt, LateFee
 class Team(models.TextChoices):
     """Who handles complaints: each complaint sits in one team's queue."""
 
-    CUSTOMER_SERVICE = "customer_service", "Customer service"
-    COMPLAINTS_DESK = "complaints_desk", "Complaints desk"
-    CARD_OPERATIONS = "card_operations", "Card operations"
+    CUSTOMER_SERVICE = "customer_service", _("Customer service")
+    COMPLAINTS_DESK = "complaints_desk", _("Complaints desk")
+    CARD_OPERATIONS = "card_operations", _("Card operations")
 
 
 class RootCause(models.TextChoices):
-    BANK_SYNC_FAILURE = "bank_sync_failure", "Bank-side sync failure"
-    GATEWAY_OUTAGE = "gateway_outage", "Payment network outage"
-    CUSTOMER_FUNDS = "customer_funds", "Customer's funds"
-    AUTHORISATION_WITHDRAWN = "authorisation_withdrawn", "Customer withdrew authorisation"
-    DUPLICATE = "duplicate", "Duplicate debit"
-    NONE_FOUND = "none_found", "No cause found"
+    BANK_SYNC_FAILURE = "bank_sync_failure", _("Bank-side sync failure")
+    GATEWAY_OUTAGE = "gateway_outage", _("Payment network outage")
+    CUSTOMER_FUNDS = "customer_funds", _("Customer's funds")
+    AUTHORISATION_WITHDRAWN = "authorisation_withdrawn", _("Customer withdrew authorisation")
+    DUPLICATE = "duplicate", _("Duplicate debit")
+    NONE_FOUND = "none_found", _("No cause found")
 
 
 BANK_SIDE_ROOT_CAUSES = frozenset({RootCause.BANK_SYNC_FAILURE, RootCause.GATEWAY_OUTAGE})
@@ -39,36 +39,36 @@ class Complaint(models.Model):
     class Category(models.TextChoices):
         DEBIT_FAILED_AFTER_PASSWORD_CHANGE = (
             "debit_failed_after_password_change",
-            "Auto-debit failed after a password change",
+            _("Auto-debit failed after a password change"),
         )
-        DUPLICATE_DEBIT = "duplicate_debit", "Duplicate debit"
-        WRONG_AMOUNT = "wrong_amount", "Wrong amount"
-        FEE_DISPUTE = "fee_dispute", "Fee dispute"
-        PASSWORD_RESET_PROBLEM = "password_reset_problem", "Password reset problem"
-        OTHER = "other", "Other"
+        DUPLICATE_DEBIT = "duplicate_debit", _("Duplicate debit")
+        WRONG_AMOUNT = "wrong_amount", _("Wrong amount")
+        FEE_DISPUTE = "fee_dispute", _("Fee dispute")
+        PASSWORD_RESET_PROBLEM = "password_reset_problem", _("Password reset problem")
+        OTHER = "other", _("Other")
 
     class Channel(models.TextChoices):
-        PHONE = "phone", "Phone"
-        BRANCH = "branch", "Branch"
-        APP = "app", "App"
-        LETTER = "letter", "Letter"
-        REGULATOR_REFERRAL = "regulator_referral", "Regulator referral"
+        PHONE = "phone", _("Phone")
+        BRANCH = "branch", _("Branch")
+        APP = "app", _("App")
+        LETTER = "letter", _("Letter")
+        REGULATOR_REFERRAL = "regulator_referral", _("Regulator referral")
 
     class State(models.TextChoices):
-        RECEIVED = "received", "Received"
-        INVESTIGATING = "investigating", "Investigating"
-        DECIDED = "decided", "Decided"
-        CLOSED = "closed", "Closed"
+        RECEIVED = "received", _("Received")
+        INVESTIGATING = "investigating", _("Investigating")
+        DECIDED = "decided", _("Decided")
+        CLOSED = "closed", _("Closed")
 
     class DeadlineStage(models.IntegerChoices):
-        STANDARD = 0, "15 days"
-        EXTENDED = 1, "Extended to 30 days"
-        FURTHER_EXTENDED = 2, "Extended to 60 days"
+        STANDARD = 0, _("15 days")
+        EXTENDED = 1, _("Extended to 30 days")
+        FURTHER_EXTENDED = 2, _("Extended to 60 days")
 
     class Outcome(models.TextChoices):
-        UPHELD = "upheld", "Upheld"
-        PARTLY_UPHELD = "partly_upheld", "Partly upheld"
-        NOT_UPHELD = "not_upheld", "Not upheld"
+        UPHELD = "upheld", _("Upheld")
+        PARTLY_UPHELD = "partly_upheld", _("Partly upheld")
+        NOT_UPHELD = "not_upheld", _("Not upheld")
 
     OPEN_STATES = (State.RECEIVED, State.INVESTIGATING)
 
@@ -209,10 +209,10 @@ class Compensation(models.Model):
 
     class State(models.TextChoices):
         # Created by the repair-promise clock; an officer confirms it (or rejects it).
-        PROPOSED = "proposed", "Proposed automatically"
-        AWAITING_APPROVAL = "awaiting_approval", "Awaiting a second approver"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PROPOSED = "proposed", _("Proposed automatically")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting a second approver")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="compensations")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -263,9 +263,9 @@ class RepairPromise(models.Model):
     """The card contract's clock: a bank-caused failure is repaired in time, or compensated."""
 
     class State(models.TextChoices):
-        RUNNING = "running", "Clock running"
-        KEPT = "kept", "Kept"
-        BROKEN = "broken", "Broken"
+        RUNNING = "running", _("Clock running")
+        KEPT = "kept", _("Kept")
+        BROKEN = "broken", _("Broken")
 
     complaint = models.OneToOneField(
         Complaint, on_delete=models.PROTECT, related_name="repair_promise"

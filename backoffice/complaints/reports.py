@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.translation import gettext, gettext_lazy
+
 from backoffice.complaints.deadlines import SHANGHAI, days_to_decision
 from backoffice.complaints.models import (
     Compensation,
@@ -35,7 +37,7 @@ class ReportTable:
     months: list[Month]
     rows: list[tuple[str, list]] = field(default_factory=list)
     # What the chart shows for each row: its total over the period (or a share).
-    chart_label: str = "Total over the period"
+    chart_label: str = gettext_lazy("Total over the period")
     show_total = True
 
     def totals(self) -> list[tuple[str, list, object]]:
@@ -135,22 +137,26 @@ def monthly_report(*, start: dt.date, end: dt.date, team: str = "") -> list[Repo
     tables = [
         _count_table(
             "category",
-            "Complaints by category",
+            gettext("Complaints by category"),
             months,
             counts["category"],
             Complaint.Category.choices,
         ),
         _count_table(
-            "channel", "Complaints by channel", months, counts["channel"], Complaint.Channel.choices
+            "channel",
+            gettext("Complaints by channel"),
+            months,
+            counts["channel"],
+            Complaint.Channel.choices,
         ),
         _count_table(
             "root_cause",
-            "Complaints by root cause",
+            gettext("Complaints by root cause"),
             months,
             counts["root"],
-            [*RootCause.choices, ("", "Not decided yet")],
+            [*RootCause.choices, ("", gettext("Not decided yet"))],
         ),
-        _count_table("team", "Complaints by team", months, counts["team"], Team.choices),
+        _count_table("team", gettext("Complaints by team"), months, counts["team"], Team.choices),
         _decision_times(months, decided_days, received_per_month),
         _compensation_paid(months, first, after, team),
         _repair_promises(months, first, after, team),
@@ -163,11 +169,13 @@ def _share(part: int, whole: int) -> Decimal | None:
 
 
 def _decision_times(months, decided_days, received_per_month) -> ShareTable:
-    table = ShareTable("decision_time", "Time to a decision", months, chart_label="Whole period")
+    table = ShareTable(
+        "decision_time", gettext("Time to a decision"), months, chart_label=gettext("Whole period")
+    )
     every = [d for m in months for d in decided_days[m]]
     received = sum(received_per_month[m] for m in months)
     for limit in (15, 30, 60):
-        label = f"Decided within {limit} days (% of received)"
+        label = gettext("Decided within %(limit)d days (%% of received)") % {"limit": limit}
         table.rows.append(
             (
                 label,
@@ -182,15 +190,17 @@ def _decision_times(months, decided_days, received_per_month) -> ShareTable:
     def average(values):
         return (Decimal(sum(values)) / len(values)).quantize(Decimal("0.1")) if values else None
 
-    table.rows.append(("Average days to decision", [average(decided_days[m]) for m in months]))
-    table.period_values["Average days to decision"] = average(every)
-    table.rows.append(("90th percentile days to decision", [p90(decided_days[m]) for m in months]))
-    table.period_values["90th percentile days to decision"] = p90(every)
+    label = gettext("Average days to decision")
+    table.rows.append((label, [average(decided_days[m]) for m in months]))
+    table.period_values[label] = average(every)
+    label = gettext("90th percentile days to decision")
+    table.rows.append((label, [p90(decided_days[m]) for m in months]))
+    table.period_values[label] = p90(every)
     return table
 
 
 def _compensation_paid(months, first, after, team) -> ReportTable:
-    table = ReportTable("compensation", "Compensation paid (¥)", months)
+    table = ReportTable("compensation", gettext("Compensation paid (¥)"), months)
     paid = Compensation.objects.filter(
         state=Compensation.State.APPROVED,
         decided_at__date__gte=first,
@@ -209,7 +219,7 @@ def _compensation_paid(months, first, after, team) -> ReportTable:
 
 
 def _repair_promises(months, first, after, team) -> ReportTable:
-    table = ReportTable("repair_promise", "Repair promises", months)
+    table = ReportTable("repair_promise", gettext("Repair promises"), months)
     promises = RepairPromise.objects.filter(failed_at__date__gte=first, failed_at__date__lt=after)
     if team in Team.values:
         promises = promises.filter(complaint__team=team)
@@ -225,7 +235,7 @@ def _repair_promises(months, first, after, team) -> ReportTable:
 
 def report_csv_rows(table: ReportTable):
     """(header, rows) of one table for the CSV export."""
-    header = [table.title, *table.month_labels, *(["Total"] if table.show_total else [])]
+    header = [table.title, *table.month_labels, *([gettext("Total")] if table.show_total else [])]
     rows = []
     for label, cells in table.rows:
         row = [label, *("" if c is None else c for c in cells)]

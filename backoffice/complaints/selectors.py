@@ -115,3 +115,23 @@ def approvals_waiting() -> dict:
             .order_by("accrued_at", "pk")
         ),
     }
+
+
+# --- The customer 360° page ------------------------------------------------------------
+
+CUSTOMER_TIMELINE_SHOWN = 15
+
+
+def customer_complaints_and_timeline(customer, cards: list) -> dict:
+    """The customer's open complaints and the newest entries of their cards' timeline."""
+    from backoffice.complaints.timeline import cards_timeline
+
+    entries = cards_timeline(cards).entries if cards else []
+    return {
+        "open_complaints": list(
+            Complaint.objects.filter(customer=customer, state__in=Complaint.OPEN_STATES)
+            .select_related("card", "assignee")
+            .order_by("due_on", "pk")
+        ),
+        "timeline_entries": entries[::-1][:CUSTOMER_TIMELINE_SHOWN],
+    }

@@ -5,6 +5,7 @@ import datetime as dt
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Card, Customer
@@ -34,6 +35,7 @@ from backoffice.complaints.services import (
 )
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.service_errors import translated
 
 VIEW = "complaints.view_complaint"
 HANDLE = "complaints.handle_complaint"
@@ -79,12 +81,15 @@ def log_complaint_page(request, customer_id: int):
                 actor=request.user,
             )
         except ComplaintError as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, translated(exc))
         else:
             messages.success(
                 request,
-                f"Complaint #{complaint.pk} logged; the customer is told the decision is due "
-                f"by {complaint.due_on:%Y-%m-%d}.",
+                _(
+                    "Complaint #%(number)d logged; the customer is told the decision is due "
+                    "by %(due)s."
+                )
+                % {"number": complaint.pk, "due": f"{complaint.due_on:%Y-%m-%d}"},
             )
             return redirect("complaints:detail", pk=complaint.pk)
     return render(request, "backoffice/complaints/log.html", {"customer": customer, "form": form})
@@ -120,129 +125,103 @@ def _act(request, pk: int, action) -> object:
     try:
         done = action(complaint)
     except ComplaintError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
         if done:
             messages.success(request, done)
     return redirect("complaints:detail", pk=pk)
 
 
-def _form_error(request, form) -> None:
-    for errors in form.errors.values():
-        messages.error(request, " ".join(errors))
+def _act_on_valid(request, pk: int, form, action) -> object:
+    """The one shape of every form posted on the complaint page: an invalid form is
+    its errors as messages; a valid one runs ``action(complaint, cleaned_data)``
+    through ``_act``, whose return is the success message."""
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("complaints:detail", pk=pk)
+    return _act(request, pk, lambda complaint: action(complaint, form.cleaned_data))
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def assign(request, pk: int):
-    form = AssignForm(request.POST, handlers=selectors.complaint_handlers())
-    if not form.is_valid():
-        _form_error(request, form)
-        return redirect("complaints:detail", pk=pk)
-
-    def run(complaint):
+    def run(complaint, data):
         assign_complaint(
-            complaint=complaint,
-            assignee=form.cleaned_data["assignee"],
-            team=form.cleaned_data["team"],
-            actor=request.user,
+            complaint=complaint, assignee=data["assignee"], team=data["team"], actor=request.user
         )
-        return f"Assigned to {form.cleaned_data['assignee']}."
+        name = data["assignee"].get_full_name() or data["assignee"].username
+        return _("Assigned to %(name)s.") % {"name": name}
 
-    return _act(request, pk, run)
+    form = AssignForm(request.POST, handlers=selectors.complaint_handlers())
+    return _act_on_valid(request, pk, form, run)
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def extend(request, pk: int):
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        _form_error(request, form)
-        return redirect("complaints:detail", pk=pk)
-
-    def run(complaint):
+    def run(complaint, data):
         extension = extend_complaint_deadline(
-            complaint=complaint, reason=form.cleaned_data["reason"], actor=request.user
+            complaint=complaint, reason=data["reason"], actor=request.user
         )
-        return f"Deadline moved to {extension.new_due_on:%Y-%m-%d}; the customer is told."
+        return _("Deadline moved to %(date)s; the customer is told.") % {
+            "date": f"{extension.new_due_on:%Y-%m-%d}"
+        }
 
-    return _act(request, pk, run)
+    return _act_on_valid(request, pk, ReasonForm(request.POST), run)
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def decide(request, pk: int):
-    form = DecideForm(request.POST)
-    if not form.is_valid():
-        _form_error(request, form)
-        return redirect("complaints:detail", pk=pk)
+    def run(complaint, data):
+        decide_complaint(complaint=complaint, actor=request.user, **data)
+        return _("Decision recorded and sent to the customer.")
 
-    def run(complaint):
-        decide_complaint(complaint=complaint, actor=request.user, **form.cleaned_data)
-        return "Decision recorded and sent to the customer."
-
-    return _act(request, pk, run)
+    return _act_on_valid(request, pk, DecideForm(request.POST), run)
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def close(request, pk: int):
     return _act(
-        request, pk, lambda c: close_complaint(complaint=c, actor=request.user) and "Closed."
+        request, pk, lambda c: close_complaint(complaint=c, actor=request.user) and _("Closed.")
     )
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def reopen(request, pk: int):
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        _form_error(request, form)
-        return redirect("complaints:detail", pk=pk)
-    return _act(
-        request,
-        pk,
-        lambda c: (
-            reopen_complaint(complaint=c, reason=form.cleaned_data["reason"], actor=request.user)
-            and "Reopened."
-        ),
-    )
+    def run(complaint, data):
+        reopen_complaint(complaint=complaint, reason=data["reason"], actor=request.user)
+        return _("Reopened.")
+
+    return _act_on_valid(request, pk, ReasonForm(request.POST), run)
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def remedy(request, pk: int):
-    form = RemedyForm(request.POST)
-    if not form.is_valid():
-        _form_error(request, form)
-        return redirect("complaints:detail", pk=pk)
-    return _act(
-        request,
-        pk,
-        lambda c: apply_remedy(
-            complaint=c,
-            code=form.cleaned_data["code"],
-            target_id=form.cleaned_data["target"],
-            actor=request.user,
-        ),
-    )
+    def run(complaint, data):
+        result = apply_remedy(
+            complaint=complaint, code=data["code"], target_id=data["target"], actor=request.user
+        )
+        return _("Remedy carried out: %(result)s") % {"result": result}
+
+    return _act_on_valid(request, pk, RemedyForm(request.POST), run)
 
 
 @require_POST
 @staff_permission_required(HANDLE)
 def compensate(request, pk: int):
-    form = CompensationForm(request.POST)
-    if not form.is_valid():
-        _form_error(request, form)
-        return redirect("complaints:detail", pk=pk)
+    def run(complaint, data):
+        compensation = request_compensation(complaint=complaint, actor=request.user, **data)
+        return _("%(kind)s: %(state)s.") % {
+            "kind": compensation.get_kind_display(),
+            "state": compensation.get_state_display(),
+        }
 
-    def run(complaint):
-        compensation = request_compensation(
-            complaint=complaint, actor=request.user, **form.cleaned_data
-        )
-        return f"{compensation.get_kind_display()}: {compensation.get_state_display().lower()}."
-
-    return _act(request, pk, run)
+    return _act_on_valid(request, pk, CompensationForm(request.POST), run)
 
 
 def _on_compensation(request, pk: int, action):
@@ -250,7 +229,7 @@ def _on_compensation(request, pk: int, action):
     try:
         message = action(compensation)
     except ComplaintError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, translated(exc))
     else:
         messages.success(request, message)
     return redirect("complaints:detail", pk=compensation.complaint_id)
@@ -262,7 +241,7 @@ def compensation_approve(request, pk: int):
     return _on_compensation(
         request,
         pk,
-        lambda c: approve_compensation(compensation=c, approver=request.user) and "Approved.",
+        lambda c: approve_compensation(compensation=c, approver=request.user) and _("Approved."),
     )
 
 
@@ -276,7 +255,7 @@ def compensation_reject(request, pk: int):
         pk,
         lambda c: (
             reject_compensation(compensation=c, actor=request.user, reason=reason)
-            and "Turned down."
+            and _("Turned down.")
         ),
     )
 
@@ -286,7 +265,7 @@ def compensation_reject(request, pk: int):
 def compensation_confirm(request, pk: int):
     def run(compensation):
         confirmed = confirm_compensation_proposal(compensation=compensation, actor=request.user)
-        return f"Confirmed: {confirmed.get_state_display().lower()}."
+        return _("Confirmed: %(state)s.") % {"state": confirmed.get_state_display()}
 
     return _on_compensation(request, pk, run)
 
@@ -320,7 +299,7 @@ def _report_period(request) -> tuple[dt.date, dt.date, str]:
             return default
 
     back = today.replace(day=1)
-    for _ in range(REPORT_MONTHS - 1):
+    for _month in range(REPORT_MONTHS - 1):
         back = (back - dt.timedelta(days=1)).replace(day=1)
     end = month("to", today)
     start = min(month("from", back), end)

@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -19,7 +18,7 @@ from accounts.pii import (
 )
 from accounts.rate_limits import RESET_LINK_PAGE, limit_by_client_address
 from accounts.search_terms import url_search_term
-from accounts.selectors import card_credential_overview, customer_for_staff, search_customers
+from accounts.selectors import card_credential_overview
 from accounts.services import (
     CardPasswordError,
     PasswordPolicyError,
@@ -33,6 +32,7 @@ from accounts.services.card_credentials import reset_token_fingerprint
 from accounts.services.link_delivery import link_not_sent_message
 from accounts.services.staff_security import StaffSecurityError
 from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
+from backoffice.customers.customer_360 import customer_360
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
 from backoffice.ui.identifiers import page_number
@@ -43,6 +43,7 @@ from debits.models import Mandate, MandateSync
 from debits.selectors import (
     card_instalments_with_attempts,
     card_mandates_overview,
+    customer_search_page,
     open_pauses_for_card,
 )
 from debits.services import MandateNotResyncable, resync_mandate
@@ -89,7 +90,7 @@ def customer_search(request):
         url = reverse("customers:customer_search")
         return redirect(f"{url}?{urlencode({'q': term})}" if term else url)
     query = _query_from_url_term(request, term)
-    page = Paginator(search_customers(query), 25).get_page(page_number(request.GET.get("page")))
+    page = customer_search_page(query, page=page_number(request.GET.get("page"))) if query else None
     # The page never echoes a full card number, national id or phone back.
     shown = mask_search_text(query)
     return render(
@@ -138,8 +139,15 @@ def admin_search(request):
 
 @staff_permission_required("accounts.view_customer")
 def customer_detail(request, pk: int):
-    customer = customer_for_staff(pk)
-    return render(request, "backoffice/customers/customer_detail.html", {"customer": customer})
+    """The customer 360° page: what went wrong first, then cards, mandates, loans,
+    debit attempts, fees, complaints, alerts and the timeline, with the actions the
+    viewer's role allows. ``?fragment=mandates`` is the mandates section alone, which
+    the page polls while a re-sync is pending."""
+    customer = get_object_or_404(Customer, pk=pk)
+    context = customer_360(request, customer)
+    if request.GET.get("fragment") == "mandates":
+        return render(request, "backoffice/customers/_customer_mandates.html", context)
+    return render(request, "backoffice/customers/customer_detail.html", context)
 
 
 @require_POST
@@ -240,7 +248,8 @@ def resync_mandate_now(request, pk: int):
                 _("Mandate %(mandate)s re-synced to credential version %(version)d.")
                 % {"mandate": mandate.reference, "version": sync.target_credential_version},
             )
-    return redirect("customers:card_detail", pk=mandate.card_id)
+    card_page = reverse("customers:card_detail", kwargs={"pk": mandate.card_id})
+    return redirect_to_next(request.POST.get("next", ""), card_page)
 
 
 @staff_permission_required("accounts.view_customer", "accounts.reveal_customer_phone")

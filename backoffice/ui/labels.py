@@ -8,6 +8,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.utils.translation import gettext_lazy as _
+
 from accounts.audit_actions import AuditAction
 from accounts.audit_labels import ACTOR_LABELS, OBJECT_TYPE_LABELS
 from accounts.models import Channel
@@ -22,6 +24,20 @@ from debits.models import Alert, DebitAttempt
 
 CENT = Decimal("0.01")
 
+# The kinds of line on a card's timeline (backoffice.complaints.timeline).
+TIMELINE_KIND_LABELS = {
+    "credential_change": _("Credential change"),
+    "reset": _("Password reset"),
+    "sync": _("Re-sync"),
+    "debit": _("Debit"),
+    "fee": _("Late fee"),
+    "fee_waived": _("Waiver"),
+    "pause": _("Collection pause"),
+    "notice": _("Notice"),
+    "alert": _("Alert"),
+    "staff_action": _("Staff action"),
+}
+
 # Label kinds a template may ask for: code -> label.
 LABELS = {
     "failure_code": FAILURE_CODE_LABELS,
@@ -35,6 +51,7 @@ LABELS = {
     "alert_severity": dict(Alert.Severity.choices),
     "channel": dict(Channel.choices),
     "role": {str(role): text for role, text in ROLE_LABELS.items()},
+    "timeline_kind": TIMELINE_KIND_LABELS,
 }
 
 

@@ -4,6 +4,16 @@ Amounts cross this boundary as integer minor units (fen), never floats.
 Every call may raise ``GatewayTimeout`` (outcome unknown: ask ``get_status``
 by idempotency key, never collect again blindly) or ``GatewayUnavailable``
 (5xx / connection refused: nothing happened, safe to retry).
+
+Networks take direct debits in batches (a batch call of many collection
+instructions, answered per instruction) as well as one at a time:
+``collect_batch`` and ``get_status_batch`` are the batch form. A whole batch
+call that raises ``GatewayTimeout`` leaves every item's outcome unknown; one
+that raises ``GatewayUnavailable`` carried out none of them. Inside a batch
+answer an item may itself be answered ``timeout`` (unknown),
+``gateway_unavailable`` (not carried out) or ``idempotency_conflict``.
+A gateway without a batch endpoint simply lacks the two methods
+(``supports_batch``).
 """
 
 from dataclasses import dataclass
@@ -87,6 +97,45 @@ class CollectionResult:
         return self.outcome == "succeeded"
 
 
+# Per-item answers inside a batch for what a single call raises.
+ITEM_TIMEOUT = GatewayTimeout.code
+ITEM_UNAVAILABLE = GatewayUnavailable.code
+ITEM_CONFLICT = IdempotencyConflict.code
+
+
+@dataclass(frozen=True)
+class CollectionRequest:
+    """One collection instruction of a batch: what ``collect`` takes as arguments."""
+
+    idempotency_key: str
+    mandate_reference: str
+    agreement_token: str
+    amount_minor: int
+    currency: str = "CNY"
+
+
+# Instructions per batch call: what the bank sends the network in one request.
+# The simulator and the HTTP contract accept up to this many; the engine sends one
+# chunk per call, so a chunk is never larger (debits.services.runs.CHUNK_SIZE).
+MAX_COLLECTIONS_PER_BATCH = 1000
+
+
+def supports_batch(gateway: object) -> bool:
+    """Whether the gateway takes collections (and status queries) in batches."""
+    return callable(getattr(gateway, "collect_batch", None)) and callable(
+        getattr(gateway, "get_status_batch", None)
+    )
+
+
+def check_batch(items: list) -> None:
+    """Refuse, before anything is sent, a batch that is too large or repeats a key."""
+    if len(items) > MAX_COLLECTIONS_PER_BATCH:
+        raise ValueError(f"at most {MAX_COLLECTIONS_PER_BATCH} items per batch")
+    keys = [getattr(item, "idempotency_key", item) for item in items]
+    if len(set(keys)) != len(keys):
+        raise ValueError("an idempotency key appears twice in one batch")
+
+
 def check_amount_minor(amount_minor: int) -> None:
     """Refuse, before anything is sent, an amount that is not a positive number of minor units."""
     if not isinstance(amount_minor, int) or amount_minor <= 0:
@@ -135,6 +184,18 @@ class PaymentGateway(Protocol):
 
     def get_status(self, *, idempotency_key: str) -> CollectionResult:
         """What happened to the collect sent with this key (found=False if never seen)."""
+        ...
+
+    def collect_batch(self, items: list[CollectionRequest]) -> list[CollectionResult]:
+        """Collect many instructions in one call; one result per item, in the same order
+        and with the same keys. Each item follows ``collect``'s idempotency (first
+        result wins); a failure of one item is that item's ``outcome``, never an
+        exception. Optional: a network without a batch endpoint lacks it."""
+        ...
+
+    def get_status_batch(self, idempotency_keys: list[str]) -> list[CollectionResult]:
+        """``get_status`` for many keys in one call, in the same order (found=False
+        for a key never seen). Optional, with ``collect_batch``."""
         ...
 
     def get_agreement(self, *, mandate_reference: str) -> AgreementRecord | None:

@@ -10,7 +10,14 @@ The wire contract (JSON both ways, amounts in integer minor units):
   amount_minor, currency} with an ``Idempotency-Key`` header
   -> 200 {idempotency_key, outcome, gateway_reference, message}; 409 when the key
   was used with other parameters
+- ``POST /collections/batch`` {items: [collection, ...]} (at most
+  ``MAX_COLLECTIONS_PER_BATCH``) -> 200 {results: [{idempotency_key, outcome,
+  gateway_reference, message}, ...]}, one per item in the same order; an item the
+  network could not answer has outcome ``timeout`` (unknown), ``gateway_unavailable``
+  (not carried out) or ``idempotency_conflict``
 - ``GET /collections/<idempotency_key>`` -> 200 as above, 404 if never seen
+- ``POST /collections/status`` {idempotency_keys: [...]} -> 200 {results: [{...,
+  found}, ...]} in the same order, ``found`` false for a key never seen
 - ``GET /agreements/<mandate_reference>`` -> 200 {mandate_reference,
   agreement_token, credential_version, revoked}, 404 if the network holds none
 - ``POST /agreements/query`` {mandate_references} -> 200 {agreements: [...]} (those
@@ -18,9 +25,9 @@ The wire contract (JSON both ways, amounts in integer minor units):
   {agreements: [...], next_after} to walk all of them in reference order
 
 Errors map onto the interface: no answer in time is ``GatewayTimeout``
-(outcome unknown), a 5xx or a refused connection is ``GatewayUnavailable``
-(nothing carried out). Standard library only: one dependency less on the
-path that moves money.
+(outcome unknown; for a batch, of every item in it), a 5xx or a refused
+connection is ``GatewayUnavailable`` (nothing carried out). Standard library
+only: one dependency less on the path that moves money.
 """
 
 import json
@@ -33,15 +40,18 @@ from django.conf import settings
 
 from debits.gateways.base import (
     MAX_AGREEMENTS_PER_QUERY,
+    MAX_COLLECTIONS_PER_BATCH,
     AgreementBinding,
     AgreementPage,
     AgreementRecord,
+    CollectionRequest,
     CollectionResult,
     GatewayError,
     GatewayTimeout,
     GatewayUnavailable,
     IdempotencyConflict,
     check_amount_minor,
+    check_batch,
 )
 
 
@@ -144,6 +154,47 @@ class HttpGateway:
         except (KeyError, TypeError, ValueError) as exc:
             raise GatewayUnavailable(f"unreadable status answer: {exc}") from exc
 
+    def collect_batch(self, items: list[CollectionRequest]) -> list[CollectionResult]:
+        """One POST for the whole batch. No answer in time, or one we cannot read,
+        raises ``GatewayTimeout``: every item's outcome is unknown, for the janitor."""
+        check_batch(items)
+        for item in items:
+            check_amount_minor(item.amount_minor)
+        status, body = self._call(
+            "POST",
+            "/collections/batch",
+            {
+                "items": [
+                    {
+                        "idempotency_key": item.idempotency_key,
+                        "mandate_reference": item.mandate_reference,
+                        "agreement_token": item.agreement_token,
+                        "amount_minor": item.amount_minor,
+                        "currency": item.currency,
+                    }
+                    for item in items
+                ]
+            },
+        )
+        if status != 200:
+            raise GatewayError(f"batch collect refused ({status}): {_message(body)}")
+        try:
+            return _results_in_order(body, [item.idempotency_key for item in items])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # The batch reached the network and may have been carried out: unknown.
+            raise GatewayTimeout(f"unreadable batch answer: {exc}") from exc
+
+    def get_status_batch(self, idempotency_keys: list[str]) -> list[CollectionResult]:
+        keys = list(idempotency_keys)
+        check_batch(keys)
+        status, body = self._call("POST", "/collections/status", {"idempotency_keys": keys})
+        if status != 200:
+            raise GatewayError(f"status query refused ({status}): {_message(body)}")
+        try:
+            return _results_in_order(body, keys, statuses=True)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise GatewayUnavailable(f"unreadable status answer: {exc}") from exc
+
     def get_agreement(self, *, mandate_reference: str) -> AgreementRecord | None:
         path = "/agreements/" + urllib.parse.quote(mandate_reference, safe="")
         status, body = self._call("GET", path)
@@ -244,6 +295,24 @@ def _collection(body: Any, idempotency_key: str) -> CollectionResult:
         gateway_reference=str(body.get("gateway_reference") or ""),
         message=str(body.get("message") or ""),
     )
+
+
+def _results_in_order(
+    body: Any, keys: list[str], *, statuses: bool = False
+) -> list[CollectionResult]:
+    """Per-item results, which must answer exactly these keys in this order."""
+    results = body["results"]
+    if len(results) != len(keys) or len(keys) > MAX_COLLECTIONS_PER_BATCH:
+        raise ValueError(f"{len(results)} results for {len(keys)} items")
+    answered = []
+    for key, item in zip(keys, results, strict=True):
+        if str(item.get("idempotency_key") or "") != key:
+            raise ValueError(f"result for {item.get('idempotency_key')!r} where {key!r} was asked")
+        if statuses and not item.get("found", True):
+            answered.append(CollectionResult(idempotency_key=key, outcome="", found=False))
+        else:
+            answered.append(_collection(item, key))
+    return answered
 
 
 def _agreement(body: Any) -> AgreementRecord:

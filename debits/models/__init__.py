@@ -84,6 +84,14 @@ class Instalment(models.Model):
                 condition=Q(state__in=["scheduled", "due", "overdue"]),
                 name="instalment_open_by_due_idx",
             ),
+            # The run's keyset pages: open instalments in id order, the due date
+            # beside the id so that rows due later are passed over in the index.
+            models.Index(
+                fields=["id"],
+                include=["due_date"],
+                condition=Q(state__in=["scheduled", "due", "overdue"]),
+                name="instalment_open_keyset_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -280,6 +288,10 @@ class DebitRun(models.Model):
     skipped_count = models.PositiveIntegerField(default=0)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
+    # Set when the selection has recorded its last chunk: chunks are collected while
+    # it still pages through the book, so until then chunks_total is still growing
+    # and the run cannot complete.
+    selection_finished_at = models.DateTimeField(null=True, blank=True)
     succeeded_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     unknown_count = models.PositiveIntegerField(default=0)

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from debits.gateways import GatewayError, get_gateway
+from debits.gateways.base import MAX_COLLECTIONS_PER_BATCH, supports_batch
 from debits.gateways.pool import call_in_flight
 from debits.models import DebitAttempt, Instalment
 from debits.outcomes import NOT_RECEIVED, OUTCOMES, GatewayAnswer
@@ -67,6 +68,40 @@ def _claim_unresolved(*, stale_before: dt.datetime) -> list[DebitAttempt]:
     return list(DebitAttempt.objects.filter(pk__in=ids).select_related("mandate").order_by("pk"))
 
 
+def _ask_statuses(attempts: list[DebitAttempt]) -> dict[int, object]:
+    """The network's status of each attempt's key, by position (None: could not ask):
+    in batch calls where the gateway takes them, else one call per key in flight."""
+    gateway = get_gateway()
+    size = min(settings.DEBIT_GATEWAY_BATCH_SIZE, MAX_COLLECTIONS_PER_BATCH)
+    if size <= 0 or not supports_batch(gateway):
+
+        def ask(attempt: DebitAttempt):
+            try:
+                return gateway.get_status(idempotency_key=attempt.idempotency_key)
+            except GatewayError:
+                return None
+
+        return call_in_flight(attempts, ask)
+
+    def ask_batch(batch: list[DebitAttempt]) -> list:
+        try:
+            return gateway.get_status_batch([a.idempotency_key for a in batch])
+        except GatewayError:
+            return [None] * len(batch)
+
+    batches = [attempts[i : i + size] for i in range(0, len(attempts), size)]
+    answered = call_in_flight(batches, ask_batch)
+    statuses: dict[int, object] = {}
+    for index, batch in enumerate(batches):
+        answers = answered[index]
+        for position, attempt in enumerate(batch):
+            status = answers[position] if position < len(answers) else None
+            # Only an answer for this very key settles it.
+            ok = status is not None and status.idempotency_key == attempt.idempotency_key
+            statuses[len(statuses)] = status if ok else None
+    return statuses
+
+
 def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
     """Settle ``unknown`` attempts, and ``submitted`` ones a dead worker left, by asking
     the gateway what happened to each idempotency key. Never collects anything.
@@ -78,13 +113,7 @@ def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
     if not attempts:
         return Counter()
 
-    def ask(attempt: DebitAttempt):
-        try:
-            return get_gateway().get_status(idempotency_key=attempt.idempotency_key)
-        except GatewayError:
-            return None
-
-    statuses = call_in_flight(attempts, ask)
+    statuses = _ask_statuses(attempts)
     history = load_collection_context(
         list(
             Instalment.objects.filter(pk__in={a.instalment_id for a in attempts}).values(

@@ -75,9 +75,9 @@ def record_debit_outcomes(*, claims: list[tuple[Claim, GatewayAnswer]]) -> dict[
     if not claims:
         return codes
     with transaction.atomic():
-        settled_ids: set[int] = set()
+        if connection.vendor == "postgresql":
+            _settle_and_mark_paid(claims, now=now, today=today)
         for (state, code, raw, next_retry_on, message), members in groups.items():
-            ids = [claim.attempt_id for claim, _ in members]
             values = {
                 "state": state,
                 "failure_code": code,
@@ -87,13 +87,13 @@ def record_debit_outcomes(*, claims: list[tuple[Claim, GatewayAnswer]]) -> dict[
             }
             if state != DebitAttempt.State.UNKNOWN:
                 values["finished_at"] = now
-            _settle_attempts(
-                {claim.attempt_id: answer.gateway_reference for claim, answer in members},
-                values,
-            )
-            settled_ids.update(ids)
-            if state == DebitAttempt.State.SUCCEEDED:
-                _mark_paid([claim.instalment_id for claim, _ in members], now=now, today=today)
+            if connection.vendor != "postgresql":
+                _settle_attempts(
+                    {claim.attempt_id: answer.gateway_reference for claim, answer in members},
+                    values,
+                )
+                if state == DebitAttempt.State.SUCCEEDED:
+                    _mark_paid([claim.instalment_id for claim, _ in members], now=now, today=today)
             if OUTCOMES[code or SUCCEEDED].mandate_effect == MandateEffect.FAIL:
                 for claim, _ in members:
                     _fail_mandate(claim.mandate_id, code=code, raw=raw, key=claim.key)
@@ -116,6 +116,76 @@ def record_debit_outcomes(*, claims: list[tuple[Claim, GatewayAnswer]]) -> dict[
             ]
         )
     return codes
+
+
+# Every attempt of the batch settled with its own answer and every instalment whose
+# attempt this statement moved to `succeeded` marked paid, in one statement. Only
+# attempts still `submitted` or `unknown` change (a janitor and a late worker
+# cannot both settle one), and only the instalments of those are marked paid.
+_SETTLE_SQL = """
+WITH v AS (
+    SELECT * FROM unnest(
+        %(ids)s::bigint[], %(states)s::text[], %(codes)s::text[], %(raws)s::text[],
+        %(messages)s::text[], %(retries)s::date[], %(references)s::text[]
+    ) AS v(id, state, code, raw, message, next_retry_on, reference)
+), settled AS (
+    UPDATE debits_debitattempt AS a SET
+        state = v.state, failure_code = v.code, raw_failure_code = v.raw,
+        failure_message = v.message, next_retry_on = v.next_retry_on,
+        gateway_reference = v.reference,
+        finished_at = CASE WHEN v.state = 'unknown' THEN a.finished_at ELSE %(now)s END
+    FROM v
+    WHERE a.id = v.id AND a.state IN ('submitted', 'unknown')
+    RETURNING a.instalment_id, a.state
+)
+UPDATE debits_instalment AS i SET
+    amount_paid = i.amount_due, paid_at = %(now)s,
+    state = CASE WHEN i.due_date < %(today)s THEN 'settled_late' ELSE 'paid' END
+FROM settled
+WHERE settled.state = 'succeeded' AND i.id = settled.instalment_id
+  AND i.state IN ('scheduled', 'due', 'overdue')
+"""
+
+
+def _settle_and_mark_paid(
+    claims: list[tuple[Claim, GatewayAnswer]], *, now: dt.datetime, today: dt.date
+) -> None:
+    rows = []
+    for claim, answer in claims:
+        outcome = OUTCOMES[answer.code]
+        failed = outcome.attempt_state != DebitAttempt.State.SUCCEEDED
+        retry = (
+            next_retry_date(outcome, claim.history, today=claim.on_date or today)
+            if outcome.attempt_state == DebitAttempt.State.FAILED
+            else None
+        )
+        rows.append(
+            (
+                claim.attempt_id,
+                str(outcome.attempt_state),
+                answer.code if failed else "",
+                answer.raw_code[:60] if failed else "",
+                answer.message if failed else "",
+                retry,
+                answer.gateway_reference,
+            )
+        )
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SETTLE_SQL,
+            {
+                "ids": list(columns[0]),
+                "states": list(columns[1]),
+                "codes": list(columns[2]),
+                "raws": list(columns[3]),
+                "messages": list(columns[4]),
+                "retries": list(columns[5]),
+                "references": list(columns[6]),
+                "now": now,
+                "today": today,
+            },
+        )
 
 
 def _settle_attempts(references: dict[int, str], values: dict) -> None:

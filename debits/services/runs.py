@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,16 +24,21 @@ from debits.services.eligibility import (
     skip_reason,
 )
 
-# Instalments per worker task. A task costs about a millisecond of broker
-# overhead, so one per instalment would cap a run near 1,000/s; 500 makes that
-# overhead negligible while one chunk still finishes in well under a second at
-# 0 ms gateway latency (seconds at 20 ms), spreads a 10,000-instalment run over
-# 20 tasks for the workers to share, and bounds what a crashed worker leaves
-# for redelivery and the janitor.
+# Instalments per worker task, and per batch call to the network
+# (DEBIT_GATEWAY_BATCH_SIZE). Measured with bench/debit_throughput.py at 100,000
+# due (2 shared cores): a chunk of 500 costs about 14 SQL statements whatever its
+# size (0.029 per instalment) and 0.5-0.9 s of a worker, so the broker's ~1 ms
+# per task and the network's 20 ms per batch call are each a few per cent of it;
+# larger chunks could save at most those few per cent, while a chunk bounds what a
+# crashed worker leaves to redelivery and the janitor, what one lost batch call
+# leaves `unknown`, and how long the claim holds its 500 row locks.
 CHUNK_SIZE = 500
 
-# Rows per query while a run selects its instalments, so memory stays flat on a
-# book of millions.
+# Rows per keyset page while a run selects its instalments: memory stays flat on
+# a book of millions, and each page's full chunks are recorded and sent at once.
+# Measured at 100,000 due (bench/debit_throughput.py): a page of 5,000 costs about
+# 0.15 s (the page query, its four context queries, the rules in Python and one
+# commit), so the first chunks reach the workers in a fraction of a second.
 SELECTION_BATCH = 5000
 
 # A run collects everything due on or before its date, at once: dated even one
@@ -116,53 +121,95 @@ def run_debit_job(
         summary={"run_date": on_date.isoformat(), "kind": kind, "dry_run": dry_run},
     )
 
+    completed = _select_streamed(
+        run,
+        _open_instalments(on_date, instalment_ids).order_by("pk"),
+        honour_retry_schedule=honour_retry_schedule,
+    )
+    # What the selection did; the chunks' progress is the workers' to report.
+    fields = ["selected_count", "skipped_count", "chunks_total", "selection_finished_at"]
+    run.refresh_from_db(fields=fields + (["state", "finished_at"] if completed else []))
+    return run
+
+
+def _select_streamed(run: DebitRun, base, *, honour_retry_schedule: bool) -> bool:
+    """Page through what is due in keyset order, recording each page's skips and full
+    chunks (and sending them) as it goes: the workers collect the first chunks while
+    the selection still reads the book. The run completes only once the selection
+    has recorded its last chunk (``selection_finished_at``) and every chunk is done,
+    whichever of the two comes last. True when the selection itself completed it
+    (a dry run, nothing to collect)."""
     now = timezone.now()
-    eligible: list[int] = []
-    skipped = 0
+    on_date = run.run_date
+    pending: list[int] = []
+    number = 0
     last_id = 0
-    base = _open_instalments(on_date, instalment_ids).order_by("pk")
     while True:
         rows = list(base.filter(pk__gt=last_id).values(*INSTALMENT_FIELDS)[:SELECTION_BATCH])
-        if not rows:
-            break
-        last_id = rows[-1]["id"]
+        final = len(rows) < SELECTION_BATCH
+        if rows:
+            last_id = rows[-1]["id"]
         ctx = load_collection_context(rows, today=on_date)
         skips = []
+        eligible = 0
         for row in rows:
             reason = skip_reason(
                 ctx, row, on_date=on_date, now=now, honour_retry_schedule=honour_retry_schedule
             )
             if reason is None:
-                eligible.append(row["id"])
+                eligible += 1
+                pending.append(row["id"])
             else:
                 skips.append(
                     SkippedInstalment(
                         run=run, instalment_id=row["id"], reason=reason[0], detail=reason[1]
                     )
                 )
-        SkippedInstalment.objects.bulk_create(skips, ignore_conflicts=True)
-        skipped += len(skips)
+        cut = len(pending) if final else len(pending) - len(pending) % CHUNK_SIZE
+        chunks = [] if run.dry_run else [
+            pending[i : min(i + CHUNK_SIZE, cut)] for i in range(0, cut, CHUNK_SIZE)
+        ]  # fmt: skip
+        pending = [] if run.dry_run else pending[cut:]
+        with transaction.atomic():
+            SkippedInstalment.objects.bulk_create(skips, ignore_conflicts=True)
+            if chunks:
+                _record_and_enqueue_chunks(
+                    run, chunks, first_number=number + 1, honour_retry=honour_retry_schedule
+                )
+                number += len(chunks)
+            changes = {
+                "selected_count": F("selected_count") + eligible,
+                "skipped_count": F("skipped_count") + len(skips),
+                "chunks_total": F("chunks_total") + len(chunks),
+            }
+            if final:
+                changes["selection_finished_at"] = timezone.now()
+            DebitRun.objects.filter(pk=run.pk).update(**changes)
+            # Always asked on the last page: every chunk may be done already.
+            completed = final and complete_run_if_done(run.pk) and not number
+        if final:
+            return completed
 
-    chunks = [eligible[i : i + CHUNK_SIZE] for i in range(0, len(eligible), CHUNK_SIZE)]
-    run.selected_count = len(eligible)
-    run.skipped_count = skipped
-    run.chunks_total = 0 if dry_run else len(chunks)
-    fields = ["selected_count", "skipped_count", "chunks_total"]
-    if dry_run or not chunks:
-        run.state = DebitRun.State.COMPLETED
-        run.finished_at = timezone.now()
-        fields += ["state", "finished_at"]
-    with transaction.atomic():
-        run.save(update_fields=fields)
-        if not dry_run and chunks:
-            _record_and_enqueue_chunks(run, chunks, honour_retry_schedule=honour_retry_schedule)
-    return run
+
+def complete_run_if_done(run_id: int) -> bool:
+    """Complete the run (counters recounted from the rows) once its selection is over
+    and every chunk is done. Called by the selection's last page and by every chunk
+    that finishes; the run's row lock orders them, so exactly one completes it."""
+    finished = DebitRun.objects.filter(
+        pk=run_id,
+        state=DebitRun.State.RUNNING,
+        selection_finished_at__isnull=False,
+        chunks_done__gte=F("chunks_total"),
+    ).update(state=DebitRun.State.COMPLETED, finished_at=timezone.now())
+    if finished:
+        recount_debit_run(run_id=run_id)
+    return bool(finished)
 
 
 def _record_and_enqueue_chunks(
-    run: DebitRun, chunks: list[list[int]], *, honour_retry_schedule: bool
+    run: DebitRun, chunks: list[list[int]], *, first_number: int, honour_retry: bool
 ) -> None:
-    """Write every chunk's instalments in the same transaction as the run's totals,
+    """Write the chunks' instalments in the transaction that counts them for the run,
     then send the messages after commit: a message the broker loses is only a
     delay, as the run sweeper sends unfinished chunks again."""
     now = timezone.now()
@@ -171,13 +218,13 @@ def _record_and_enqueue_chunks(
             run=run,
             number=number,
             instalment_ids=ids,
-            honour_retry_schedule=honour_retry_schedule,
+            honour_retry_schedule=honour_retry,
             dispatched_at=now,
         )
-        for number, ids in enumerate(chunks, start=1)
+        for number, ids in enumerate(chunks, start=first_number)
     )
     enqueue_chunks(run.pk, [(chunk.pk, chunk.instalment_ids) for chunk in recorded],
-                   honour_retry_schedule=honour_retry_schedule)  # fmt: skip
+                   honour_retry_schedule=honour_retry)  # fmt: skip
 
 
 def enqueue_chunks(

@@ -82,15 +82,13 @@ def reconcile_stuck_runs(
             dispatches__gt=settings.DEBIT_RUN_STUCK_ALERT_DISPATCHES,
         ).values_list("run_id", flat=True)
     )
-    # A run whose selection never finished has no chunk to send again.
+    # A run whose selection never finished never completes, whatever its chunks do.
     stuck_runs |= set(
         DebitRun.objects.filter(
             state=DebitRun.State.RUNNING,
-            chunks_total=0,
+            selection_finished_at__isnull=True,
             started_at__lt=now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS),
-        )
-        .filter(chunks__isnull=True)
-        .values_list("pk", flat=True)
+        ).values_list("pk", flat=True)
     )
     for run in DebitRun.objects.filter(pk__in=stuck_runs):
         raise_alert(
@@ -120,8 +118,9 @@ def reconcile_stuck_runs(
 @transaction.atomic
 def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> DebitRun:
     """Operations re-run a run that stopped: its unfinished chunks are sent again at
-    once (lease or not); a run that stopped before recording its chunks is closed as
-    failed and a retry run of its date takes over. Returns the run doing the work."""
+    once (lease or not); a run that stopped before its selection recorded its last
+    chunk is closed as failed and a retry run of its date takes over. Returns the run
+    doing the work."""
     if not actor.is_authenticated or not actor.has_perm(PERMISSION_EMERGENCY):
         raise StuckRunError("Only operations may re-run a debit run.")
     reason = (reason or "").strip()
@@ -135,7 +134,7 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
             run=run, finished_at__isnull=True
         )
     )
-    if unfinished:
+    if unfinished and run.selection_finished_at is not None:
         _resend(unfinished)
         record_audit_event(
             actor=actor,
@@ -145,7 +144,7 @@ def rerun_stuck_debit_run(*, run: DebitRun, actor: StaffUser, reason: str) -> De
             reason=reason[:300],
         )
         return run
-    if run.chunks.exists():
+    if run.selection_finished_at is not None:
         raise StuckRunError(f"Every chunk of {run} is done; it completes by itself.")
     run.state, run.finished_at = DebitRun.State.FAILED, timezone.now()
     run.save(update_fields=["state", "finished_at"])

@@ -24,7 +24,7 @@ from simulator.ledger import revoke_agreement
 from simulator.models import SimulatedCollection, SimulatedFault
 from tests.debit_helpers import bank_day, due_instalment, eager_celery
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "collect_path")]
 
 __all__ = ["eager_celery"]
 

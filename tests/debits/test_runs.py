@@ -27,7 +27,7 @@ from tests.conftest import PROJECT_DIR
 from tests.debit_helpers import bank_day, due_instalment, eager_celery
 from tests.factories import InstalmentFactory, StaffUserFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "collect_path")]
 
 __all__ = ["eager_celery"]
 

@@ -205,7 +205,9 @@ DebitEngine.TestCase.settings = settings(
 
 
 @pytest.mark.django_db
-def test_no_sequence_collects_twice_loses_an_instalment_or_presents_a_stale_agreement():
+def test_no_sequence_collects_twice_loses_an_instalment_or_presents_a_stale_agreement(
+    collect_path,
+):
     from hypothesis.stateful import run_state_machine_as_test
 
     run_state_machine_as_test(DebitEngine, settings=DebitEngine.TestCase.settings)

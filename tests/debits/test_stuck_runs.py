@@ -22,7 +22,7 @@ from debits.services import (
 from tests.debit_helpers import due_instalment, eager_celery  # noqa: F401 # fixture
 from tests.factories import StaffUserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("collect_path")]
 
 
 def after_the_lease() -> dt.datetime:
@@ -196,6 +196,12 @@ class AskingGateway:
         if len(AskingGateway.asked) == 1:
             settle_unresolved_attempts()  # the second janitor, at the same moment
         return self.inner.get_status(idempotency_key=idempotency_key)
+
+    def get_status_batch(self, idempotency_keys):
+        AskingGateway.asked.extend(idempotency_keys)
+        if len(AskingGateway.asked) == len(idempotency_keys):
+            settle_unresolved_attempts()  # the second janitor, at the same moment
+        return self.inner.get_status_batch(idempotency_keys)
 
 
 def test_two_janitors_never_ask_about_the_same_key(settings):

@@ -30,7 +30,7 @@ def _wait_for(run: DebitRun, timeout: float = 150) -> DebitRun:
 @pytest.mark.redis_worker
 @pytest.mark.django_db(transaction=True)
 def test_four_worker_processes_collect_every_instalment_exactly_once_despite_timeouts(
-    start_worker, settings
+    start_worker, settings, collect_path
 ):
     today = timezone.localdate()
     ids = seed_due_instalments(count=INSTALMENTS, due_date=today)
@@ -42,6 +42,7 @@ def test_four_worker_processes_collect_every_instalment_exactly_once_despite_tim
         GATEWAY_SIMULATOR_SEED="20261126",
         GATEWAY_SIMULATOR_TIMEOUT_RATE="0.1",
         DEBIT_GATEWAY_CONCURRENCY="4",
+        DEBIT_GATEWAY_BATCH_SIZE=str(settings.DEBIT_GATEWAY_BATCH_SIZE),
     )
 
     run = _wait_for(run_debit_job(on_date=today, kind=DebitRun.Kind.SCHEDULED))

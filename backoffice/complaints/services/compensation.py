@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import record_audit_event
 from accounts.audit_actions import AuditAction
@@ -37,15 +38,17 @@ def _check(amount: Decimal, reason: str, kind: str) -> None:
     if kind not in Compensation.Kind.values:
         raise ComplaintError(f"Unknown compensation: {kind}")
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise ComplaintError("A compensation is a positive amount")
+        raise ComplaintError(gettext_noop("A compensation is a positive amount"))
     # The database keeps whole fen: a finer amount would be rounded on save (to
     # nothing, for less than half a fen), and the customer paid other than decided.
     if amount != amount.quantize(CENT):
-        raise ComplaintError("A compensation is an amount in whole fen (two decimal places)")
+        raise ComplaintError(
+            gettext_noop("A compensation is an amount in whole fen (two decimal places)")
+        )
     if amount > LARGEST_AMOUNT:
-        raise ComplaintError("A compensation cannot be that large")
+        raise ComplaintError(gettext_noop("A compensation cannot be that large"))
     if not (reason or "").strip():
-        raise ComplaintError("A compensation needs a reason")
+        raise ComplaintError(gettext_noop("A compensation needs a reason"))
 
 
 def _grant_or_queue(compensation: Compensation, *, actor: StaffUser) -> Compensation:
@@ -85,7 +88,7 @@ def request_compensation(
     debit_attempt: DebitAttempt | None = None,
 ) -> Compensation:
     if not actor.has_perm("complaints.handle_complaint"):
-        raise ComplaintError("You do not hold the permission to compensate customers")
+        raise ComplaintError(gettext_noop("You do not hold the permission to compensate customers"))
     _check(amount, reason, kind)
     compensation = Compensation(
         complaint=complaint,
@@ -102,22 +105,24 @@ def request_compensation(
 def confirm_compensation_proposal(*, compensation: Compensation, actor: StaffUser) -> Compensation:
     """An officer takes on an automatic proposal (the repair promise's) as its requester."""
     if not actor.has_perm("complaints.handle_complaint"):
-        raise ComplaintError("You do not hold the permission to compensate customers")
+        raise ComplaintError(gettext_noop("You do not hold the permission to compensate customers"))
     locked = Compensation.objects.select_for_update().get(pk=compensation.pk)
     if locked.state != Compensation.State.PROPOSED:
-        raise ComplaintError("Only an automatic proposal can be confirmed")
+        raise ComplaintError(gettext_noop("Only an automatic proposal can be confirmed"))
     return _grant_or_queue(locked, actor=actor)
 
 
 def approve_compensation(*, compensation: Compensation, approver: StaffUser) -> Compensation:
     """The second approver, never the requester; a refused self-approval is audited."""
     if not approver.has_perm(APPROVE):
-        raise ComplaintError("Only a supervisor may approve a compensation above the threshold")
+        raise ComplaintError(
+            gettext_noop("Only a supervisor may approve a compensation above the threshold")
+        )
     refused = False
     with transaction.atomic():
         locked = Compensation.objects.select_for_update().get(pk=compensation.pk)
         if locked.state != Compensation.State.AWAITING_APPROVAL:
-            raise ComplaintError("This compensation is not waiting for approval")
+            raise ComplaintError(gettext_noop("This compensation is not waiting for approval"))
         if locked.requested_by_id == approver.pk:
             refused = True
             record_audit_event(
@@ -143,7 +148,9 @@ def approve_compensation(*, compensation: Compensation, approver: StaffUser) -> 
                 },
             )
     if refused:
-        raise ComplaintError("The person who asked for a compensation cannot approve it")
+        raise ComplaintError(
+            gettext_noop("The person who asked for a compensation cannot approve it")
+        )
     return locked
 
 
@@ -155,14 +162,18 @@ def reject_compensation(
     locked = Compensation.objects.select_for_update().get(pk=compensation.pk)
     if locked.state == Compensation.State.AWAITING_APPROVAL:
         if not actor.has_perm(APPROVE) or locked.requested_by_id == actor.pk:
-            raise ComplaintError("Only a second approver may turn this compensation down")
+            raise ComplaintError(
+                gettext_noop("Only a second approver may turn this compensation down")
+            )
     elif locked.state == Compensation.State.PROPOSED:
         if not actor.has_perm("complaints.handle_complaint"):
-            raise ComplaintError("You do not hold the permission to compensate customers")
+            raise ComplaintError(
+                gettext_noop("You do not hold the permission to compensate customers")
+            )
     else:
-        raise ComplaintError("This compensation is already decided")
+        raise ComplaintError(gettext_noop("This compensation is already decided"))
     if not (reason or "").strip():
-        raise ComplaintError("Say why the compensation is turned down")
+        raise ComplaintError(gettext_noop("Say why the compensation is turned down"))
     locked.state = Compensation.State.REJECTED
     locked.decided_at = timezone.now()
     locked.save(update_fields=["state", "decided_at"])

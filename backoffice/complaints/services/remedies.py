@@ -9,6 +9,7 @@ complaint as well as by the service that carries it out.
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from accounts.audit import record_audit_event
 from accounts.audit_actions import AuditAction
@@ -41,11 +42,13 @@ def apply_remedy(*, complaint: Complaint, code: str, target_id: int, actor: Staf
     """Carry out one offered remedy; returns what happened, in words for the page."""
     require(actor, HANDLE, "handle complaints")
     if not complaint.is_open:
-        raise ComplaintError("Remedies apply while the complaint is open")
+        raise ComplaintError(gettext_noop("Remedies apply while the complaint is open"))
     _, found = complaint_diagnosis(complaint)
     offered = found.remedy(code, target_id) if found else None
     if offered is None:
-        raise ComplaintError("The card's history does not support that remedy (any more)")
+        raise ComplaintError(
+            gettext_noop("The card's history does not support that remedy (any more)")
+        )
     reason = f"Complaint #{complaint.pk}: {complaint.get_category_display()}"
     try:
         if code == "resync":

@@ -12,6 +12,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import record_audit_event
 from accounts.audit_actions import AuditAction
@@ -53,7 +54,9 @@ def _move(complaint: Complaint, to: str, **fields) -> Complaint:
         )
     moved = Complaint.objects.filter(pk=complaint.pk, state=current).update(state=to, **fields)
     if not moved:
-        raise ComplaintError("Someone else changed this complaint meanwhile; reload the page")
+        raise ComplaintError(
+            gettext_noop("Someone else changed this complaint meanwhile; reload the page")
+        )
     complaint.refresh_from_db()
     return complaint
 
@@ -86,12 +89,12 @@ def log_complaint(
     """Record a complaint, acknowledge it to the customer, start the repair clock if due."""
     require(actor, "complaints.add_complaint", "log a complaint")
     if card is not None and card.customer_id != customer.pk:
-        raise ComplaintError("That card belongs to another customer")
+        raise ComplaintError(gettext_noop("That card belongs to another customer"))
     if not (description or "").strip():
-        raise ComplaintError("Describe what the customer complains about")
+        raise ComplaintError(gettext_noop("Describe what the customer complains about"))
     received_at = received_at or timezone.now()
     if received_at > timezone.now():
-        raise ComplaintError("A complaint cannot be received in the future")
+        raise ComplaintError(gettext_noop("A complaint cannot be received in the future"))
     received_on = deadlines.received_on(received_at)
     complaint = Complaint.objects.create(
         customer=customer,
@@ -177,7 +180,9 @@ def assign_complaint(
         else:
             locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
             if locked.state == S.CLOSED:
-                raise ComplaintError("A closed complaint is reopened before it is reassigned")
+                raise ComplaintError(
+                    gettext_noop("A closed complaint is reopened before it is reassigned")
+                )
             previous = locked.assignee_id
             locked.assignee = assignee
             locked.team = team
@@ -207,12 +212,14 @@ def extend_complaint_deadline(
     require(actor, HANDLE, "handle complaints")
     reason = (reason or "").strip()
     if not reason:
-        raise ComplaintError("An extension needs a recorded reason")
+        raise ComplaintError(gettext_noop("An extension needs a recorded reason"))
     locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
     if not locked.is_open:
-        raise ComplaintError("Only an open complaint's deadline can be extended")
+        raise ComplaintError(gettext_noop("Only an open complaint's deadline can be extended"))
     if deadlines.is_breached(locked.due_on, now=now or timezone.now()):
-        raise ComplaintError("The deadline has already passed; it can no longer be extended")
+        raise ComplaintError(
+            gettext_noop("The deadline has already passed; it can no longer be extended")
+        )
     try:
         stage = deadlines.next_stage(locked.deadline_stage)
     except deadlines.DeadlineError as exc:
@@ -220,7 +227,9 @@ def extend_complaint_deadline(
     if stage == Complaint.DeadlineStage.FURTHER_EXTENDED and not actor.has_perm(
         "complaints.approve_deadline_extension"
     ):
-        raise ComplaintError("Beyond 30 days the deadline moves only with a supervisor's approval")
+        raise ComplaintError(
+            gettext_noop("Beyond 30 days the deadline moves only with a supervisor's approval")
+        )
     previous = locked.due_on
     extension = DeadlineExtension.objects.create(
         complaint=locked,
@@ -259,9 +268,9 @@ def decide_complaint(
     """Record the decision and its root cause, and send it to the customer."""
     require(actor, HANDLE, "decide complaints")
     if outcome not in Complaint.Outcome.values:
-        raise ComplaintError("Choose the outcome of the complaint")
+        raise ComplaintError(gettext_noop("Choose the outcome of the complaint"))
     if not (decision or "").strip():
-        raise ComplaintError("Write the decision the customer will receive")
+        raise ComplaintError(gettext_noop("Write the decision the customer will receive"))
     _, found = complaint_diagnosis(complaint)
     cause = root_cause or (found.root_cause if found else "none_found")
     now = timezone.now()
@@ -302,7 +311,7 @@ def reopen_complaint(*, complaint: Complaint, reason: str, actor: StaffUser) -> 
     """The customer came back (a review): investigate again, the deadline unchanged."""
     require(actor, HANDLE, "handle complaints")
     if not (reason or "").strip():
-        raise ComplaintError("Say why the complaint is reopened")
+        raise ComplaintError(gettext_noop("Say why the complaint is reopened"))
     _move(complaint, S.INVESTIGATING, closed_at=None)
     record_audit_event(
         actor=actor, action=AuditAction.COMPLAINT_REOPENED, target=complaint, reason=reason.strip()

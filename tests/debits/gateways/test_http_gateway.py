@@ -26,6 +26,29 @@ class FakePaymentApi:
         self.script: dict[str, tuple[int, object] | str] = {}
         self.requests: list[dict] = []
 
+    def collect(self, body: dict) -> tuple[int, dict]:
+        key = body["idempotency_key"]
+        first = self.ledger.get(key)
+        if first is not None:
+            if first["params"] != body:
+                return 409, {"message": "key reused with other parameters"}
+            return 200, first["result"]
+        agreement = self.agreements.get(body["mandate_reference"])
+        stale = (
+            agreement is None
+            or agreement["agreement_token"] != body["agreement_token"]
+            or agreement["credential_version"]
+            < self.card_versions.get(agreement["card_reference"], 0)
+        )
+        result = {
+            "idempotency_key": key,
+            "outcome": "agreement_stale" if stale else "succeeded",
+            "gateway_reference": f"GW{len(self.ledger) + 1}",
+            "message": "",
+        }
+        self.ledger[key] = {"params": body, "result": result}
+        return 200, result
+
 
 def make_handler(api: FakePaymentApi):
     class Handler(BaseHTTPRequestHandler):
@@ -78,27 +101,28 @@ def make_handler(api: FakePaymentApi):
                 self.end_headers()
                 return None
             if self.path == "/collections":
-                key = body["idempotency_key"]
-                first = api.ledger.get(key)
-                if first is not None:
-                    if first["params"] != body:
-                        return self._send(409, {"message": "key reused with other parameters"})
-                    return self._send(200, first["result"])
-                agreement = api.agreements.get(body["mandate_reference"])
-                stale = (
-                    agreement is None
-                    or agreement["agreement_token"] != body["agreement_token"]
-                    or agreement["credential_version"]
-                    < api.card_versions.get(agreement["card_reference"], 0)
+                return self._send(*api.collect(body))
+            if self.path == "/collections/batch":
+                results = []
+                for item in body["items"]:
+                    status, result = api.collect(item)
+                    if status == 409:
+                        result = {"idempotency_key": item["idempotency_key"], "message": "reused"}
+                        result["outcome"] = "idempotency_conflict"
+                    results.append(result)
+                return self._send(200, {"results": results})
+            if self.path == "/collections/status":
+                return self._send(
+                    200,
+                    {
+                        "results": [
+                            dict(api.ledger[key]["result"], found=True)
+                            if key in api.ledger
+                            else {"idempotency_key": key, "found": False}
+                            for key in body["idempotency_keys"]
+                        ]
+                    },
                 )
-                result = {
-                    "idempotency_key": key,
-                    "outcome": "agreement_stale" if stale else "succeeded",
-                    "gateway_reference": f"GW{len(api.ledger) + 1}",
-                    "message": "",
-                }
-                api.ledger[key] = {"params": body, "result": result}
-                return self._send(200, result)
             return self._send(404, {"message": "no such route"})
 
         def do_GET(self):
