@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from accounts.forms import StartPasswordResetForm
 from accounts.models import CardCredential
 from accounts.services import CardPasswordError, reset_needs_supervisor
+from accounts.services.link_delivery import link_not_sent_message
 
 
 @admin.action(
@@ -26,10 +27,17 @@ def start_password_reset_action(modeladmin, request, queryset):
     form = StartPasswordResetForm(request.POST if submitted else None)
     if submitted and form.is_valid():
         try:
-            form.start_reset(card=card, actor=request.user)
+            reset = form.start_reset(card=card, actor=request.user)
         except CardPasswordError as exc:
             form.add_error(None, str(exc))
         else:
+            if reset.link_delivery.failed:
+                modeladmin.message_user(
+                    request,
+                    link_not_sent_message(reset.get_delivery_channel_display()),
+                    messages.ERROR,
+                )
+                return None
             modeladmin.message_user(
                 request, f"A single-use reset link was sent to the customer of {card}."
             )

@@ -97,6 +97,10 @@ class AuditAction(models.TextChoices):
     LATE_FEE_WAIVER_APPROVED = "late_fee.waiver_approved", _("Late fee waiver approved")
     LATE_FEE_WAIVER_REQUESTED = "late_fee.waiver_requested", _("Late fee waiver requested")
 
+    LINK_NOT_SENT = (
+        "notification.link_not_sent",
+        _("Single-use link not sent (notification gateway failed)"),
+    )
     LOAN_OPENED = "loan.opened", _("Loan opened")
 
     MANDATE_ACTIVATED = "mandate.activated", _("Mandate activated")

@@ -49,6 +49,30 @@ SKIP_REASON_LABELS = {
     "not_due_yet": _("Instalment not due yet"),
 }
 
+# The same reasons as they read inside a sentence ("Not retried because ..."): a
+# label is a heading, capitalised and terse, and reads wrongly mid-sentence.
+SKIP_REASON_IN_SENTENCE = {
+    "no_mandate": _("the loan has no mandate"),
+    "mandate_pending": _("the mandate is not active yet"),
+    "mandate_suspended": _("the mandate is suspended"),
+    "mandate_cancelled": _("the mandate is cancelled"),
+    "mandate_failed": _("the mandate has failed"),
+    "mandate_not_yet_valid": _("the mandate is not valid yet"),
+    "mandate_expired": _("the mandate has expired"),
+    "over_per_debit_cap": _("the amount is above the mandate's per-debit cap"),
+    "authorisation_terms_mismatch": _("the debit would break the authorisation's terms"),
+    "collection_paused_book": _("collection is paused for the whole book"),
+    "collection_paused_card": _("collection is paused for the card"),
+    "collection_paused_mandate": _("collection is paused for the mandate"),
+    "attempt_in_flight": _("an earlier attempt is not settled yet"),
+    "retry_not_due": _("the next try is not due yet"),
+    "no_automatic_retry": _("the last failure is not retried automatically"),
+    "mandate_out_of_sync": _("the mandate is out of sync (re-sync it first)"),
+    "attempt_not_failed": _("only a failed attempt can be retried"),
+    "instalment_settled": _("the instalment is already paid"),
+    "not_due_yet": _("the instalment is not due yet"),
+}
+
 # Why a late fee's instalment was late (LateFee.cause): a failure code, a skip
 # reason, or one of the fee rules' own signals.
 FEE_CAUSE_LABELS = {
@@ -65,6 +89,7 @@ SYNC_ERROR_LABELS = {
     "timeout": _("No answer from the gateway"),
     "idempotency_conflict": _("Idempotency key conflict"),
     "interrupted": _("Interrupted (worker stopped)"),
+    "mandate_closed": _("Mandate cancelled or failed while the gateway bound it"),
 }
 
 # Messages the debit services raise for staff, marked here so the pages can show

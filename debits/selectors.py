@@ -230,6 +230,13 @@ def attempts_not_retried(*, run, attempt_ids: list[int]) -> list[NotRetried]:
 NOT_RETRIED_NAMED = 10
 
 
+def skip_reason_in_sentence(reason: str) -> str:
+    """A skip reason as it reads inside a sentence; an unknown code shows as itself."""
+    from debits.labels import SKIP_REASON_IN_SENTENCE
+
+    return str(SKIP_REASON_IN_SENTENCE.get(reason, reason))
+
+
 def not_retried_messages(not_retried: list[NotRetried]) -> list[str]:
     """One line per reason, naming the attempts it held back (for staff messages)."""
     by_reason: dict[str, list[NotRetried]] = {}
@@ -242,8 +249,12 @@ def not_retried_messages(not_retried: list[NotRetried]) -> list[str]:
             named += " " + gettext("and %(count)d more") % {"count": len(items) - NOT_RETRIED_NAMED}
         detail = f" ({items[0].detail})" if len(items) == 1 and items[0].detail else ""
         lines.append(
-            gettext("Not retried, %(reason)s%(detail)s: attempt %(attempts)s.")
-            % {"reason": items[0].label, "detail": detail, "attempts": named}
+            gettext("Not retried because %(reason)s%(detail)s: attempt %(attempts)s.")
+            % {
+                "reason": skip_reason_in_sentence(items[0].reason),
+                "detail": detail,
+                "attempts": named,
+            }
         )
     return lines
 

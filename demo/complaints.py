@@ -31,6 +31,7 @@ from backoffice.complaints.services import (
     log_complaint,
 )
 from debits.models import DebitAttempt, Instalment, LateFee, Mandate, MandateSync
+from debits.services.fees import late_fee_amount
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -117,7 +118,7 @@ def _seed_case_history(instalment: Instalment, mandate: Mandate, today: dt.date)
     instalment.refresh_from_db()
     LateFee.objects.create(
         instalment=instalment,
-        amount=Decimal("50.00"),
+        amount=late_fee_amount(instalment.amount_due),
         accrued_at=_at(min(failed_on + dt.timedelta(days=4), today), 2, 0),
         cause="agreement_stale",
     )

@@ -191,16 +191,21 @@ def _cache_of_its_own(settings):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The number of hostile inputs each target was tried with (tests/backoffice/hostile)."""
+    """The number of cases each target was tried with: hostile inputs
+    (tests/backoffice/hostile) and property-based tests (tests/properties.py)."""
     import sys
 
-    cases = sys.modules.get("tests.backoffice.hostile.cases")
-    if cases is None or not cases.CASES:
-        return
-    terminalreporter.section("hostile input: cases per target")
-    width = max(len(target) for target in cases.CASES)
-    for target, count in sorted(cases.CASES.items()):
-        terminalreporter.write_line(f"{target:<{width}}  {count:>6}")
-    terminalreporter.write_line(
-        f"{'total':<{width}}  {sum(cases.CASES.values()):>6}  ({len(cases.CASES)} targets)"
-    )
+    for module, title in (
+        ("tests.backoffice.hostile.cases", "hostile input: cases per target"),
+        ("tests.properties", "property-based tests: generated cases per target"),
+    ):
+        cases = sys.modules.get(module)
+        if cases is None or not cases.CASES:
+            continue
+        terminalreporter.section(title)
+        width = max(len(target) for target in cases.CASES)
+        for target, count in sorted(cases.CASES.items()):
+            terminalreporter.write_line(f"{target:<{width}}  {count:>6}")
+        terminalreporter.write_line(
+            f"{'total':<{width}}  {sum(cases.CASES.values()):>6}  ({len(cases.CASES)} targets)"
+        )

@@ -5,7 +5,9 @@ before it has configured its settings.
 """
 
 import os
+import shutil
 import signal
+import socket
 import subprocess  # nosec B404 # starts our own processes, never a shell
 import sys
 import time
@@ -61,6 +63,8 @@ class WorkerProcess:
         log: Path,
         prefetch_multiplier: int | None = None,
         stop_timeout: float = 20,
+        wait_ready: bool = True,
+        name: str | None = None,
         app: str = "backoffice",
     ):
         self.log_path = log
@@ -82,6 +86,7 @@ class WorkerProcess:
                 "-c",
                 str(concurrency),
                 *prefetch,
+                *(["-n", name] if name else []),
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
@@ -94,6 +99,8 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if not wait_ready:
+            return
         try:
             self._wait_ready()
         except RuntimeError:
@@ -112,6 +119,29 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"worker did not become ready: {self.log_path.read_text()[-2000:]}")
 
+    def is_ready(self) -> bool:
+        return self.process.poll() is None and "ready." in self.log_path.read_text()
+
+    def pool_children(self) -> list[int]:
+        """Pids of the prefork pool's processes (the ones running tasks)."""
+        pid = self.process.pid
+        try:
+            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    def kill_pool_child(self) -> bool:
+        """SIGKILL one pool process mid-task, as the OOM killer would; the parent
+        replaces it and, with acks_late, gives the message back to the broker."""
+        children = self.pool_children()
+        if not children:
+            return False
+        try:
+            os.kill(children[0], signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        return True
+
     def kill(self) -> None:
         """SIGKILL the whole worker (parent and pool children), as a crash would."""
         if self.process.poll() is None:
@@ -126,6 +156,77 @@ class WorkerProcess:
                 self.process.wait(self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._log.close()
+
+
+class BeatProcess:
+    """A real ``celery beat`` subprocess on the database scheduler (django-celery-beat)."""
+
+    def __init__(self, *, env: dict[str, str], log: Path, schedule_dir: Path):
+        self.log_path = log
+        self._log = log.open("w")
+        self.process = subprocess.Popen(  # noqa: S603 # nosec B603 # our own celery app and arguments
+            [sys.executable, "-m", "celery", "-A", "backoffice", "beat", "-l", "INFO",
+             "--pidfile=", "-s", str(schedule_dir / "beat-schedule")],
+            cwd=PROJECT_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PrivateRedis:
+    """A throw-away redis-server keeping nothing on disk: a restart loses every message."""
+
+    def __init__(self, port: int, log: Path):
+        self.port, self.log_path = port, log
+        self._log = log.open("a")
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 # nosec B603 # fixed arguments
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: whatever it held (queued and unacknowledged messages) is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        self.kill()
         self._log.close()
 
 

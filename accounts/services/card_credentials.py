@@ -34,10 +34,11 @@ from accounts.models import (
     PasswordResetRequest,
     StaffUser,
 )
-from accounts.notifications import Notification, send_notification
+from accounts.notifications import Notification
 from accounts.pin_blocklist import is_common_pin
 from accounts.rate_limits import CARD_PASSWORD_VERIFICATION, RateLimited
 from accounts.services.credential_versions import record_credential_change
+from accounts.services.link_delivery import send_link_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -433,7 +434,8 @@ def start_password_reset(
         },
         topic="password_reset_link",
     )
-    transaction.on_commit(lambda: send_notification(message))
+    # ``reset.link_delivery.failed`` tells the page the gateway refused the link.
+    reset.link_delivery = send_link_after_commit(message, target=reset, actor=actor)
     return reset
 
 

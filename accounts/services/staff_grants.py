@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffChangeRequest, StaffPasswordReset, StaffUser
-from accounts.notifications import Notification, send_notification
+from accounts.notifications import Notification
 from accounts.roles import Role
+from accounts.services.link_delivery import LinkDelivery, send_link_after_commit
 from accounts.services.staff_security import (
     StaffSecurityError,
     end_staff_sessions,
@@ -126,6 +127,7 @@ def approve_staff_change(
     change = _lock_pending(change_request)
     _check_decider(change, approver)
     now = timezone.now()
+    delivery = None
     change.state = StaffChangeRequest.State.APPROVED
     change.decided_by = approver
     change.decided_at = now
@@ -139,7 +141,7 @@ def approve_staff_change(
             staff=staff, actor=approver, active=True, reason=change.reason, approval=change
         )
     else:
-        _send_staff_reset_link(change, now=now)
+        delivery = _send_staff_reset_link(change, now=now)
     record_audit_event(
         actor=approver,
         action=AuditAction.STAFF_CHANGE_APPROVED,
@@ -153,6 +155,8 @@ def approve_staff_change(
         reason=change.decision_reason,
     )
     change_request.refresh_from_db()
+    # For a reset: ``link_delivery.failed`` tells the page the gateway refused the link.
+    change.link_delivery = delivery
     return change
 
 
@@ -178,7 +182,7 @@ def reject_staff_change(
     return change
 
 
-def _send_staff_reset_link(change: StaffChangeRequest, *, now) -> None:
+def _send_staff_reset_link(change: StaffChangeRequest, *, now) -> LinkDelivery:
     staff = change.staff
     if not staff.email:
         raise StaffChangeRefused(f"{staff.username} has no e-mail address for the reset link.")
@@ -207,7 +211,7 @@ def _send_staff_reset_link(change: StaffChangeRequest, *, now) -> None:
         ),
         topic="staff_password_reset_link",
     )
-    transaction.on_commit(lambda: send_notification(message))
+    return send_link_after_commit(message, target=staff, actor=change.decided_by)
 
 
 def _usable_reset(fingerprint: str, *, lock: bool = False) -> StaffPasswordReset:

@@ -29,6 +29,7 @@ from accounts.services import (
     reveal_customer_phone,
 )
 from accounts.services.card_credentials import reset_token_fingerprint
+from accounts.services.link_delivery import link_not_sent_message
 from accounts.services.staff_security import StaffSecurityError
 from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
 from backoffice.customers.customer_360 import customer_360
@@ -168,6 +169,9 @@ def start_card_password_reset(request, card_id: int):
         return redirect_to_next(back, customer_page)
     minutes = settings.PASSWORD_RESET_LINK_TTL_SECONDS // 60
     channel = reset.get_delivery_channel_display()
+    if reset.link_delivery.failed:
+        messages.error(request, link_not_sent_message(channel))
+        return redirect_to_next(back, customer_page)
     messages.success(
         request,
         _(

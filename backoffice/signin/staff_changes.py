@@ -115,14 +115,25 @@ def decide_staff_change(request, pk: int):
         return redirect("signin:staff_changes")
     try:
         if form.cleaned_data["decision"] == "approve":
-            approve_staff_change(
+            approved = approve_staff_change(
                 change_request=change, approver=request.user, reason=form.cleaned_data["reason"]
             )
-            messages.success(
-                request,
-                gettext("Approved and applied: %(change)s.")
-                % {"change": change.get_kind_display()},
-            )
+            if approved.link_delivery is not None and approved.link_delivery.failed:
+                messages.error(
+                    request,
+                    gettext(
+                        "Approved: %(username)s's old password no longer works, but the "
+                        "notification gateway did not accept the reset link, so it was not "
+                        "sent. Ask for a new password reset once the gateway is back."
+                    )
+                    % {"username": change.staff.username},
+                )
+            else:
+                messages.success(
+                    request,
+                    gettext("Approved and applied: %(change)s.")
+                    % {"change": change.get_kind_display()},
+                )
         else:
             reject_staff_change(
                 change_request=change, approver=request.user, reason=form.cleaned_data["reason"]

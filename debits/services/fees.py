@@ -23,6 +23,7 @@ from debits.models import (
 )
 from debits.outcomes import BANK_SIDE_FAILURE_CODES
 from debits.services.eligibility import BANK_SIDE_SKIP_REASONS
+from debits.services.resync import MANDATE_CLOSED
 
 CENT = Decimal("0.01")
 
@@ -92,9 +93,14 @@ def lateness_causes(instalment_ids: list[int]) -> dict[int, tuple[str, bool]]:
         .values_list("pk", "loan_id", "synced_with_card", "sync_failed_at")
     )
     failed_syncs: dict[int, list[dt.datetime]] = defaultdict(list)
-    for mandate_id, requested_at in MandateSync.objects.filter(
-        mandate_id__in=[m[0] for m in mandates], outcome=MandateSync.Outcome.FAILED
-    ).values_list("mandate_id", "requested_at"):
+    for mandate_id, requested_at in (
+        MandateSync.objects.filter(
+            mandate_id__in=[m[0] for m in mandates], outcome=MandateSync.Outcome.FAILED
+        )
+        # A binding that came back after the mandate was cancelled is no bank failure.
+        .exclude(error_code=MANDATE_CLOSED)
+        .values_list("mandate_id", "requested_at")
+    ):
         failed_syncs[mandate_id].append(requested_at)
     by_loan = defaultdict(list)
     for mandate in mandates:

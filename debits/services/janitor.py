@@ -10,6 +10,7 @@ through the same path as a chunk; a key the network never saw becomes
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 
 from django.conf import settings
@@ -31,8 +32,12 @@ from debits.services.eligibility import (
 from debits.services.recording import Claim, record_debit_outcomes
 from debits.services.runs import recount_debit_run
 
-# Attempts the janitor settles per pass; the next pass takes the rest.
+# Attempts the janitor claims per pass; the next pass takes the rest.
 JANITOR_BATCH = 2000
+# Attempts asked about and recorded together, in rounds of the calls in flight: each
+# slice's answers are kept in one short transaction, so a pass stopped half-way keeps
+# every slice it finished, and on a slow network a slice takes a few round trips.
+JANITOR_ROUNDS_PER_SLICE = 4
 
 
 # How long a janitor's claim on an attempt holds: longer than asking the network
@@ -63,7 +68,7 @@ def _claim_unresolved(*, stale_before: dt.datetime) -> list[DebitAttempt]:
         if not ids:
             return []
         DebitAttempt.objects.filter(pk__in=ids).update(
-            janitor_lease_until=clock + dt.timedelta(seconds=JANITOR_LEASE_SECONDS)
+            janitor_lease_until=clock + dt.timedelta(seconds=janitor_lease_seconds())
         )
     return list(DebitAttempt.objects.filter(pk__in=ids).select_related("mandate").order_by("pk"))
 
@@ -102,9 +107,29 @@ def _ask_statuses(attempts: list[DebitAttempt]) -> dict[int, object]:
     return statuses
 
 
-def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
+def janitor_lease_seconds() -> float:
+    """A pass never outlives the task's hard time limit (the pool kills it there), so
+    neither need its lease: a janitor killed mid-pass holds its batch no longer."""
+    return min(JANITOR_LEASE_SECONDS, settings.CELERY_TASK_TIME_LIMIT)
+
+
+def janitor_time_budget() -> float:
+    """Seconds one pass may spend asking the network: well inside the task's soft time
+    limit, and inside the lease so no other janitor takes the same attempts meanwhile."""
+    return min(settings.CELERY_TASK_SOFT_TIME_LIMIT, janitor_lease_seconds()) / 2
+
+
+def settle_unresolved_attempts(
+    *, now: dt.datetime | None = None, time_budget: float | None = None
+) -> Counter:
     """Settle ``unknown`` attempts, and ``submitted`` ones a dead worker left, by asking
     the gateway what happened to each idempotency key. Never collects anything.
+
+    Asks and records slice by slice, and starts no slice after ``time_budget``
+    seconds (default ``janitor_time_budget()``): on a slow network a whole batch
+    would outlast the task's time limit, and a pass stopped there used to lose
+    every answer it had and hold the batch under its lease, pass after pass.
+    What is not asked is free for the next pass at once.
     """
     now = now or timezone.now()
     stale_before = now - dt.timedelta(seconds=settings.DEBIT_SUBMITTED_STALE_AFTER_SECONDS)
@@ -112,6 +137,45 @@ def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
     attempts = _claim_unresolved(stale_before=stale_before)
     if not attempts:
         return Counter()
+    budget = janitor_time_budget() if time_budget is None else time_budget
+    deadline = time.monotonic() + budget
+    size = max(1, settings.DEBIT_GATEWAY_CONCURRENCY) * JANITOR_ROUNDS_PER_SLICE
+    outcomes: Counter = Counter()
+    unsettled: list[int] = []
+    run_ids: set[int] = set()
+    try:
+        for start in range(0, len(attempts), size):
+            batch = attempts[start : start + size]
+            if start and time.monotonic() >= deadline:
+                unsettled += [a.pk for a in batch]
+                continue
+            settled = _settle_slice(batch, now=now, unseen_before=unseen_before)
+            outcomes.update(record_debit_outcomes(claims=settled).values())
+            done = {claim.attempt_id for claim, _ in settled}
+            unsettled += [a.pk for a in batch if a.pk not in done]
+            run_ids |= {claim.run_id for claim, _ in settled if claim.run_id}
+    finally:
+        # What this pass could not settle or did not ask about is free for the next
+        # pass at once (a stop by the time limit included).
+        if unsettled:
+            DebitAttempt.objects.filter(pk__in=unsettled).update(janitor_lease_until=None)
+    for run_id in run_ids:
+        recount_debit_run(run_id=run_id)
+    if outcomes:
+        record_audit_event(
+            actor=None,
+            action=AuditAction.DEBIT_ATTEMPT_SETTLED_BY_JANITOR,
+            object_type="debits.debitattempt",
+            object_id="batch",
+            summary={"settled": sum(outcomes.values()), "outcomes": dict(outcomes)},
+        )
+    return outcomes
+
+
+def _settle_slice(
+    attempts: list[DebitAttempt], *, now: dt.datetime, unseen_before: dt.datetime
+) -> list[tuple[Claim, GatewayAnswer]]:
+    """Ask the network about each attempt; the answers that settle one, as claims."""
 
     statuses = _ask_statuses(attempts)
     history = load_collection_context(
@@ -161,20 +225,4 @@ def settle_unresolved_attempts(*, now: dt.datetime | None = None) -> Counter:
                 answer,
             )
         )
-    codes = record_debit_outcomes(claims=settled)
-    # What this pass could not settle is free for the next pass at once.
-    done = {claim.attempt_id for claim, _ in settled}
-    DebitAttempt.objects.filter(pk__in=[a.pk for a in attempts if a.pk not in done]).update(
-        janitor_lease_until=None
-    )
-    for run_id in {claim.run_id for claim, _ in settled if claim.run_id}:
-        recount_debit_run(run_id=run_id)
-    if settled:
-        record_audit_event(
-            actor=None,
-            action=AuditAction.DEBIT_ATTEMPT_SETTLED_BY_JANITOR,
-            object_type="debits.debitattempt",
-            object_id="batch",
-            summary={"settled": len(settled), "outcomes": dict(Counter(codes.values()))},
-        )
-    return Counter(codes.values())
+    return settled

@@ -136,13 +136,19 @@ def _finish_bound(
         .filter(pk=mandate.pk)
         .first()
     )
-    moved = Mandate.objects.filter(pk=mandate.pk, synced_credential_version__lt=version).update(
+    # The state is part of the guard: the mandate may have been cancelled (or have
+    # failed) while the gateway was binding, and a closed mandate keeps the token
+    # it had; the cancelling transaction's row lock makes this UPDATE wait for it.
+    live = Mandate.objects.filter(pk=mandate.pk, state__in=RESYNCABLE_STATES)
+    moved = live.filter(synced_credential_version__lt=version).update(
         gateway_agreement_token=token,
         synced_credential_version=version,
         synced_at=now,
         sync_failed_at=None,
         sync_failure_reason="",
     )
+    if not moved and not live.exists():
+        return _finish_closed(sync=sync, mandate=mandate, actor=actor, latency_ms=latency_ms)
     sync.outcome = MandateSync.Outcome.SUCCEEDED if moved else MandateSync.Outcome.ALREADY_IN_SYNC
     sync.finished_at = now
     sync.latency_ms = latency_ms
@@ -167,6 +173,37 @@ def _finish_bound(
             "to_version": version,
             "trigger": sync.trigger,
             "latency_ms": latency_ms,
+        },
+    )
+    return sync
+
+
+# A binding that came back after its mandate was closed: recorded, never applied.
+MANDATE_CLOSED = "mandate_closed"
+
+
+def _finish_closed(
+    *, sync: MandateSync, mandate: Mandate, actor: StaffUser | None, latency_ms: int
+) -> MandateSync:
+    state = Mandate.objects.values_list("state", flat=True).get(pk=mandate.pk)
+    sync.outcome = MandateSync.Outcome.FAILED
+    sync.finished_at = timezone.now()
+    sync.latency_ms = latency_ms
+    sync.error_code = MANDATE_CLOSED
+    sync.error_message = f"The mandate became {state} while the gateway was binding it."
+    sync.save(update_fields=["outcome", "finished_at", "latency_ms", "error_code", "error_message"])
+    mandate.refresh_from_db(
+        fields=["state", "gateway_agreement_token", "synced_credential_version"]
+    )
+    record_audit_event(
+        actor=actor,
+        action=AuditAction.MANDATE_RESYNC_FAILED,
+        target=mandate,
+        summary={
+            "credential_version": sync.target_credential_version,
+            "trigger": sync.trigger,
+            "error_code": MANDATE_CLOSED,
+            "state": state,
         },
     )
     return sync

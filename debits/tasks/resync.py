@@ -18,6 +18,7 @@ from debits.services.credential_changes import (
     sweep_outbox,
 )
 from debits.services.resync import (
+    MANDATE_CLOSED,
     MandateNotResyncable,
     close_interrupted_syncs,
     mark_mandate_sync_failed,
@@ -73,8 +74,8 @@ def resync_mandate_task(
     except MandateNotResyncable as exc:
         logger.info("re-sync of mandate %s skipped: %s", mandate_id, exc)
         return
-    if sync.outcome != MandateSync.Outcome.FAILED:
-        return
+    if sync.outcome != MandateSync.Outcome.FAILED or sync.error_code == MANDATE_CLOSED:
+        return  # bound, or closed meanwhile: nothing left to retry
     if self.request.retries >= settings.RESYNC_MAX_RETRIES:
         mark_mandate_sync_failed(
             mandate=mandate,

@@ -6,7 +6,6 @@ kills it mid-run; the chunk messages waiting in it are gone with it.
 """
 
 import shutil
-import socket
 import subprocess  # nosec B404 # starts our own redis-server and manage.py
 import sys
 import time
@@ -19,47 +18,9 @@ from debits.models import DebitAttempt, DebitRun, DebitRunChunk, Instalment, Ski
 from demo.load_book import seed_due_instalments
 from simulator.models import SimulatedCollection
 from tests.conftest import PROJECT_DIR, service_unavailable, wait_until
-from tests.workers import WorkerProcess, worker_environment
+from tests.workers import PrivateRedis, WorkerProcess, free_port, worker_environment
 
 INSTALMENTS = 3000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateRedis:
-    """A throw-away redis-server keeping nothing on disk: a restart loses every message."""
-
-    def __init__(self, port: int, log):
-        self.port, self.log = port, log
-        self.process = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 # nosec B603 # fixed arguments
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        import redis
-
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
-        wait_until(lambda: _pings(client), timeout=10, message="private redis did not start")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-
-
-def _pings(client) -> bool:
-    import redis
-
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 def manage(env: dict, *args: str) -> str:
@@ -79,7 +40,7 @@ def test_a_run_completes_exactly_once_though_redis_restarts_with_its_data_lost(t
     today = timezone.localdate()
     ids = seed_due_instalments(count=INSTALMENTS, due_date=today, prefix="R")
     port = free_port()
-    broker = PrivateRedis(port, (tmp_path / "redis.log").open("w"))
+    broker = PrivateRedis(port, tmp_path / "redis.log")
     broker.start()
     env = worker_environment(
         CELERY_BROKER_URL=f"redis://127.0.0.1:{port}/0",
@@ -119,7 +80,7 @@ def test_a_run_completes_exactly_once_though_redis_restarts_with_its_data_lost(t
         wait_until(settled, timeout=240, interval=3, message="the run did not complete")
     finally:
         worker.stop()
-        broker.kill()
+        broker.stop()
 
     run.refresh_from_db()
     assert run.state == DebitRun.State.COMPLETED

@@ -335,3 +335,61 @@ def test_the_resync_task_retries_then_flags_the_mandate_when_retries_run_out(set
     assert mandate.sync_failed_at is not None
     assert "gateway_unavailable after 3 attempts" in mandate.sync_failure_reason
     assert Alert.objects.filter(kind=Alert.Kind.RESYNC_FAILED, mandate=mandate).exists()
+
+
+class CustomerWithdrawsWhileBinding(SimulatorGateway):
+    """The network binds the agreement, but the bank cancels the mandate before it answers."""
+
+    def bind_agreement(self, **kwargs):
+        from debits.services import cancel_mandate
+
+        cancel_mandate(
+            mandate=Mandate.objects.get(reference=kwargs["mandate_reference"]),
+            reason="Customer withdrew the authorisation",
+            actor=None,
+        )
+        return super().bind_agreement(**kwargs)
+
+
+def test_a_resync_finishing_after_its_mandate_was_cancelled_leaves_the_mandate_as_cancelled(
+    settings,
+):
+    settings.PAYMENT_GATEWAY = "tests.debits.test_resync.CustomerWithdrawsWhileBinding"
+    mandate = MandateFactory()
+    token = mandate.gateway_agreement_token
+    bump_credential_version(mandate.card)
+
+    sync = resync_mandate(mandate=mandate, trigger=MandateSync.Trigger.CREDENTIAL_CHANGE)
+
+    mandate.refresh_from_db()
+    assert mandate.state == Mandate.State.CANCELLED
+    assert (mandate.gateway_agreement_token, mandate.synced_credential_version) == (token, 1)
+    assert (sync.outcome, sync.error_code) == (MandateSync.Outcome.FAILED, "mandate_closed")
+    event = AuditEvent.objects.filter(object_id=str(mandate.pk)).order_by("-pk").first()
+    assert event.action == "mandate.resync_failed"
+    assert event.summary["error_code"] == "mandate_closed"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_racing_a_resync_in_flight_wins_and_keeps_the_old_token():
+    from debits.services import cancel_mandate
+    from tests.race import race
+
+    mandate = MandateFactory()
+    token = mandate.gateway_agreement_token
+    bump_credential_version(mandate.card)
+
+    resynced, cancelled = race(
+        lambda: resync_mandate(mandate=Mandate.objects.get(pk=mandate.pk)),
+        lambda: cancel_mandate(
+            mandate=Mandate.objects.get(pk=mandate.pk), reason="Loan repaid early", actor=None
+        ),
+        at="simulator.ledger.bind",
+    )
+
+    assert cancelled.won and resynced.won, (cancelled.error, resynced.error)
+    mandate.refresh_from_db()
+    assert mandate.state == Mandate.State.CANCELLED
+    assert mandate.gateway_agreement_token == token
+    assert resynced.value.error_code == "mandate_closed"

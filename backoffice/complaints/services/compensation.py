@@ -29,11 +29,24 @@ def needs_second_approver(amount: Decimal) -> bool:
     return amount > settings.COMPENSATION_APPROVAL_THRESHOLD
 
 
+CENT = Decimal("0.01")
+# The most the amount column holds (MONEY: 14 digits, 2 of them after the point).
+LARGEST_AMOUNT = Decimal("999999999999.99")
+
+
 def _check(amount: Decimal, reason: str, kind: str) -> None:
     if kind not in Compensation.Kind.values:
         raise ComplaintError(f"Unknown compensation: {kind}")
-    if amount is None or amount <= 0:
+    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
         raise ComplaintError(gettext_noop("A compensation is a positive amount"))
+    # The database keeps whole fen: a finer amount would be rounded on save (to
+    # nothing, for less than half a fen), and the customer paid other than decided.
+    if amount != amount.quantize(CENT):
+        raise ComplaintError(
+            gettext_noop("A compensation is an amount in whole fen (two decimal places)")
+        )
+    if amount > LARGEST_AMOUNT:
+        raise ComplaintError(gettext_noop("A compensation cannot be that large"))
     if not (reason or "").strip():
         raise ComplaintError(gettext_noop("A compensation needs a reason"))
 

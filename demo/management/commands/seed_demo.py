@@ -7,6 +7,7 @@ from tqdm import tqdm
 
 from demo.book import MAX_DEMO_CUSTOMERS, book_is_empty, seed_demo_book
 from demo.complaints import seed_demo_complaints
+from demo.stories import seed_demo_stories
 
 
 class Command(BaseCommand):
@@ -26,13 +27,29 @@ class Command(BaseCommand):
             help="Also log a few complaints in each state, the first the password-change case.",
         )
         parser.add_argument(
+            "--stories",
+            action="store_true",
+            help=(
+                "Also tell the demo's stories (implies --complaints): a stale debit after a "
+                "password change, an outage, a customer out of funds, a waiver awaiting "
+                "approval, an open alert. Told once: running again changes nothing."
+            ),
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="Do nothing (and succeed) when the database already holds a book.",
         )
 
     def handle(
-        self, *args, customers: int, seed: int, if_empty: bool, complaints: bool = False, **options
+        self,
+        *args,
+        customers: int,
+        seed: int,
+        if_empty: bool,
+        complaints: bool = False,
+        stories: bool = False,
+        **options,
     ):
         if not 1 <= customers <= MAX_DEMO_CUSTOMERS:
             raise CommandError(f"--customers must be between 1 and {MAX_DEMO_CUSTOMERS:,}")
@@ -41,6 +58,8 @@ class Command(BaseCommand):
         if not book_is_empty():
             if if_empty:
                 self.stdout.write("Demo data already exists; nothing to do.")
+                if stories:
+                    self._tell_stories()
                 return
             raise CommandError(
                 "the database already holds customers; refusing to seed twice "
@@ -58,6 +77,22 @@ class Command(BaseCommand):
                 f"{report.due_this_week:,} due this week)."
             )
         )
-        if complaints:
+        if stories:
+            self._tell_stories()
+        elif complaints:
             logged = seed_demo_complaints()
             self.stdout.write(self.style.SUCCESS(f"Logged {len(logged.complaints)} complaints."))
+
+    def _tell_stories(self):
+        told = seed_demo_stories()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo stories: {len(told.complaints)} complaints; look up "
+                + ", ".join(
+                    f"{customer.full_name} ({case})"
+                    for case, customer in told.by_case().items()
+                    if customer is not None
+                )
+                + "."
+            )
+        )

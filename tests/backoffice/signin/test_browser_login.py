@@ -14,20 +14,13 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from tests.browser.staff_browser import CHROMIUM_ARGS
 from tests.conftest import PROJECT_DIR, sign_in_verified  # noqa: F401
 from tests.factories import STAFF_PASSWORD, InstalmentFactory, MandateFactory, StaffUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DOCS_SCREENSHOT = PROJECT_DIR / "docs" / "screenshots" / "dashboard.png"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(autouse=True)
