@@ -181,11 +181,16 @@ def _select_streamed(
         with transaction.atomic():
             owner = (
                 DebitRun.objects.select_for_update()
-                .filter(pk=run.pk, selection_cursor=page_from, selection_finished_at__isnull=True)
+                .filter(
+                    pk=run.pk,
+                    state=DebitRun.State.RUNNING,
+                    selection_cursor=page_from,
+                    selection_finished_at__isnull=True,
+                )
                 .exists()
             )
             if not owner:
-                return False  # the sweeper took this selection over
+                return False  # taken over by the sweeper, or closed by an operator's re-run
             SkippedInstalment.objects.bulk_create(skips, ignore_conflicts=True)
             if chunks:
                 _record_and_enqueue_chunks(
