@@ -554,9 +554,12 @@ OUTBOX_STUCK_AFTER_SECONDS = env.int("OUTBOX_STUCK_AFTER_SECONDS", default=10 * 
 DEBIT_CHUNK_LEASE_SECONDS = env.int(
     "DEBIT_CHUNK_LEASE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60
 )
-# A chunk sent more times than this without finishing, or a run still selecting
-# after DEBIT_RUN_SELECTION_STALE_SECONDS, raises a critical alert.
+# A chunk sent more times than this without finishing raises a critical alert.
 DEBIT_RUN_STUCK_ALERT_DISPATCHES = env.int("DEBIT_RUN_STUCK_ALERT_DISPATCHES", default=3)
+# The selection's lease: a run whose selection has recorded no page for this long
+# (a page takes well under a second) lost its worker, and the run sweeper resumes
+# the selection itself. Past the task's hard time limit, so the selecting task is
+# dead even if it was only stalled.
 DEBIT_RUN_SELECTION_STALE_SECONDS = env.int("DEBIT_RUN_SELECTION_STALE_SECONDS", default=30 * 60)
 # Attempts without an outcome this long raise an alert (the janitor keeps asking).
 UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS = env.int(

@@ -302,6 +302,12 @@ class DebitRun(models.Model):
     # it still pages through the book, so until then chunks_total is still growing
     # and the run cannot complete.
     selection_finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the selection has got to, for the run sweeper: the highest instalment id
+    # its pages have read through, and when it last recorded a page. A selection
+    # silent for DEBIT_RUN_SELECTION_STALE_SECONDS is taken over by the sweeper; a
+    # page recorded by a selection that no longer owns the cursor is refused.
+    selection_cursor = models.BigIntegerField(default=0)
+    selection_progress_at = models.DateTimeField(null=True, blank=True)
     succeeded_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     unknown_count = models.PositiveIntegerField(default=0)

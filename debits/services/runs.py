@@ -132,21 +132,29 @@ def run_debit_job(
     return run
 
 
-def _select_streamed(run: DebitRun, base, *, honour_retry_schedule: bool) -> bool:
+def _select_streamed(
+    run: DebitRun, base, *, honour_retry_schedule: bool, after_id: int = 0, first_number: int = 0
+) -> bool:
     """Page through what is due in keyset order, recording each page's skips and full
     chunks (and sending them) as it goes: the workers collect the first chunks while
     the selection still reads the book. The run completes only once the selection
     has recorded its last chunk (``selection_finished_at``) and every chunk is done,
     whichever of the two comes last. True when the selection itself completed it
-    (a dry run, nothing to collect)."""
+    (a dry run, nothing to collect).
+
+    Each page is recorded under the run's row lock and only while the run's
+    ``selection_cursor`` is where this selection left it: once the run sweeper has
+    taken the selection over (``resume_stopped_selection``), a selection that was
+    only slow stops at its next page instead of recording chunks twice."""
     now = timezone.now()
     on_date = run.run_date
     pending: list[int] = []
-    number = 0
-    last_id = 0
+    number = first_number
+    last_id = after_id
     while True:
         rows = list(base.filter(pk__gt=last_id).values(*INSTALMENT_FIELDS)[:SELECTION_BATCH])
         final = len(rows) < SELECTION_BATCH
+        page_from = last_id
         if rows:
             last_id = rows[-1]["id"]
         ctx = load_collection_context(rows, today=on_date)
@@ -171,6 +179,18 @@ def _select_streamed(run: DebitRun, base, *, honour_retry_schedule: bool) -> boo
         ]  # fmt: skip
         pending = [] if run.dry_run else pending[cut:]
         with transaction.atomic():
+            owner = (
+                DebitRun.objects.select_for_update()
+                .filter(
+                    pk=run.pk,
+                    state=DebitRun.State.RUNNING,
+                    selection_cursor=page_from,
+                    selection_finished_at__isnull=True,
+                )
+                .exists()
+            )
+            if not owner:
+                return False  # taken over by the sweeper, or closed by an operator's re-run
             SkippedInstalment.objects.bulk_create(skips, ignore_conflicts=True)
             if chunks:
                 _record_and_enqueue_chunks(
@@ -181,6 +201,8 @@ def _select_streamed(run: DebitRun, base, *, honour_retry_schedule: bool) -> boo
                 "selected_count": F("selected_count") + eligible,
                 "skipped_count": F("skipped_count") + len(skips),
                 "chunks_total": F("chunks_total") + len(chunks),
+                "selection_cursor": last_id,
+                "selection_progress_at": timezone.now(),
             }
             if final:
                 changes["selection_finished_at"] = timezone.now()
@@ -189,6 +211,65 @@ def _select_streamed(run: DebitRun, base, *, honour_retry_schedule: bool) -> boo
             completed = final and complete_run_if_done(run.pk) and not number
         if final:
             return completed
+
+
+def resume_stopped_selection(
+    *, run_id: int, seen_progress_at: dt.datetime | None, stale_before: dt.datetime
+) -> int | None:
+    """Finish the selection of a run whose selection stopped (its worker was killed)
+    and has recorded nothing since ``stale_before``: from after the highest instalment
+    in a chunk it recorded, leaving out what it already skipped. The run's counters
+    are first set back to what its chunks and skips hold (instalments the stopped
+    selection counted but had not chunked yet are selected again). Returns the
+    instalment id it resumed after, or None when the run no longer needs it (another
+    sweeper took it, or the selection moved or finished meanwhile).
+
+    ``seen_progress_at`` is the run's ``selection_progress_at`` as the caller found it
+    stale: under the row lock it must be unchanged, so of two sweepers that found the
+    run stopped, the one that locks second finds the first's takeover and leaves it."""
+    with transaction.atomic():
+        run = (
+            DebitRun.objects.select_for_update()
+            .filter(pk=run_id, state=DebitRun.State.RUNNING, selection_finished_at__isnull=True)
+            .exclude(kind=DebitRun.Kind.MANUAL)  # its instalment list is not recorded
+            .first()
+        )
+        if (
+            run is None
+            or run.selection_progress_at != seen_progress_at
+            or (run.selection_progress_at or run.started_at) >= stale_before
+        ):
+            return None
+        chunks = list(DebitRunChunk.objects.filter(run=run).values_list("number", "instalment_ids"))
+        resume_after = max((max(ids) for _, ids in chunks if ids), default=0)
+        honour = run.kind != DebitRun.Kind.MANUAL
+        DebitRun.objects.filter(pk=run.pk).update(
+            selection_cursor=resume_after,
+            selection_progress_at=timezone.now(),
+            selected_count=sum(len(ids) for _, ids in chunks),
+            skipped_count=SkippedInstalment.objects.filter(run=run).count(),
+            chunks_total=len(chunks),
+        )
+        record_audit_event(
+            actor=None,
+            action=AuditAction.DEBIT_RUN_RERUN,
+            target=run,
+            summary={"selection_resumed_after_instalment": resume_after, "chunks": len(chunks)},
+            reason="The run's selection stopped; the run sweeper resumed it.",
+        )
+    base = (
+        _open_instalments(run.run_date, None)
+        .exclude(pk__in=SkippedInstalment.objects.filter(run=run).values("instalment_id"))
+        .order_by("pk")
+    )
+    _select_streamed(
+        run,
+        base,
+        honour_retry_schedule=honour,
+        after_id=resume_after,
+        first_number=max((number for number, _ in chunks), default=0),
+    )
+    return resume_after
 
 
 def complete_run_if_done(run_id: int) -> bool:

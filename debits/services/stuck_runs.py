@@ -12,7 +12,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
@@ -20,7 +20,7 @@ from accounts.models import StaffUser
 from debits.models import Alert, DebitRun, DebitRunChunk
 from debits.services.alerts import raise_alert, resolve_cleared_alerts
 from debits.services.reconciliation import DetectorReport
-from debits.services.runs import enqueue_chunks, run_debit_job
+from debits.services.runs import enqueue_chunks, resume_stopped_selection, run_debit_job
 
 # Chunks sent again per pass: a run of a million instalments is 2,000 chunks.
 CHUNKS_PER_PASS = 2000
@@ -82,14 +82,31 @@ def reconcile_stuck_runs(
             dispatches__gt=settings.DEBIT_RUN_STUCK_ALERT_DISPATCHES,
         ).values_list("run_id", flat=True)
     )
-    # A run whose selection never finished never completes, whatever its chunks do.
-    stuck_runs |= set(
-        DebitRun.objects.filter(
-            state=DebitRun.State.RUNNING,
-            selection_finished_at__isnull=True,
-            started_at__lt=now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS),
-        ).values_list("pk", flat=True)
+    # A run whose selection stopped (its worker was killed) never completes, whatever
+    # its chunks do: the sweeper resumes the selection after the last instalment it
+    # chunked. Silent past DEBIT_RUN_SELECTION_STALE_SECONDS (longer than a task's
+    # hard time limit) no worker can still be selecting for it.
+    selection_stale = now - dt.timedelta(seconds=settings.DEBIT_RUN_SELECTION_STALE_SECONDS)
+    found_stopped = dict(
+        DebitRun.objects.filter(state=DebitRun.State.RUNNING, selection_finished_at__isnull=True)
+        .filter(
+            Q(selection_progress_at__lt=selection_stale)
+            | Q(selection_progress_at__isnull=True, started_at__lt=selection_stale)
+        )
+        .values_list("pk", "selection_progress_at")
     )
+    stopped = set(found_stopped)
+    for run_id, seen in sorted(found_stopped.items()):
+        resumed_after = resume_stopped_selection(
+            run_id=run_id, seen_progress_at=seen, stale_before=selection_stale
+        )
+        if resumed_after is not None:
+            stopped.discard(run_id)
+            report.repaired += 1
+            report.notes.append(
+                f"run #{run_id} stopped during selection: resumed after instalment {resumed_after}"
+            )
+    stuck_runs |= stopped
     for run in DebitRun.objects.filter(pk__in=stuck_runs):
         raise_alert(
             kind=Alert.Kind.DEBIT_RUN_STUCK,
