@@ -33,7 +33,9 @@ def pytest_configure(config):
     if shutil.which("msgfmt"):
         from django.core.management import call_command
 
-        call_command("compilemessages", ignore_patterns=[".venv", "var"], verbosity=0)
+        call_command(
+            "compilemessages", ignore_patterns=[".venv", "var", "node_modules"], verbosity=0
+        )
 
 
 def service_unavailable(reason: str):
