@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from backoffice.logging_config import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -577,28 +579,4 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Logging: one JSON object per line ---------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "backoffice.log.RequestIdFilter"},
-        "redact_reset_token": {"()": "backoffice.log.RedactResetTokenFilter"},
-        # Card numbers, national ids, phones, passwords and tokens never reach a log line.
-        "redact": {"()": "backoffice.log.RedactingFilter"},
-    },
-    "formatters": {"json": {"()": "backoffice.log.JsonFormatter"}},
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "filters": ["request_id", "redact_reset_token", "redact"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # runserver's access log, through the redacting handler instead of its own.
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "django.db.backends": {"level": "WARNING"},
-        "celery": {"level": LOG_LEVEL},
-    },
-}
+LOGGING = logging_config(LOG_LEVEL)
