@@ -108,7 +108,15 @@ class FailedDebit:
 
 def tell_failed_debits(failures: list[FailedDebit]) -> None:
     """One notice per instalment and day for the debits that just failed (one query for all
-    their cards, then one notice each)."""
+    their cards, then one notice each).
+
+    A debit the bank tries again later today (the network lost it, or was down) tells the
+    customer nothing yet: most such retries succeed within the hour, and a text saying a
+    repayment failed, followed by the money leaving anyway, is what brings complaints. If
+    the day's last try fails too, that failure names the next day and is told.
+    """
+    today = timezone.localdate()
+    failures = [f for f in failures if f.next_try_on is None or f.next_try_on > today]
     if not failures:
         return
     mandates = Mandate.objects.filter(pk__in={f.mandate_id for f in failures}).select_related(
