@@ -50,7 +50,7 @@ from accounts.pii import (
 from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate
 from debits.services.mandates import mandate_purpose
-from demo.bulk_rows import insert_rows
+from demo.bulk_rows import INSTALMENT_COLUMNS, MANDATE_COLUMNS, insert_rows
 from demo.generator import DemoCustomer, generate_demo_book
 from simulator.models import SimulatedAgreement
 
@@ -82,19 +82,6 @@ def _amounts(principal: Decimal, rate: Decimal, term: int) -> tuple[tuple[Decima
         principal=principal, annual_rate=rate, term_months=term, start_date=dt.date(2000, 1, 1)
     )
     return tuple((row.principal_part, row.interest_part) for row in schedule)
-
-
-INSTALMENT_COLUMNS = (
-    "loan_id",
-    "sequence",
-    "due_date",
-    "principal_part",
-    "interest_part",
-    "amount_due",
-    "amount_paid",
-    "state",
-    "paid_at",
-)
 
 
 def _db_datetime(value: dt.datetime | None):
@@ -398,24 +385,7 @@ def _write_batch(
     payee = settings.DEBIT_PAYEE_NAME
     insert_rows(
         Mandate,
-        (
-            "id",
-            "card_id",
-            "loan_id",
-            "reference",
-            "payee",
-            "purpose",
-            "settlement_account_masked",
-            "settlement_account_fingerprint",
-            "valid_from",
-            "valid_until",
-            "per_debit_cap",
-            "state",
-            "gateway_agreement_token",
-            "synced_credential_version",
-            "synced_at",
-            "created_at",
-        ),
+        MANDATE_COLUMNS,
         [
             (
                 mandate_id,

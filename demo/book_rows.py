@@ -32,7 +32,7 @@ from accounts.pii import (
 from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate, MandateSync
 from debits.services.mandates import mandate_purpose
-from demo.bulk_rows import default_columns, insert_rows, reserve_ids
+from demo.bulk_rows import MANDATE_COLUMNS, default_columns, insert_rows, reserve_ids
 from demo.generator import (
     CARD_BIN,
     GIVEN_NAMES,
@@ -374,24 +374,7 @@ def write_batch(
         )
     insert_rows(
         Mandate,
-        (
-            "id",
-            "card_id",
-            "loan_id",
-            "reference",
-            "payee",
-            "purpose",
-            "settlement_account_masked",
-            "settlement_account_fingerprint",
-            "valid_from",
-            "valid_until",
-            "per_debit_cap",
-            "state",
-            "gateway_agreement_token",
-            "synced_credential_version",
-            "synced_at",
-            "created_at",
-        ),
+        MANDATE_COLUMNS,
         rows,
     )
     report.timed(Mandate, n, started)

@@ -11,6 +11,37 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection
 
+# The columns both seeders write for these tables, in the order of their row tuples.
+INSTALMENT_COLUMNS = (
+    "loan_id",
+    "sequence",
+    "due_date",
+    "principal_part",
+    "interest_part",
+    "amount_due",
+    "amount_paid",
+    "state",
+    "paid_at",
+)
+MANDATE_COLUMNS = (
+    "id",
+    "card_id",
+    "loan_id",
+    "reference",
+    "payee",
+    "purpose",
+    "settlement_account_masked",
+    "settlement_account_fingerprint",
+    "valid_from",
+    "valid_until",
+    "per_debit_cap",
+    "state",
+    "gateway_agreement_token",
+    "synced_credential_version",
+    "synced_at",
+    "created_at",
+)
+
 # Rows per executemany call on SQLite (PostgreSQL streams a whole batch by COPY).
 INSERT_BATCH = 2000
 

@@ -98,28 +98,7 @@ def _presentation_pg(idempotency_key: str, mandate_reference: str) -> Seen:
                 "bind": [str(kind) for kind in BIND_FAULTS],
             },
         )
-        (count, c_ref, c_token, c_amount, c_outcome, c_gw_ref, token, version, revoked, card,
-         fault) = cursor.fetchone()  # fmt: skip
-    first = None
-    if c_ref is not None:
-        first = SimulatedCollection(
-            idempotency_key=idempotency_key,
-            mandate_reference=c_ref,
-            agreement_token=c_token,
-            amount_minor=c_amount,
-            outcome=c_outcome,
-            gateway_reference=c_gw_ref,
-        )
-    return Seen(
-        first=first,
-        presentation=0 if first is not None else (count or 0) + 1,
-        counted=False,
-        agreement_token=token,
-        agreement_version=version or 0,
-        agreement_revoked=bool(revoked),
-        card_version=card or 0,
-        fault_scripted=bool(fault),
-    )
+        return _seen(idempotency_key, cursor.fetchone())
 
 
 def read_presentations(requests: list[tuple[str, str]]) -> list[Seen]:

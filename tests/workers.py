@@ -244,3 +244,32 @@ def purge_broker() -> None:
     from django.conf import settings
 
     purge_queues("default", settings.CELERY_QUEUE_RESYNC, settings.CELERY_QUEUE_DEBITS)
+
+
+def manage(env: dict, *args: str) -> str:
+    """``manage.py`` with ``args`` in a process of its own, as cron or an operator runs it;
+    fails with its stderr when it exits non-zero."""
+    done = subprocess.run(  # noqa: S603 # nosec B603 # our own manage.py, fixed arguments
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def sweep_until_finished(run, env: dict, *sweeps: str, timeout: float = 240) -> None:
+    """What beat does every two minutes, every few seconds: ``reconcile --only`` each of
+    ``sweeps`` until ``run`` is no longer running."""
+    from debits.models import DebitRun
+    from tests.conftest import wait_until
+
+    def finished() -> bool:
+        run.refresh_from_db()
+        if run.state != DebitRun.State.RUNNING:
+            return True
+        for sweep in sweeps:
+            manage(env, "reconcile", "--only", sweep)
+        return False
+
+    wait_until(finished, timeout=timeout, interval=3, message="the run did not complete")

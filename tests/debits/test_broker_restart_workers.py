@@ -6,8 +6,6 @@ kills it mid-run; the chunk messages waiting in it are gone with it.
 """
 
 import shutil
-import subprocess  # nosec B404 # starts our own redis-server and manage.py
-import sys
 import time
 from collections import Counter
 
@@ -17,18 +15,17 @@ from django.utils import timezone
 from debits.models import DebitAttempt, DebitRun, DebitRunChunk, Instalment, SkippedInstalment
 from demo.load_book import seed_due_instalments
 from simulator.models import SimulatedCollection
-from tests.conftest import PROJECT_DIR, service_unavailable, wait_until
-from tests.workers import PrivateRedis, WorkerProcess, free_port, worker_environment
+from tests.conftest import service_unavailable, wait_until
+from tests.workers import (
+    PrivateRedis,
+    WorkerProcess,
+    free_port,
+    manage,
+    sweep_until_finished,
+    worker_environment,
+)
 
 INSTALMENTS = 3000
-
-
-def manage(env: dict, *args: str) -> str:
-    done = subprocess.run(  # noqa: S603 # nosec B603 # our own manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
-    return done.stdout
 
 
 @pytest.mark.postgres
@@ -68,16 +65,7 @@ def test_a_run_completes_exactly_once_though_redis_restarts_with_its_data_lost(t
         time.sleep(1)
         broker.start()
 
-        # What beat does every two minutes (here every few seconds): the run sweeper.
-        def settled() -> bool:
-            run.refresh_from_db()
-            if run.state != DebitRun.State.RUNNING:
-                return True
-            manage(env, "reconcile", "--only", "runs")
-            manage(env, "reconcile", "--only", "attempts")
-            return False
-
-        wait_until(settled, timeout=240, interval=3, message="the run did not complete")
+        sweep_until_finished(run, env, "runs", "attempts")
     finally:
         worker.stop()
         broker.stop()

@@ -15,8 +15,14 @@ from debits.models import DebitAttempt, DebitRun, DebitRunChunk, SkippedInstalme
 from debits.services.runs import bank_today
 from demo.load_book import seed_due_instalments
 from simulator.models import SimulatedCollection
-from tests.conftest import PROJECT_DIR, service_unavailable, wait_until
-from tests.workers import PrivateRedis, WorkerProcess, free_port, worker_environment
+from tests.conftest import PROJECT_DIR, service_unavailable
+from tests.workers import (
+    PrivateRedis,
+    WorkerProcess,
+    free_port,
+    sweep_until_finished,
+    worker_environment,
+)
 
 INSTALMENTS = 3000
 
@@ -70,16 +76,7 @@ def test_a_run_whose_selection_was_sigkilled_is_resumed_by_the_sweeper_and_compl
         run = DebitRun.objects.get(kind=DebitRun.Kind.SCHEDULED)
         assert run.selection_finished_at is None and run.chunks_total == 2
 
-        # What beat does every two minutes (here every few seconds): the run sweeper.
-        def settled() -> bool:
-            run.refresh_from_db()
-            if run.state != DebitRun.State.RUNNING:
-                return True
-            swept = run_in(env, "manage.py", "reconcile", "--only", "runs")
-            assert swept.returncode == 0, swept.stderr[-3000:]
-            return False
-
-        wait_until(settled, timeout=240, interval=3, message="the run did not complete")
+        sweep_until_finished(run, env, "runs")
     finally:
         worker.stop()
         broker.stop()
