@@ -121,11 +121,18 @@ def _preflight_resync(instalment_ids: list[int]) -> None:
     """
     from debits.services.resync import MandateNotResyncable, resync_mandate
 
-    stale = (
-        Mandate.objects.filter(state=Mandate.State.ACTIVE, loan__instalments__in=instalment_ids)
-        .out_of_sync()
+    # The chunk's loans first, then their mandates by the loan index: as one join the
+    # planner may start from every active mandate (a sequential scan of the whole
+    # book per chunk at month-end) since it cannot know how few are out of sync.
+    loan_ids = list(
+        Instalment.objects.filter(AnyOf(F("id"), instalment_ids))
+        .order_by()
+        .values_list("loan_id", flat=True)
         .distinct()
     )
+    stale = Mandate.objects.filter(
+        AnyOf(F("loan_id"), loan_ids), state=Mandate.State.ACTIVE
+    ).out_of_sync()
     for mandate in stale:
         try:
             resync_mandate(mandate=mandate, trigger=MandateSync.Trigger.PREFLIGHT)
