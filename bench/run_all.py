@@ -300,7 +300,19 @@ def _redis_version(url: str) -> str:
         return f"unreachable ({exc.__class__.__name__})"
 
 
-def report(options, sections: list[Section], machine, total: float, command: str) -> str:
+KEPT_START, KEPT_END = "<!-- kept: hand-written, kept across runs -->", "<!-- /kept -->"
+
+
+def kept_block(previous: str) -> str:
+    """The hand-written block of the previous report (what the figures mean, the targets
+    met and missed), which a new run keeps in place after the summary."""
+    start, end = previous.find(KEPT_START), previous.find(KEPT_END)
+    return previous[start : end + len(KEPT_END)] if 0 <= start < end else ""
+
+
+def report(
+    options, sections: list[Section], machine, total: float, command: str, kept: str = ""
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -316,7 +328,7 @@ def report(options, sections: list[Section], machine, total: float, command: str
         + (
             "."
             if min(options.customers, options.instalments, options.mandates) >= 1_000_000
-            else " (smaller than the issue's 1,000,000: a trial run, not the figures to quote)."
+            else " (some smaller than the 1,000,000 the targets name: see each section)."
         ),
         "",
         "## The machine",
@@ -339,6 +351,7 @@ def report(options, sections: list[Section], machine, total: float, command: str
         "",
         f"Total: {total / 60:.1f} minutes.",
         "",
+        *([kept, ""] if kept else []),
     ]
     for section in sections:
         lines += [f"## {section.title}", "", section.what, ""]
@@ -379,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         run_section(section, options.timeout)
     total = time.perf_counter() - started
     output = PROJECT_DIR / options.output
-    output.write_text(report(options, sections, machine, total, command) + "\n")
+    kept = kept_block(output.read_text()) if output.exists() else ""
+    output.write_text(report(options, sections, machine, total, command, kept) + "\n")
     print(f"\nwrote {options.output} ({total / 60:.1f} minutes)")
     for section in sections:
         print(f"  {section.title:<36} {section.status:<40} {section.seconds:>7.0f} s")
