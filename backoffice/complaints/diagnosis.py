@@ -22,6 +22,7 @@ from backoffice.complaints.models import BANK_SIDE_ROOT_CAUSES, RootCause
 from backoffice.complaints.plain_words import CHANNEL_IN_CHINESE, failure_in_words
 from backoffice.complaints.timeline import CardTimeline
 from debits.models import DebitAttempt, Instalment, LateFee, Mandate, MandateSync
+from debits.services.resync import MANDATE_CLOSED
 
 STALE_CODES = frozenset({"agreement_stale", "agreement_revoked"})
 OUTAGE_CODES = frozenset({"gateway_unavailable", "not_received"})
@@ -249,7 +250,13 @@ def stale_agreement(facts: _Facts) -> Diagnosis | None:
             for s in facts.timeline.syncs
             if s.mandate_id == attempt.mandate_id and s.requested_at >= change.changed_at
         ]
-        failures = [s for s in syncs if s.outcome == MandateSync.Outcome.FAILED]
+        # A binding that came back after its mandate was closed is not a failed re-sync:
+        # nothing was left to bind.
+        failures = [
+            s
+            for s in syncs
+            if s.outcome == MandateSync.Outcome.FAILED and s.error_code != MANDATE_CLOSED
+        ]
         success = next((s for s in syncs if s.outcome == MandateSync.Outcome.SUCCEEDED), None)
         done_en = (
             f"succeeded on {_day_en(success.finished_at or success.requested_at)}"

@@ -164,3 +164,19 @@ def test_what_happened_after_the_complaint_does_not_change_its_diagnosis(db):
     found = diagnose(card_timeline(case.card), until=received)
 
     assert found.root_cause == RootCause.NONE_FOUND
+
+
+def test_a_binding_that_came_back_after_the_mandate_closed_is_not_counted_as_a_failed_resync(
+    seed_case,
+):
+    MandateSync.objects.filter(mandate=seed_case.mandate).update(
+        outcome=MandateSync.Outcome.FAILED, error_code="gateway_unavailable"
+    )
+    closed = MandateSync.objects.filter(mandate=seed_case.mandate).order_by("requested_at").last()
+    closed.error_code = "mandate_closed"
+    closed.save(update_fields=["error_code"])
+
+    found = diagnose(card_timeline(seed_case.card))
+
+    assert "the re-sync failed once and has not succeeded yet" in found.text_en
+    assert "重新同步失败1次" in found.text_zh
