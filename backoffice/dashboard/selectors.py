@@ -1,17 +1,25 @@
 from django.utils import timezone
 
 from debits.models import Alert, DebitRun, Instalment, Mandate
+from debits.operations_selectors import (
+    latest_snapshot,
+    out_of_sync_after_recent_changes,
+    out_of_sync_figures,
+)
 
 DASHBOARD_LIST_LENGTH = 8
 
 
-def dashboard_stats() -> dict[str, int]:
-    active = Mandate.objects.filter(state=Mandate.State.ACTIVE)
+def dashboard_stats() -> dict:
+    """The landing page's figures. Out of sync as on the operations dashboard: live for the
+    recent changes, the whole book from the hourly snapshot (an exact count joins every
+    mandate to its card)."""
+    now = timezone.now()
     return {
-        "active_mandates": active.count(),
-        "out_of_sync": active.out_of_sync().count(),
+        "active_mandates": Mandate.objects.filter(state=Mandate.State.ACTIVE).count(),
+        **out_of_sync_figures(now=now, snapshot=latest_snapshot()),
         "due_instalments": Instalment.objects.filter(
-            state__in=Instalment.OPEN_STATES, due_date__lte=timezone.localdate()
+            state__in=Instalment.OPEN_STATES, due_date__lte=timezone.localdate(now)
         ).count(),
         "open_alerts": Alert.objects.filter(resolved_at__isnull=True).count(),
     }
@@ -26,10 +34,11 @@ def open_alerts(limit: int = DASHBOARD_LIST_LENGTH):
 
 
 def mandates_out_of_sync(limit: int = DASHBOARD_LIST_LENGTH):
-    """Active mandates behind their card's credential version, longest waiting first."""
+    """Active mandates a recent credential change left behind, longest waiting first:
+    found from the changed cards by index. Older drift is the reconciliation's and the
+    operations dashboard's."""
     return (
-        Mandate.objects.filter(state=Mandate.State.ACTIVE)
-        .out_of_sync()
+        out_of_sync_after_recent_changes(now=timezone.now())
         .select_related("card")
         .order_by("card__credential_changed_at", "id")[:limit]
     )

@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from backoffice.operations.health import internal_only, served_queues
 from debits.models import Alert, DebitAttempt, DebitRun
-from debits.operations_selectors import operations_metrics
+from debits.operations_selectors import LIVE_COUNT_CAP, operations_metrics
 
 
 class BackofficeCollector:
@@ -49,10 +49,26 @@ class BackofficeCollector:
             sum_value=lag.sum_seconds,
         )
 
+        snapshot = figures["out_of_sync_snapshot"]
+        if snapshot is not None:
+            # Absent before the first snapshot: a 0 would read as "all in sync".
+            yield GaugeMetricFamily(
+                "backoffice_mandates_out_of_sync",
+                "Active mandates bound to an older credential than their card's, whole "
+                "book, at the newest hourly snapshot.",
+                value=snapshot.out_of_sync_mandates,
+            )
+            yield GaugeMetricFamily(
+                "backoffice_mandates_out_of_sync_snapshot_timestamp_seconds",
+                "When the whole-book out-of-sync figure was counted.",
+                value=snapshot.taken_at.timestamp(),
+            )
+        recent = figures["out_of_sync_recent"]
         yield GaugeMetricFamily(
-            "backoffice_mandates_out_of_sync",
-            "Active mandates bound to an older credential than their card's.",
-            value=figures["out_of_sync"],
+            "backoffice_mandates_out_of_sync_recent",
+            "Active mandates left out of sync by a credential change of the last 24 hours, "
+            f"live; counting stops at {LIVE_COUNT_CAP + 1}.",
+            value=recent.value + (1 if recent.more else 0),
         )
         yield GaugeMetricFamily(
             "backoffice_outbox_backlog",

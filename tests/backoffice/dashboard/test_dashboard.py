@@ -1,18 +1,24 @@
 """The dashboard: what needs attention, shown only to roles that may act on it."""
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Card
 from debits.models import Alert
+from debits.services.operations import take_operations_snapshot
 from tests.factories import MandateFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def _drift(mandate):
-    Card.objects.filter(pk=mandate.card_id).update(credential_version=2)
+def _drift(mandate, *, changed_at=None):
+    Card.objects.filter(pk=mandate.card_id).update(
+        credential_version=2, credential_changed_at=changed_at or timezone.now()
+    )
 
 
 def test_it_lists_a_mandate_still_bound_to_an_old_credential(staff_client):
@@ -57,3 +63,20 @@ def test_it_does_a_fixed_number_of_queries_however_many_mandates_drift(staff_cli
     for _ in range(6):
         _drift(MandateFactory())
     assert queries_for_page() == few
+
+
+def test_old_drift_is_counted_in_the_whole_books_snapshot_and_left_off_the_live_list(
+    staff_client,
+):
+    client = staff_client(role="operations")
+    recent, old = MandateFactory(reference="MD-RECENT"), MandateFactory(reference="MD-OLD")
+    _drift(recent)
+    _drift(old, changed_at=timezone.now() - dt.timedelta(days=3))
+    take_operations_snapshot()
+
+    response = client.get("/")
+
+    page = response.content.decode()
+    assert "MD-RECENT" in page and "MD-OLD" not in page
+    assert response.context["stats"]["out_of_sync_recent"].value == 1
+    assert "whole book: 2 at the hourly snapshot" in page

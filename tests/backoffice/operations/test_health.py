@@ -7,6 +7,7 @@ from django_celery_beat.models import PeriodicTask
 
 from debits.models import Alert, WorkerHeartbeat
 from debits.services import raise_alert, record_worker_heartbeat
+from debits.services.operations import take_operations_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,7 @@ def test_metrics_are_in_prometheus_text_format(client):
     from prometheus_client.parser import text_string_to_metric_families
 
     raise_alert(kind=Alert.Kind.OUTBOX_STUCK, dedup_key="outbox:1", message="Stuck")
+    take_operations_snapshot()
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
@@ -90,6 +92,8 @@ def test_metrics_are_in_prometheus_text_format(client):
         "backoffice_debit_attempts_last_24h",
         "backoffice_resync_lag_seconds",
         "backoffice_mandates_out_of_sync",
+        "backoffice_mandates_out_of_sync_recent",
+        "backoffice_mandates_out_of_sync_snapshot_timestamp_seconds",
         "backoffice_outbox_backlog",
         "backoffice_open_alerts",
     ):
@@ -100,3 +104,15 @@ def test_metrics_are_in_prometheus_text_format(client):
     }
     assert open_alerts[("outbox_stuck", "warning")] == 1
     assert families["backoffice_resync_lag_seconds"].type == "histogram"
+
+
+def test_before_the_first_snapshot_metrics_leave_the_whole_book_figure_out_rather_than_say_0(
+    client,
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    page = client.get("/metrics").content.decode()
+
+    names = {f.name for f in text_string_to_metric_families(page)}
+    assert "backoffice_mandates_out_of_sync" not in names
+    assert "backoffice_mandates_out_of_sync_recent" in names
