@@ -1,6 +1,7 @@
 """Staff pages on a big book: p50/p95 and query counts of the customer search (each
-kind), the customer 360° page, a debit run's page, the complaint queue and the
-operations dashboard, one request at a time or ``--concurrency`` at once.
+kind), the customer 360° page, a debit run's page, the complaint queue, the
+operations dashboard and the landing page, one request at a time or
+``--concurrency`` at once.
 
 Creates (if missing) and migrates its own PostgreSQL database (default
 bo_workspace360_bench) and seeds it with set-based SQL (INSERT ... SELECT
@@ -153,9 +154,10 @@ def seed(customers: int, *, seeder: str) -> None:
             "debit run",
             "INSERT INTO debits_debitrun (id, run_date, kind, state, dry_run, started_at, "
             "finished_at, selected_count, skipped_count, chunks_total, chunks_done, "
-            "succeeded_count, failed_count, unknown_count) "
+            "succeeded_count, failed_count, unknown_count, selection_finished_at, "
+            "selection_cursor) "
             f"VALUES (1, '{today}', 'scheduled', 'completed', false, now(), now(), "
-            f"{(n + extra) // 20}, 0, 1, 1, 0, {(n + extra) // 20}, 0)",
+            f"{(n + extra) // 20}, 0, 1, 1, 0, {(n + extra) // 20}, 0, now(), 0)",
         ),
         (
             "debit attempts",
@@ -218,8 +220,10 @@ def _seed_load_book(customers: int) -> None:
         cursor.execute(
             "INSERT INTO debits_debitrun (run_date, kind, state, dry_run, started_at, "
             "finished_at, selected_count, skipped_count, chunks_total, chunks_done, "
-            "succeeded_count, failed_count, unknown_count) "
-            "VALUES (%s, 'scheduled', 'completed', false, now(), now(), 0, 0, 1, 1, 0, 0, 0) "
+            "succeeded_count, failed_count, unknown_count, selection_finished_at, "
+            "selection_cursor) "
+            "VALUES (%s, 'scheduled', 'completed', false, now(), now(), 0, 0, 1, 1, 0, 0, 0, "
+            "now(), 0) "
             "RETURNING id",
             [today],
         )
@@ -388,6 +392,7 @@ def _samples(count: int, rng: random.Random) -> dict:
         "debit run page": [("get", f"/debits/runs/{run.pk}/", {})] * count,
         "complaint queue": [("get", "/complaints/", {})] * count,
         "operations dashboard": [("get", "/operations/", {})] * count,
+        "landing page (every role's first page)": [("get", "/", {})] * count,
     }
 
 
