@@ -32,7 +32,13 @@ from accounts.pii import (
 from debits.amortisation import add_months, equal_instalment_schedule
 from debits.models import Instalment, Loan, Mandate, MandateSync
 from debits.services.mandates import mandate_purpose
-from demo.bulk_rows import MANDATE_COLUMNS, default_columns, insert_rows, reserve_ids
+from demo.bulk_rows import (
+    INSTALMENT_COLUMNS,
+    MANDATE_COLUMNS,
+    default_columns,
+    insert_rows,
+    reserve_ids,
+)
 from demo.generator import (
     CARD_BIN,
     GIVEN_NAMES,
@@ -475,17 +481,7 @@ def _expand_schedules(loans: list[_Loan], loan_ids: list[int], on_date: dt.date)
             # Temporary tables get no autovacuum: without statistics the planner
             # would take the probe for a scan of an empty table.
             cursor.execute("ANALYZE book_schedule")
-        named = (
-            "loan_id",
-            "sequence",
-            "due_date",
-            "principal_part",
-            "interest_part",
-            "amount_due",
-            "amount_paid",
-            "state",
-            "paid_at",
-        )
+        named = INSTALMENT_COLUMNS
         defaults = default_columns(Instalment, named)
         columns = ", ".join(
             connection.ops.quote_name(c) for c in (*named, *(c for c, _ in defaults))
