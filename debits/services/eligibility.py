@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Lookup
 from django.utils import timezone
 
@@ -174,6 +175,38 @@ class AnyOf(Lookup):
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
 
 
+# Each instalment's attempts by the instalment index, whatever the statistics say. As
+# ``instalment_id = ANY(<500 ids>)`` the planner prices the list with its default
+# selectivity unless the table was analysed since it grew, and at month-end the
+# table grows by a million rows in minutes: it then scans every attempt once per
+# chunk (a 1,000,000 run slowed to half its speed by 450,000 attempts). One probe per
+# id (LATERAL, kept apart from the outer query by OFFSET 0) always takes the index.
+_ATTEMPTS_OF_SQL = f"""
+SELECT a.instalment_id, a.attempt_number, a.state, a.failure_code, a.next_retry_on,
+       a.finished_at
+FROM unnest(%s::bigint[]) AS i(id)
+CROSS JOIN LATERAL (
+    SELECT * FROM {DebitAttempt._meta.db_table} AS x WHERE x.instalment_id = i.id OFFSET 0
+) AS a
+ORDER BY a.instalment_id, a.attempt_number
+"""  # noqa: S608 # nosec B608 - the table name is the model's own, the ids a parameter
+
+
+def _attempts_of(instalment_ids: list[int]):
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_ATTEMPTS_OF_SQL, [instalment_ids])
+            return cursor.fetchall()
+    return (
+        DebitAttempt.objects.filter(AnyOf(F("instalment_id"), instalment_ids))
+        .order_by("instalment_id", "attempt_number")
+        .values_list(
+            "instalment_id", "attempt_number", "state", "failure_code", "next_retry_on",
+            "finished_at",
+        )
+    )  # fmt: skip
+
+
 def load_collection_context(rows: list[dict], *, today: dt.date) -> CollectionContext:
     loan_ids = sorted({row["loan_id"] for row in rows})
     mandates: dict[int, Mandate] = {}
@@ -194,19 +227,7 @@ def load_collection_context(rows: list[dict], *, today: dt.date) -> CollectionCo
     open_pauses = list(CollectionPause.objects.filter(resumed_at__isnull=True))
     history: dict[int, AttemptHistory] = defaultdict(AttemptHistory)
     ids = [row["id"] for row in rows]
-    attempts = (
-        DebitAttempt.objects.filter(AnyOf(F("instalment_id"), ids))
-        .order_by("instalment_id", "attempt_number")
-        .values_list(
-            "instalment_id",
-            "attempt_number",
-            "state",
-            "failure_code",
-            "next_retry_on",
-            "finished_at",
-        )
-    )
-    for instalment_id, number, state, code, next_retry_on, finished_at in attempts:
+    for instalment_id, number, state, code, next_retry_on, finished_at in _attempts_of(ids):
         h = history[instalment_id]
         h.attempts += 1
         h.last_number = max(h.last_number, number)
