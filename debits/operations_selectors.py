@@ -326,8 +326,7 @@ def operations_metrics(*, now: dt.datetime | None = None) -> dict:
         "resync_lag": resync_lag_histogram(since=now - dt.timedelta(days=1)),
         # Exact over the whole book only hourly (a join of every mandate to its card,
         # seconds on a million cards), never on every scrape; live for recent changes.
-        "out_of_sync_snapshot": latest_snapshot(),
-        "out_of_sync_recent": capped_count(out_of_sync_after_recent_changes(now=now)),
+        **out_of_sync_figures(now=now, snapshot=latest_snapshot()),
         "outbox_backlog": backlog["n"],
         "outbox_oldest_age_seconds": (now - backlog["oldest"]).total_seconds()
         if backlog["oldest"]
