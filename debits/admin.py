@@ -21,6 +21,7 @@ from debits.models import (
     Alert,
     CollectionPause,
     DebitAttempt,
+    DebitDayFigures,
     DebitRun,
     DebitRunChunk,
     Instalment,
@@ -328,5 +329,20 @@ class WorkerHeartbeatAdmin(ViewOnlyAdmin):
 
 @admin.register(OperationsSnapshot)
 class OperationsSnapshotAdmin(ViewOnlyAdmin):
-    list_display = ("hour", "out_of_sync_mandates", "outbox_backlog", "open_alerts", "taken_at")
+    list_display = (
+        "hour",
+        "out_of_sync_mandates",
+        "outbox_backlog",
+        "open_alerts",
+        "active_mandates",
+        "due_instalments",
+        "taken_at",
+    )
     date_hierarchy = "hour"
+
+
+@admin.register(DebitDayFigures)
+class DebitDayFiguresAdmin(ViewOnlyAdmin):
+    list_display = ("day", "state", "failure_code", "attempts", "counted_at")
+    list_filter = ("state",)
+    date_hierarchy = "day"

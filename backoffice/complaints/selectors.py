@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import Permission
+from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 
@@ -21,14 +22,36 @@ from backoffice.complaints.services import complaint_diagnosis
 from backoffice.complaints.timeline import card_timeline
 from debits.models import LateFee
 
-QUEUE_LENGTH = 200
+# A page of the queue: what an officer takes in at once, and each row costs the page
+# its rendering (200 rows were two thirds of its time under load).
+QUEUE_PAGE_SIZE = 50
+# Only the columns the queue shows: the description and the notes stay in the table.
+_QUEUE_COLUMNS = (
+    "customer_id",
+    "card_id",
+    "assignee_id",
+    "category",
+    "state",
+    "team",
+    "deadline_stage",
+    "received_at",
+    "due_on",
+    "escalated_at",
+    "customer__full_name",
+    "card__last_four",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
 
 
 def complaint_queue(
     *, assignee: StaffUser | None = None, team: str = "", state: str = "open"
 ) -> QuerySet[Complaint]:
     """Complaints by deadline, for one officer, one team, or everyone."""
-    complaints = Complaint.objects.select_related("customer", "card", "assignee")
+    complaints = Complaint.objects.select_related("customer", "card", "assignee").only(
+        *_QUEUE_COLUMNS
+    )
     if state == "open":
         complaints = complaints.filter(state__in=Complaint.OPEN_STATES)
     elif state in Complaint.State.values:
@@ -37,7 +60,7 @@ def complaint_queue(
         complaints = complaints.filter(assignee=assignee)
     if team in Team.values:
         complaints = complaints.filter(team=team)
-    return complaints.order_by("due_on", "received_at", "pk")[:QUEUE_LENGTH]
+    return complaints.order_by("due_on", "received_at", "pk")
 
 
 # The queue's coded columns, each shown by its label.
@@ -52,14 +75,15 @@ def _url_by_pk(name: str):
     return lambda pk: f"{head}{pk}{tail}"
 
 
-def complaint_queue_rows(
+def complaint_queue_page(
     *,
     today: dt.date,
+    page: int = 1,
     assignee: StaffUser | None = None,
     team: str = "",
     state: str = "open",
-) -> list[Complaint]:
-    """The queue (``complaint_queue``) ready to show: each row carries its labels
+) -> Page:
+    """A page of the queue (``complaint_queue``) ready to show: each row carries its labels
     (``category_label``, ``state_label``, ``team_label``, ``deadline_stage_label``),
     ``overdue`` and its links ``detail_url`` and ``customer_url``. The labels are
     translated once per page: ``get_FOO_display`` hashes every lazy label of the
@@ -68,7 +92,10 @@ def complaint_queue_rows(
         name: {value: str(text) for value, text in Complaint._meta.get_field(name).flatchoices}
         for name in _QUEUE_LABELLED_FIELDS
     }
-    rows = list(complaint_queue(assignee=assignee, team=team, state=state))
+    shown = Paginator(
+        complaint_queue(assignee=assignee, team=team, state=state), QUEUE_PAGE_SIZE
+    ).get_page(page)
+    rows = shown.object_list = list(shown.object_list)
     detail_url = _url_by_pk("complaints:detail")
     customer_url = _url_by_pk("customers:customer_detail")
     for row in rows:
@@ -77,7 +104,7 @@ def complaint_queue_rows(
             code = getattr(row, name)
             setattr(row, f"{name}_label", labels[name].get(code, code))
         row.overdue = row.is_open and row.due_on < today
-    return rows
+    return shown
 
 
 def complaint_handlers() -> QuerySet[StaffUser]:

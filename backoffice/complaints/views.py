@@ -35,6 +35,7 @@ from backoffice.complaints.services import (
 )
 from backoffice.permissions import staff_permission_required
 from backoffice.ui.csv_export import streaming_csv_response
+from backoffice.ui.identifiers import page_number
 from backoffice.ui.service_errors import translated
 
 VIEW = "complaints.view_complaint"
@@ -46,17 +47,22 @@ def complaint_queue(request):
     mine = request.GET.get("mine") == "1"
     team = request.GET.get("team", "")
     state = request.GET.get("state", "open")
-    complaints = selectors.complaint_queue_rows(
+    page = selectors.complaint_queue_page(
         today=deadlines.received_on(timezone.now()),
+        page=page_number(request.GET.get("page")),
         assignee=request.user if mine else None,
         team=team,
         state=state,
     )
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "backoffice/complaints/queue.html",
         {
-            "complaints": complaints,
+            "page": page,
+            "complaints": page.object_list,
+            "query": query.urlencode(),
             "mine": mine,
             "team": team,
             "state": state,

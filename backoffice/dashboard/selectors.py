@@ -1,7 +1,8 @@
 from django.utils import timezone
 
-from debits.models import Alert, DebitRun, Instalment, Mandate
+from debits.models import Alert, DebitRun
 from debits.operations_selectors import (
+    book_counts,
     latest_snapshot,
     out_of_sync_after_recent_changes,
     out_of_sync_figures,
@@ -11,16 +12,13 @@ DASHBOARD_LIST_LENGTH = 8
 
 
 def dashboard_stats() -> dict:
-    """The landing page's figures. Out of sync as on the operations dashboard: live for the
-    recent changes, the whole book from the hourly snapshot (an exact count joins every
-    mandate to its card)."""
+    """The landing page's figures: the whole book's counts from today's hourly snapshot
+    (live and capped before it), out of sync as on the operations dashboard."""
     now = timezone.now()
+    snapshot = latest_snapshot()
     return {
-        "active_mandates": Mandate.objects.filter(state=Mandate.State.ACTIVE).count(),
-        **out_of_sync_figures(now=now, snapshot=latest_snapshot()),
-        "due_instalments": Instalment.objects.filter(
-            state__in=Instalment.OPEN_STATES, due_date__lte=timezone.localdate(now)
-        ).count(),
+        **book_counts(now=now, snapshot=snapshot),
+        **out_of_sync_figures(now=now, snapshot=snapshot),
         "open_alerts": Alert.objects.filter(resolved_at__isnull=True).count(),
     }
 

@@ -571,6 +571,7 @@ class CollectionPause(models.Model):
 # Imported last: they refer to the models above.
 from debits.models.operations import (  # noqa: E402
     Alert,
+    DebitDayFigures,
     OperationsSnapshot,
     ReconciliationPass,
     WorkerHeartbeat,
@@ -580,6 +581,7 @@ __all__ = [
     "Alert",
     "CollectionPause",
     "DebitAttempt",
+    "DebitDayFigures",
     "DebitRun",
     "DebitRunChunk",
     "Instalment",

@@ -112,12 +112,41 @@ class OperationsSnapshot(models.Model):
     out_of_sync_mandates = models.PositiveIntegerField(default=0)
     outbox_backlog = models.PositiveIntegerField(default=0)
     open_alerts = models.PositiveIntegerField(default=0)
+    # The landing page's whole-book counts (seconds on a million-card book, so hourly).
+    # Null in snapshots taken before they were kept.
+    active_mandates = models.PositiveIntegerField(null=True, blank=True)
+    due_instalments = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["hour"]
 
     def __str__(self) -> str:
         return f"Snapshot {self.hour:%Y-%m-%d %H:00}"
+
+
+class DebitDayFigures(models.Model):
+    """How many attempts made on ``day`` ended in ``state`` (and ``failure_code``): the
+    dashboard's 30 days of collections, read from these few rows instead of every
+    attempt (a million a month-end). The hourly snapshot recounts today and yesterday
+    (a janitor settles yesterday's unknown attempts today) and any day of the window
+    still missing; older days no longer change."""
+
+    day = models.DateField()
+    state = models.CharField(max_length=10)
+    failure_code = models.CharField(max_length=40, blank=True)
+    attempts = models.PositiveIntegerField()
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "state", "failure_code"], name="one_figure_per_day_state_code"
+            )
+        ]
+        verbose_name_plural = "debit day figures"
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.attempts} {self.state} {self.failure_code}".strip()
 
 
 class ReconciliationPass(models.Model):

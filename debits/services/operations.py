@@ -10,8 +10,14 @@ from django.utils import timezone
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
-from debits.models import Alert, OperationsSnapshot, WorkerHeartbeat
-from debits.operations_selectors import out_of_sync_mandates, outbox_backlog
+from debits.models import Alert, DebitAttempt, DebitDayFigures, OperationsSnapshot, WorkerHeartbeat
+from debits.operations_selectors import (
+    DASHBOARD_DAYS,
+    active_mandates,
+    due_instalments,
+    out_of_sync_mandates,
+    outbox_backlog,
+)
 
 PERMISSION_EMERGENCY = "debits.use_emergency_controls"
 
@@ -40,8 +46,10 @@ def record_worker_heartbeat(
 
 
 def take_operations_snapshot(*, now: dt.datetime | None = None) -> OperationsSnapshot:
-    """The hour's figures; taken again within the hour, the later figures win."""
+    """The hour's figures; taken again within the hour, the later figures win. The
+    dashboard's days of collections are recounted with them."""
     now = now or timezone.now()
+    count_debit_days(now=now)
     hour = now.replace(minute=0, second=0, microsecond=0)
     snapshot, _ = OperationsSnapshot.objects.update_or_create(
         hour=hour,
@@ -52,9 +60,62 @@ def take_operations_snapshot(*, now: dt.datetime | None = None) -> OperationsSna
             "open_alerts": Alert.objects.filter(resolved_at__isnull=True).aggregate(n=Count("id"))[
                 "n"
             ],
+            "active_mandates": active_mandates().count(),
+            "due_instalments": due_instalments(today=timezone.localdate(now)).count(),
         },
     )
     return snapshot
+
+
+def count_debit_days(*, now: dt.datetime) -> list[dt.date]:
+    """Recount ``DebitDayFigures`` for today, yesterday and each day of the dashboard's
+    window that has none yet (one without attempts is probed again, by index, each
+    hour). Returns the days counted."""
+    today = timezone.localdate(now)
+    yesterday = today - dt.timedelta(days=1)
+    first = today - dt.timedelta(days=DASHBOARD_DAYS - 1)
+    counted = set(
+        DebitDayFigures.objects.filter(day__gte=first, day__lt=yesterday)
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    days = [
+        day
+        for day in (first + dt.timedelta(days=n) for n in range(DASHBOARD_DAYS))
+        if day >= yesterday or day not in counted
+    ]
+    for day in days:
+        _count_debit_day(day, now=now)
+    return days
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+@transaction.atomic
+def _count_debit_day(day: dt.date, *, now: dt.datetime) -> None:
+    rows = (
+        DebitAttempt.objects.filter(
+            created_at__gte=_day_start(day),
+            created_at__lt=_day_start(day + dt.timedelta(days=1)),
+        )
+        .values_list("state", "failure_code")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    figures = [
+        DebitDayFigures(day=day, state=state, failure_code=code, attempts=n, counted_at=now)
+        for state, code, n in rows
+    ]
+    DebitDayFigures.objects.filter(day=day).delete()
+    # Upserted: a snapshot taken at the same moment elsewhere may have inserted them.
+    DebitDayFigures.objects.bulk_create(
+        figures,
+        update_conflicts=True,
+        unique_fields=["day", "state", "failure_code"],
+        update_fields=["attempts", "counted_at"],
+    )
 
 
 def _check_emergency(actor: StaffUser, reason: str) -> str:

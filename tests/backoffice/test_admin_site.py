@@ -36,6 +36,7 @@ from debits.models import (
     Alert,
     CollectionPause,
     DebitAttempt,
+    DebitDayFigures,
     DebitRun,
     DebitRunChunk,
     Instalment,
@@ -211,6 +212,9 @@ def _make(model):
         ),
         ReconciliationPass: lambda: ReconciliationPass.objects.create(detector="agreements"),
         WorkerHeartbeat: lambda: WorkerHeartbeat.objects.create(queue=f"queue-{n}", beat_at=now),
+        DebitDayFigures: lambda: DebitDayFigures.objects.create(
+            day=dt.date.today() - dt.timedelta(days=n), state="failed", attempts=n
+        ),
         OperationsSnapshot: lambda: OperationsSnapshot.objects.create(
             hour=now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=n)
         ),

@@ -141,6 +141,31 @@ def test_the_queue_takes_fixed_queries_however_many_complaints(
     assert page.content.decode().count("/complaints/") >= 16
 
 
+def test_the_queue_comes_in_pages_by_deadline_keeping_its_filters(
+    officer_client, officer, monkeypatch
+):
+    monkeypatch.setattr("backoffice.complaints.selectors.QUEUE_PAGE_SIZE", 2)
+    now = timezone.now()
+    first, second, third = (
+        ComplaintFactory(assignee=officer, received_at=now - dt.timedelta(days=days))
+        for days in (30, 20, 10)
+    )
+
+    page_one = officer_client.get("/complaints/?mine=1").content.decode()
+    page_two = officer_client.get("/complaints/?mine=1&page=2").content.decode()
+
+    assert f'href="/complaints/{first.pk}/"' in page_one
+    assert f'href="/complaints/{second.pk}/"' in page_one
+    assert f'href="/complaints/{third.pk}/"' not in page_one
+    assert "Page 1 of 2 (3 complaints)" in page_one
+    assert 'href="?mine=1&amp;page=2"' in page_one
+    assert f'href="/complaints/{third.pk}/"' in page_two
+    assert f'href="/complaints/{first.pk}/"' not in page_two
+    # Not a page number, or past the last: the nearest page, never an error.
+    assert officer_client.get("/complaints/?page=abc").status_code == 200
+    assert f"/complaints/{third.pk}/" in officer_client.get("/complaints/?page=99").content.decode()
+
+
 def test_the_queue_per_officer_shows_only_their_complaints(officer_client, officer):
     mine = ComplaintFactory(assignee=officer)
     theirs = ComplaintFactory(assignee=StaffUserFactory())

@@ -80,3 +80,44 @@ def test_old_drift_is_counted_in_the_whole_books_snapshot_and_left_off_the_live_
     assert "MD-RECENT" in page and "MD-OLD" not in page
     assert response.context["stats"]["out_of_sync_recent"].value == 1
     assert "whole book: 2 at the hourly snapshot" in page
+
+
+def test_the_whole_books_counts_come_from_todays_snapshot_once_it_is_taken(staff_client):
+    client = staff_client(role="agent")
+    MandateFactory.create_batch(2)
+    before = client.get("/")
+    stats = before.context["stats"]
+    assert (stats["active_mandates"].value, stats["active_mandates"].more) == (2, False)
+    assert stats["book_counts_at"] is None
+    assert "counted now: no snapshot yet today" in before.content.decode()
+
+    take_operations_snapshot()
+    MandateFactory()  # after the snapshot: counted at the next one
+
+    after = client.get("/")
+    stats = after.context["stats"]
+    assert stats["active_mandates"].value == 2
+    assert stats["book_counts_at"] is not None
+    assert "at the hourly snapshot of" in after.content.decode()
+
+
+def test_a_snapshot_from_an_earlier_day_is_not_shown_as_todays_counts(staff_client):
+    client = staff_client(role="agent")
+    MandateFactory()
+    take_operations_snapshot(now=timezone.now() - dt.timedelta(days=1))
+    MandateFactory()
+
+    stats = client.get("/").context["stats"]
+
+    assert stats["book_counts_at"] is None
+    assert stats["active_mandates"].value == 2
+
+
+def test_past_the_cap_the_live_count_says_more_than(staff_client, settings, monkeypatch):
+    monkeypatch.setattr("debits.operations_selectors.LIVE_COUNT_CAP", 2)
+    MandateFactory.create_batch(3)
+
+    response = staff_client(role="agent").get("/")
+
+    assert response.context["stats"]["active_mandates"].more
+    assert "more than 2" in response.content.decode()
