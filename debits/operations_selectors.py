@@ -9,6 +9,7 @@ mandates were out of sync at 3 a.m.) comes from the hourly ``OperationsSnapshot`
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -78,6 +79,43 @@ def out_of_sync_after_recent_changes(*, now: dt.datetime):
     return out_of_sync_mandates().filter(
         card__credential_changed_at__gte=now - RECENT_CHANGES_WINDOW
     )
+
+
+# The cards changed in the window, in the order of their change, each probed for its
+# out-of-sync active mandate (LATERAL, fenced with OFFSET 0) until enough are found.
+# Joined and sorted as one set instead, PostgreSQL hashes every mandate of the book
+# once a mass change puts thousands of cards in the window (320 against 9 ms).
+_LONGEST_WAITING_SQL = """
+SELECT m.id
+FROM accounts_card c
+CROSS JOIN LATERAL (
+    SELECT m.id FROM debits_mandate m
+    WHERE m.card_id = c.id AND m.state = %s
+      AND m.synced_credential_version <> c.credential_version
+    OFFSET 0
+) m
+WHERE c.credential_changed_at >= %s
+ORDER BY c.credential_changed_at, c.id, m.id
+LIMIT %s
+"""
+
+
+def longest_waiting_after_recent_changes(*, now: dt.datetime, limit: int) -> list[Mandate]:
+    """The first ``limit`` of ``out_of_sync_after_recent_changes``, longest waiting
+    first, each with its card."""
+    if connection.vendor != "postgresql":
+        return list(
+            out_of_sync_after_recent_changes(now=now)
+            .select_related("card")
+            .order_by("card__credential_changed_at", "card_id", "id")[:limit]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LONGEST_WAITING_SQL, [Mandate.State.ACTIVE, now - RECENT_CHANGES_WINDOW, limit]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    found = Mandate.objects.select_related("card").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from debits.models import Alert, DebitRun
 from debits.operations_selectors import (
     book_counts,
     latest_snapshot,
-    out_of_sync_after_recent_changes,
+    longest_waiting_after_recent_changes,
     out_of_sync_figures,
 )
 
@@ -35,11 +35,7 @@ def mandates_out_of_sync(limit: int = DASHBOARD_LIST_LENGTH):
     """Active mandates a recent credential change left behind, longest waiting first:
     found from the changed cards by index. Older drift is the reconciliation's and the
     operations dashboard's."""
-    return (
-        out_of_sync_after_recent_changes(now=timezone.now())
-        .select_related("card")
-        .order_by("card__credential_changed_at", "id")[:limit]
-    )
+    return longest_waiting_after_recent_changes(now=timezone.now(), limit=limit)
 
 
 def latest_debit_runs(limit: int = 5):

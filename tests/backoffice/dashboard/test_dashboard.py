@@ -121,3 +121,22 @@ def test_past_the_cap_the_live_count_says_more_than(staff_client, settings, monk
 
     assert response.context["stats"]["active_mandates"].more
     assert "more than 2" in response.content.decode()
+
+
+def test_the_mandates_waiting_longest_since_their_cards_change_come_first(db):
+    from backoffice.dashboard.selectors import mandates_out_of_sync
+
+    now = timezone.now()
+    waiting = {}
+    for hours in (3, 20, 9):
+        mandate = MandateFactory()
+        _drift(mandate, changed_at=now - dt.timedelta(hours=hours))
+        waiting[hours] = mandate
+    _drift(MandateFactory(), changed_at=now - dt.timedelta(hours=30))  # before the window
+    in_sync = MandateFactory()
+    Card.objects.filter(pk=in_sync.card_id).update(credential_changed_at=now)
+
+    shown = mandates_out_of_sync(limit=2)
+
+    assert [m.pk for m in shown] == [waiting[20].pk, waiting[9].pk]
+    assert shown[0].card.credential_version == 2
