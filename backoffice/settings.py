@@ -324,6 +324,11 @@ CELERY_TASK_ACKS_LATE = True
 # A worker process killed by the OOM killer or SIGKILL puts its message back too,
 # instead of acknowledging a task that never finished.
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Celery closes every database connection after every task unless this is set: a
+# connect and a fresh server process (its catalogue caches cold) per 500-instalment
+# chunk. Set, Celery closes them only every 2,000 tasks; backoffice.celery closes any
+# a task left mid-statement, in a transaction or past CONN_MAX_AGE after each task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # One message per worker process at a time: a chunk takes up to seconds, and
 # prefetched chunks would wait behind it in one process while another sits idle
 # (and re-sync workers must never hold a queued change behind a slow one).
