@@ -65,7 +65,11 @@ class Instalment(models.Model):
 
     OPEN_STATES = (State.SCHEDULED, State.DUE, State.OVERDUE)
 
-    loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="instalments")
+    # Looked up through one_instalment_per_sequence (loan, sequence): an index of its
+    # own would be one more written for every instalment the month-end marks paid.
+    loan = models.ForeignKey(
+        Loan, on_delete=models.PROTECT, related_name="instalments", db_index=False
+    )
     sequence = models.PositiveSmallIntegerField()
     due_date = models.DateField()
     principal_part = models.DecimalField(**MONEY)
@@ -345,10 +349,20 @@ class DebitAttempt(models.Model):
 
     IN_FLIGHT_STATES = (State.CREATED, State.SUBMITTED, State.UNKNOWN)
 
-    instalment = models.ForeignKey(Instalment, on_delete=models.PROTECT, related_name="attempts")
+    # The instalment and the run are looked up through one_attempt_per_number and the
+    # (run, state) index: an index of their own each would be two more written for
+    # every attempt at month-end (once when claimed, again when settled).
+    instalment = models.ForeignKey(
+        Instalment, on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
     mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="attempts")
     run = models.ForeignKey(
-        DebitRun, null=True, blank=True, on_delete=models.PROTECT, related_name="attempts"
+        DebitRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="attempts",
+        db_index=False,
     )
     attempt_number = models.PositiveSmallIntegerField()
     # Deterministic (instalment + attempt number): a retried task re-presents the
