@@ -3,7 +3,9 @@
 Every figure is one set-based query (a count or a GROUP BY in the database),
 never rows loaded into Python, so each page or scrape costs a fixed number of
 queries however large the book. What history cannot give back later (how many
-mandates were out of sync at 3 a.m.) comes from the hourly ``OperationsSnapshot``.
+mandates were out of sync at 3 a.m.) and what is too big to count on every view
+(the whole book's counts, a month of attempts) come from the hourly snapshot:
+``OperationsSnapshot`` and ``DebitDayFigures``.
 """
 
 import datetime as dt

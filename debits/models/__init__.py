@@ -395,8 +395,8 @@ class DebitAttempt(models.Model):
             models.Index(fields=["state", "-created_at"]),
             models.Index(fields=["run", "state"]),
             models.Index(fields=["failure_code", "-created_at"]),
-            # The dashboard's 30 days per day and failures by code, read from the index
-            # alone (an index-only scan) instead of every attempt the table holds.
+            # The hourly count of each day's attempts (DebitDayFigures) and /metrics'
+            # last 24 hours by state, read from the index alone (an index-only scan).
             models.Index(
                 fields=["created_at"],
                 include=["id", "state", "failure_code"],
