@@ -246,3 +246,13 @@ def test_no_password_full_card_number_national_id_or_phone_is_stored_after_seedi
     assert len(hashes) == len(passwords)
     for password_hash in hashes:
         assert any(card_password_matches(password_hash, p) for p in passwords)
+
+
+@pytest.mark.django_db
+def test_the_demo_takes_the_snapshot_its_dashboards_read():
+    from debits.models import OperationsSnapshot
+
+    _seed(customers=5, seed=SEED)
+
+    snapshot = OperationsSnapshot.objects.get()
+    assert snapshot.active_mandates == Mandate.objects.filter(state="active").count() > 0
