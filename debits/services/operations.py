@@ -69,8 +69,8 @@ def take_operations_snapshot(*, now: dt.datetime | None = None) -> OperationsSna
 
 def count_debit_days(*, now: dt.datetime) -> list[dt.date]:
     """Recount ``DebitDayFigures`` for today, yesterday and each day of the dashboard's
-    window that has none yet (one without attempts is probed again, by index, each
-    hour). Returns the days counted."""
+    window that has none yet (one without attempts is probed again, by index, at each
+    snapshot). Returns the days counted."""
     today = timezone.localdate(now)
     yesterday = today - dt.timedelta(days=1)
     first = today - dt.timedelta(days=DASHBOARD_DAYS - 1)
