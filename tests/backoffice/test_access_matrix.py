@@ -311,6 +311,7 @@ ADMIN_MODELS: dict[str, AdminModelRow] = {
     "debits.reconciliationpass": _SUPERUSER_ONLY,
     "debits.workerheartbeat": _SUPERUSER_ONLY,
     "debits.operationssnapshot": _SUPERUSER_ONLY,
+    "debits.debitdayfigures": _SUPERUSER_ONLY,
     "accounts.passwordchange": _READ_BOOK,
     "accounts.passwordresetrequest": _READ_BOOK,
     "accounts.auditevent": AdminModelRow(view=frozenset({SUPERVISOR, AUDITOR, ADMIN})),
