@@ -65,11 +65,8 @@ class Instalment(models.Model):
 
     OPEN_STATES = (State.SCHEDULED, State.DUE, State.OVERDUE)
 
-    # Looked up through one_instalment_per_sequence (loan, sequence): an index of its
-    # own would be one more written for every instalment the month-end marks paid.
-    loan = models.ForeignKey(
-        Loan, on_delete=models.PROTECT, related_name="instalments", db_index=False
-    )
+    # Served by one_instalment_per_sequence: no index of its own (migration 0018).
+    loan = models.ForeignKey(Loan, models.PROTECT, related_name="instalments", db_index=False)
     sequence = models.PositiveSmallIntegerField()
     due_date = models.DateField()
     principal_part = models.DecimalField(**MONEY)
@@ -349,20 +346,13 @@ class DebitAttempt(models.Model):
 
     IN_FLIGHT_STATES = (State.CREATED, State.SUBMITTED, State.UNKNOWN)
 
-    # The instalment and the run are looked up through one_attempt_per_number and the
-    # (run, state) index: an index of their own each would be two more written for
-    # every attempt at month-end (once when claimed, again when settled).
+    # Instalment and run: served by one_attempt_per_number and (run, state) (migration 0018).
     instalment = models.ForeignKey(
-        Instalment, on_delete=models.PROTECT, related_name="attempts", db_index=False
+        Instalment, models.PROTECT, related_name="attempts", db_index=False
     )
     mandate = models.ForeignKey(Mandate, on_delete=models.PROTECT, related_name="attempts")
     run = models.ForeignKey(
-        DebitRun,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="attempts",
-        db_index=False,
+        DebitRun, models.PROTECT, null=True, blank=True, related_name="attempts", db_index=False
     )
     attempt_number = models.PositiveSmallIntegerField()
     # Deterministic (instalment + attempt number): a retried task re-presents the
@@ -395,8 +385,7 @@ class DebitAttempt(models.Model):
             models.Index(fields=["state", "-created_at"]),
             models.Index(fields=["run", "state"]),
             models.Index(fields=["failure_code", "-created_at"]),
-            # The hourly count of each day's attempts (DebitDayFigures) and /metrics'
-            # last 24 hours by state, read from the index alone (an index-only scan).
+            # DebitDayFigures' counts and /metrics' last 24 h by state, from the index alone.
             models.Index(
                 fields=["created_at"],
                 include=["id", "state", "failure_code"],
