@@ -167,7 +167,7 @@ def claim_chunk(
                 reason = (
                     SkipReason.MANDATE_OUT_OF_SYNC,
                     f"Agreement bound to v{mandate.synced_credential_version}, card is at "
-                    f"v{mandate.card.credential_version}",
+                    f"v{mandate.card_credential_version}",
                 )
             if reason is not None:
                 if reason[0] == SkipReason.ATTEMPT_IN_FLIGHT and row["id"] in ours_in_flight:
