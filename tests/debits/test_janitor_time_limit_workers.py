@@ -19,7 +19,10 @@ from debits.tasks import settle_unresolved_attempts_task
 from demo.load_book import seed_due_instalments
 from tests.conftest import wait_until
 
-ATTEMPTS = 600
+ATTEMPTS = 1200
+# Generous for a pass that should take half of it: on a loaded machine (the whole
+# suite on two cores) a slice's round trips and records take several times longer.
+SOFT_TIME_LIMIT = 4
 
 
 @pytest.mark.postgres
@@ -35,27 +38,32 @@ def test_a_janitor_pass_on_a_slow_network_settles_what_it_asked_within_its_time_
     assert len(claims) == ATTEMPTS
     # Their worker died an hour ago, before presenting anything.
     DebitAttempt.objects.update(submitted_at=timezone.now() - dt.timedelta(hours=1))
-    # Asking about every key takes 600 x 20 ms / 2 calls in flight = 6 s: three
+    # Asking about every key takes 1,200 x 20 ms / 2 calls in flight = 12 s: three
     # times the soft time limit.
     worker = start_worker(
         queues="debits",
         concurrency=1,
-        CELERY_TASK_SOFT_TIME_LIMIT="2",
-        CELERY_TASK_TIME_LIMIT="4",
+        CELERY_TASK_SOFT_TIME_LIMIT=str(SOFT_TIME_LIMIT),
+        CELERY_TASK_TIME_LIMIT=str(2 * SOFT_TIME_LIMIT),
         GATEWAY_SIMULATOR_LATENCY_MS="20",
         DEBIT_GATEWAY_CONCURRENCY="2",
     )
 
     settle_unresolved_attempts_task.delay()
 
-    finished = re.compile(r"settle_unresolved_attempts_task\[[^]]*\] succeeded in ([0-9.]+)s")
-    runtime = wait_until(
-        lambda: finished.findall(worker.log_path.read_text()),
-        timeout=30,
-        interval=0.2,
-        message="the janitor's pass did not finish",
+    # Succeeded or not, the task's end is a line in the worker's log.
+    ended = re.compile(
+        r"settle_unresolved_attempts_task\[[^]]*\] (succeeded in ([0-9.]+)s|raised.*)"
+        r"|Hard time limit .* exceeded for \S*settle_unresolved_attempts_task"
     )
-    assert float(runtime[0]) < 2, "the pass ran past the task's soft time limit"
+    outcome = wait_until(
+        lambda: ended.search(worker.log_path.read_text()),
+        timeout=90,
+        interval=0.2,
+        message="the janitor's pass did not end",
+    )
+    assert outcome.group(2), f"the pass failed: {outcome.group(0)}"
+    assert float(outcome.group(2)) < SOFT_TIME_LIMIT, "the pass ran past its soft time limit"
     unsettled = DebitAttempt.objects.filter(state=DebitAttempt.State.SUBMITTED)
     assert unsettled.count() < ATTEMPTS, "the pass settled nothing"
     assert not unsettled.filter(janitor_lease_until__isnull=False).exists()
