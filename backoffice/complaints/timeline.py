@@ -340,7 +340,7 @@ def _entries(t: CardTimeline) -> list[TimelineEntry]:
             TimelineEntry(
                 alert.raised_at,
                 "alert",
-                _("Alert: %(message)s") % {"message": alert.message},
+                _("Alert: %(message)s") % {"message": alert.translated_message},
                 bad=True,
                 record=alert,
             )

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Card
@@ -39,7 +40,12 @@ class Alert(models.Model):
     mandate = models.ForeignKey(
         "debits.Mandate", null=True, blank=True, on_delete=models.PROTECT, related_name="alerts"
     )
+    # In English, as raised: what the mail, the audit trail and a search read.
     message = models.CharField(max_length=300)
+    # The message's catalogue entry and its values, so each reader sees it in their
+    # own language (``translated_message``); blank on alerts raised before there was one.
+    message_template = models.CharField(max_length=300, blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     # First seen: when this open condition was raised; last_seen_at and occurrences
     # move each time a detector finds it again.
     raised_at = models.DateTimeField(default=timezone.now)
@@ -85,6 +91,17 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def translated_message(self) -> str:
+        """The message in the active language; the English one as raised when there is
+        no template or a translation does not fit its values."""
+        if not self.message_template:
+            return self.message
+        try:
+            return gettext(self.message_template) % self.message_params
+        except (KeyError, TypeError, ValueError):
+            return self.message
 
 
 class WorkerHeartbeat(models.Model):

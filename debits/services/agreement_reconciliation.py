@@ -23,6 +23,7 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
 from debits.gateways import GatewayError, get_gateway
@@ -153,11 +154,12 @@ def reconcile_agreement_chunk(*, pass_id: int, after_id: int, last_id: int) -> d
                 dedup_key=revoked_alert_key(mandate["pk"]),
                 severity=Alert.Severity.CRITICAL,
                 mandate=Mandate.objects.get(pk=mandate["pk"]),
-                message=(
-                    f"The network reports the agreement of mandate {mandate['reference']} "
-                    "revoked: the customer withdrew the authorisation there. Contact the "
-                    "customer before collecting again."
+                message=gettext_noop(
+                    "The network reports the agreement of mandate %(mandate)s revoked: the "
+                    "customer withdrew the authorisation there. Contact the customer before "
+                    "collecting again."
                 ),
+                params={"mandate": mandate["reference"]},
             )
         # Only when some revoked alert is open: the common pass asks nothing more.
         if cleared_revoked and _revoked_alerts_open():
@@ -241,10 +243,11 @@ def _finish_pass(pass_id: int) -> None:
             kind=Alert.Kind.MANDATE_DRIFT,
             dedup_key=MISMATCH_ALERT_KEY,
             severity=Alert.Severity.CRITICAL,
-            message=(
-                f"Agreement pass #{run.pk}: {run.unrepaired} of {run.checked} active mandates "
+            message=gettext_noop(
+                "Agreement pass #%(run)s: %(unrepaired)s of %(checked)s active mandates "
                 "differ from the network's agreements and could not be repaired."
             ),
+            params={"run": run.pk, "unrepaired": run.unrepaired, "checked": run.checked},
         )
     else:
         resolve_cleared_alerts(

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
@@ -40,13 +41,25 @@ def _mail_operations(alert_id: int) -> None:
     alert = Alert.objects.filter(pk=alert_id).first()
     if alert is None:
         return
+    # In the bank's language, as the duty team reads it; the English as raised follows
+    # when it differs, for whoever the mail is forwarded to.
+    with translation.override(settings.LANGUAGE_CODE):
+        text = alert.translated_message
+        english = f"\n\n{alert.message}" if text != alert.message else ""
+        subject = f"[{alert.get_severity_display()}] {alert.get_kind_display()}"
+        body = (
+            f"{text}{english}\n\n"
+            + gettext("First seen %(when)s.")
+            % {"when": f"{timezone.localtime(alert.raised_at):%Y-%m-%d %H:%M:%S %Z}"}
+            + "\n"
+            + gettext("Operations dashboard: %(url)s")
+            % {"url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/operations/"}
+            + "\n"
+        )
     try:
         send_mail(
-            subject=f"[{alert.get_severity_display()}] {alert.get_kind_display()}",
-            message=(
-                f"{alert.message}\n\nFirst seen {alert.raised_at:%Y-%m-%d %H:%M:%S %Z}.\n"
-                f"Operations dashboard: {settings.PUBLIC_BASE_URL.rstrip('/')}/operations/\n"
-            ),
+            subject=subject,
+            message=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=recipients,
         )
@@ -60,18 +73,29 @@ def raise_alert(
     kind: str,
     dedup_key: str,
     message: str,
+    params: dict | None = None,
     severity: str = Alert.Severity.WARNING,
     card: Card | None = None,
     mandate: Mandate | None = None,
 ) -> Alert:
     """Open an alert, or count one more occurrence of the same open condition.
 
+    ``message`` is English, marked for translation (``gettext_noop``), with
+    ``%(name)s`` placeholders filled from ``params``: the alert keeps both, so the
+    dashboard shows it in each reader's language.
+
     The partial unique index on open ``dedup_key`` decides a race between two
     raisers: the loser bumps the winner's alert instead of adding a second.
     """
     now = timezone.now()
+    params = params or {}
+    wording = {
+        "message": (message % params if params else message)[:300],
+        "message_template": message if len(message) <= 300 else "",
+        "message_params": params,
+    }
     updated = Alert.objects.filter(dedup_key=dedup_key, resolved_at__isnull=True).update(
-        occurrences=F("occurrences") + 1, last_seen_at=now, message=message[:300]
+        occurrences=F("occurrences") + 1, last_seen_at=now, **wording
     )
     if not updated:
         try:
@@ -82,13 +106,13 @@ def raise_alert(
                     dedup_key=dedup_key,
                     card=card or (mandate.card if mandate else None),
                     mandate=mandate,
-                    message=message[:300],
                     raised_at=now,
                     last_seen_at=now,
+                    **wording,
                 )
         except IntegrityError:
             Alert.objects.filter(dedup_key=dedup_key, resolved_at__isnull=True).update(
-                occurrences=F("occurrences") + 1, last_seen_at=now, message=message[:300]
+                occurrences=F("occurrences") + 1, last_seen_at=now, **wording
             )
         else:
             record_audit_event(

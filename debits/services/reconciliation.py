@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import StaffUser
 from debits.models import Alert, MandateSync
@@ -126,11 +127,14 @@ def reconcile_stale_mandates(
             kind=Alert.Kind.MANDATE_DRIFT,
             dedup_key=DRIFT_ALERT_KEY,
             severity=Alert.Severity.CRITICAL,
-            message=(
-                f"{still_behind} active mandate(s) still bound to an old credential "
-                f"{settings.RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS // 60} minutes or more "
-                "after the change; re-sync keeps failing."
+            message=gettext_noop(
+                "%(count)s active mandate(s) still bound to an old credential "
+                "%(minutes)s minutes or more after the change; re-sync keeps failing."
             ),
+            params={
+                "count": still_behind,
+                "minutes": settings.RECONCILIATION_DRIFT_ALERT_AFTER_SECONDS // 60,
+            },
         )
         report.alerts_raised = 1
     else:
@@ -192,12 +196,17 @@ def reconcile_outbox(*, dry_run: bool = False, now: dt.datetime | None = None) -
             kind=Alert.Kind.OUTBOX_STUCK,
             dedup_key=outbox_alert_key(event["pk"]),
             severity=Alert.Severity.CRITICAL,
-            message=(
-                f"Credential change #{event['pk']} of card {event['payload']['card_id']} "
-                f"(v{event['payload']['credential_version']}) unprocessed since "
-                f"{timezone.localtime(event['created_at']):%Y-%m-%d %H:%M} after "
-                f"{event['attempts']} attempt(s)."
+            message=gettext_noop(
+                "Credential change #%(event)s of card %(card)s (v%(version)s) unprocessed "
+                "since %(since)s after %(attempts)s attempt(s)."
             ),
+            params={
+                "event": event["pk"],
+                "card": event["payload"]["card_id"],
+                "version": event["payload"]["credential_version"],
+                "since": f"{timezone.localtime(event['created_at']):%Y-%m-%d %H:%M}",
+                "attempts": event["attempts"],
+            },
         )
         report.alerts_raised += 1
     open_keys = set(
@@ -316,12 +325,19 @@ def reconcile_failure_rates(
                     kind=Alert.Kind.FAILURE_RATE,
                     dedup_key=failure_rate_alert_key(code),
                     severity=Alert.Severity.WARNING,
-                    message=(
-                        f"{code}: {verdict.failures} of {verdict.debits} debits today "
-                        f"({verdict.rate:.1%}) against {verdict.baseline_rate:.2%} over the "
-                        f"last {settings.FAILURE_RATE_BASELINE_DAYS} days "
-                        f"(p = {verdict.p_value:.1e})."
+                    message=gettext_noop(
+                        "%(code)s: %(failures)s of %(debits)s debits today (%(rate)s) "
+                        "against %(baseline)s over the last %(days)s days (p = %(p)s)."
                     ),
+                    params={
+                        "code": code,
+                        "failures": verdict.failures,
+                        "debits": verdict.debits,
+                        "rate": f"{verdict.rate:.1%}",
+                        "baseline": f"{verdict.baseline_rate:.2%}",
+                        "days": settings.FAILURE_RATE_BASELINE_DAYS,
+                        "p": f"{verdict.p_value:.1e}",
+                    },
                 )
                 report.alerts_raised += 1
         elif code in open_codes and verdict.reason != "low_volume":
@@ -381,10 +397,11 @@ def reconcile_repeated_credential_changes(
             dedup_key=repeated_changes_alert_key(card_id),
             severity=Alert.Severity.WARNING,
             card=card,
-            message=(
-                f"{changes} credential changes on {card} within {hours} h: possible fraud. "
-                "The next staff reset needs a supervisor."
+            message=gettext_noop(
+                "%(changes)s credential changes on card •••• %(last_four)s within %(hours)s h: "
+                "possible fraud. The next staff reset needs a supervisor."
             ),
+            params={"changes": changes, "last_four": card.last_four, "hours": hours},
         )
         report.alerts_raised += 1
     open_alerts = Alert.objects.filter(
@@ -436,12 +453,15 @@ def reconcile_unresolved_attempts(
             kind=Alert.Kind.UNKNOWN_ATTEMPTS,
             dedup_key=UNRESOLVED_ATTEMPTS_ALERT_KEY,
             severity=Alert.Severity.WARNING,
-            message=(
-                f"{lingering} debit attempt(s) still without an outcome after "
-                f"{settings.UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS // 60} minutes: the "
-                "network's status query does not know them yet. Nothing is collected "
-                "again while they are unknown."
+            message=gettext_noop(
+                "%(count)s debit attempt(s) still without an outcome after %(minutes)s "
+                "minutes: the network's status query does not know them yet. Nothing is "
+                "collected again while they are unknown."
             ),
+            params={
+                "count": lingering,
+                "minutes": settings.UNRESOLVED_ATTEMPTS_ALERT_AFTER_SECONDS // 60,
+            },
         )
         report.alerts_raised = 1
     else:

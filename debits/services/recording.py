@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
 from debits.models import Alert, DebitAttempt, Instalment, Mandate
@@ -259,8 +260,11 @@ def _fail_mandate(mandate_id: int, *, code: str, raw: str, key: str) -> None:
         dedup_key=f"mandate_failed:mandate:{mandate_id}",
         severity=Alert.Severity.CRITICAL,
         mandate=mandate,
-        message=f"Mandate {mandate.reference} failed: the debit answered {code}. "
-        "No further debits will be presented under it.",
+        message=gettext_noop(
+            "Mandate %(mandate)s failed: the debit answered %(code)s. "
+            "No further debits will be presented under it."
+        ),
+        params={"mandate": mandate.reference, "code": code},
     )
 
 

@@ -4,6 +4,7 @@ import time
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
@@ -275,10 +276,11 @@ def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
         dedup_key=resync_alert_key(mandate.pk),
         severity=Alert.Severity.CRITICAL,
         mandate=mandate,
-        message=(
-            f"Mandate {mandate.reference} could not be re-synced to credential version "
-            f"{card_version}: {reason}"
-        )[:300],
+        message=gettext_noop(
+            "Mandate %(mandate)s could not be re-synced to credential version %(version)s: "
+            "%(reason)s"
+        ),
+        params={"mandate": mandate.reference, "version": card_version, "reason": reason[:200]},
     )
     return mandate
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import StaffUser
@@ -112,12 +113,18 @@ def reconcile_stuck_runs(
             kind=Alert.Kind.DEBIT_RUN_STUCK,
             dedup_key=stuck_run_alert_key(run.pk),
             severity=Alert.Severity.CRITICAL,
-            message=(
-                f"{run} (#{run.pk}) has made no progress since "
-                f"{timezone.localtime(run.started_at):%H:%M}: "
-                f"{run.chunks_done} of {run.chunks_total} chunks done. Re-run it from the "
-                "operations dashboard once the workers and broker are back."
+            message=gettext_noop(
+                "Debit run #%(run)s of %(date)s has made no progress since %(since)s: "
+                "%(done)s of %(total)s chunks done. Re-run it from the operations "
+                "dashboard once the workers and broker are back."
             ),
+            params={
+                "run": run.pk,
+                "date": run.run_date.isoformat(),
+                "since": f"{timezone.localtime(run.started_at):%H:%M}",
+                "done": run.chunks_done,
+                "total": run.chunks_total,
+            },
         )
         report.alerts_raised += 1
     open_keys = Alert.objects.filter(

@@ -1,21 +1,28 @@
 """Alerts: one open alert per problem and subject, taken on and closed by people,
 closed by the system when the condition clears, mailed to operations when critical."""
 
+import datetime as dt
+
 import pytest
 from django.db import IntegrityError, transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from accounts.audit_actions import AuditAction
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, PasswordChange
 from debits.models import Alert
 from debits.services import (
     AlertError,
     acknowledge_alert,
     raise_alert,
+    reconcile_repeated_credential_changes,
     resolve_alert,
     resolve_cleared_alerts,
     resolve_cleared_alerts_of_kind,
 )
-from tests.factories import MandateFactory, StaffUserFactory
+from tests.conftest import sign_in_verified
+from tests.factories import CardCredentialFactory, MandateFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -118,10 +125,87 @@ def test_operations_get_one_mail_for_a_new_critical_alert(
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == ["ops-duty@bank.example"]
-    assert "Critical" in mail.subject and "Out of sync" in mail.body
+    # In the bank's language (Chinese); a message with no translation stays as raised.
+    assert "严重" in mail.subject and "Out of sync" in mail.body and "首次发现于" in mail.body
 
 
 def test_a_warning_is_not_mailed(mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         drift(MandateFactory())
     assert mailoutbox == []
+
+
+# --- In each reader's language -------------------------------------------------------
+
+
+def _fraud_alert() -> Alert:
+    """Raised by its detector: three credential changes on one card within hours."""
+    card = CardCredentialFactory().card
+    for i in range(3):
+        PasswordChange.objects.create(
+            card=card,
+            kind="transaction",
+            channel="mobile_app",
+            credential_version=i + 2,
+            changed_at=timezone.now() - dt.timedelta(hours=i),
+        )
+    reconcile_repeated_credential_changes()
+    return Alert.objects.get(kind=Alert.Kind.REPEATED_PASSWORD_CHANGES)
+
+
+def test_a_detectors_alert_reads_in_each_readers_language():
+    alert = _fraud_alert()
+    last_four = alert.card.last_four
+    assert alert.message == (
+        f"3 credential changes on card •••• {last_four} within 24 h: possible fraud. "
+        "The next staff reset needs a supervisor."
+    )
+    with translation.override("zh-hans"):
+        assert alert.translated_message == (
+            f"卡片 •••• {last_four} 在 24 小时内变更凭证 3 次：疑似欺诈。"
+            "下一次由员工发起的重置需主管审批。"
+        )
+    with translation.override("en"):
+        assert alert.translated_message == alert.message
+
+
+def test_the_operations_dashboard_shows_an_alert_in_the_viewers_language():
+    alert = _fraud_alert()
+    url = reverse("operations:dashboard")
+    chinese = sign_in_verified(Client(), StaffUserFactory(role="operations", language="zh-hans"))
+    english = sign_in_verified(Client(), StaffUserFactory(role="operations", language="en"))
+
+    assert "疑似欺诈" in chinese.get(url).content.decode()
+    page = english.get(url).content.decode()
+    assert "possible fraud" in page and "疑似欺诈" not in page
+    assert alert.message in page
+
+
+def test_raising_again_rewords_the_alert_in_every_language():
+    mandate = MandateFactory()
+    template = "%(count)s debit attempt(s) still without an outcome after %(minutes)s minutes"
+    drift(mandate, message=template % {"count": 1, "minutes": 30})
+    alert = raise_alert(
+        kind=Alert.Kind.MANDATE_DRIFT,
+        dedup_key=f"mandate_drift:mandate:{mandate.pk}",
+        message=template,
+        params={"count": 4, "minutes": 30},
+        mandate=mandate,
+    )
+    assert alert.occurrences == 2
+    assert alert.message == "4 debit attempt(s) still without an outcome after 30 minutes"
+    assert alert.message_params == {"count": 4, "minutes": 30}
+
+
+def test_an_alert_whose_wording_does_not_fit_shows_the_english_it_was_raised_with():
+    mandate = MandateFactory()
+    before_templates = drift(mandate)
+    Alert.objects.filter(pk=before_templates.pk).update(message_template="")
+    before_templates.refresh_from_db()
+    broken = drift(MandateFactory())
+    Alert.objects.filter(pk=broken.pk).update(message_template="%(missing)s went wrong")
+    broken.refresh_from_db()
+
+    with translation.override("zh-hans"):
+        assert before_templates.translated_message == "Out of sync for 2 hours"
+        assert broken.translated_message == "Out of sync for 2 hours"
