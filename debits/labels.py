@@ -90,7 +90,33 @@ SYNC_ERROR_LABELS = {
     "idempotency_conflict": _("Idempotency key conflict"),
     "interrupted": _("Interrupted (worker stopped)"),
     "mandate_closed": _("Mandate cancelled or failed while the gateway bound it"),
+    # A credential change's re-sync that used up its retries (a mandate's failure
+    # reason, never a MandateSync's error code).
+    "retries_exhausted": _("Re-sync still failing after its retries"),
 }
+
+# The label tables an alert's coded values are named from (``coded``), by name.
+CODE_LABELS = {"failure_code": FAILURE_CODE_LABELS, "sync_error": SYNC_ERROR_LABELS}
+
+
+def coded(labels: str, code: str) -> dict:
+    """A value of an alert's message that is a code: the English message keeps the
+    code, a reader sees its label (``CODE_LABELS[labels]``) in their language."""
+    return {"code": code, "labels": labels}
+
+
+def value_in_words(value):
+    """A message value as a reader sees it: a ``coded`` one by its label."""
+    if isinstance(value, dict) and "code" in value:
+        label = CODE_LABELS.get(value.get("labels"), {}).get(value["code"])
+        return value["code"] if label is None else str(label)
+    return value
+
+
+def value_as_raised(value):
+    """A message value as the English message keeps it: a ``coded`` one as its code."""
+    return value["code"] if isinstance(value, dict) and "code" in value else value
+
 
 # Messages the debit services raise for staff, marked here so the pages can show
 # them translated (backoffice.ui.messages.translated); they stay English in logs.

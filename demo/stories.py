@@ -177,7 +177,7 @@ def _flag_given_up_resync(seed_case: Complaint | None) -> None:
         return
     mandate = Mandate.objects.filter(card_id=seed_case.card_id, state=Mandate.State.ACTIVE).first()
     if mandate is not None and mandate.sync_failed_at is None:
-        mark_mandate_sync_failed(mandate=mandate, reason="gateway_unavailable after 2 attempts")
+        mark_mandate_sync_failed(mandate=mandate, reason="gateway_unavailable", attempts=2)
 
 
 def _request_waiver(card: Card | None) -> None:

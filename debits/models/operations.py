@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Card
+from debits.labels import value_in_words
 
 
 class Alert(models.Model):
@@ -98,8 +99,9 @@ class Alert(models.Model):
         no template or a translation does not fit its values."""
         if not self.message_template:
             return self.message
+        words = {key: value_in_words(value) for key, value in self.message_params.items()}
         try:
-            return gettext(self.message_template) % self.message_params
+            return gettext(self.message_template) % words
         except (KeyError, TypeError, ValueError):
             return self.message
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 
 from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
+from debits.labels import value_as_raised
 from debits.models import Alert, Mandate
 
 logger = logging.getLogger(__name__)
@@ -81,16 +82,18 @@ def raise_alert(
     """Open an alert, or count one more occurrence of the same open condition.
 
     ``message`` is English, marked for translation (``gettext_noop``), with
-    ``%(name)s`` placeholders filled from ``params``: the alert keeps both, so the
-    dashboard shows it in each reader's language.
+    ``%(name)s`` placeholders filled from ``params`` (a code as ``coded(...)``, so a
+    reader sees its label): the alert keeps both, so the dashboard shows it in each
+    reader's language.
 
     The partial unique index on open ``dedup_key`` decides a race between two
     raisers: the loser bumps the winner's alert instead of adding a second.
     """
     now = timezone.now()
     params = params or {}
+    as_raised = {key: value_as_raised(value) for key, value in params.items()}
     wording = {
-        "message": (message % params if params else message)[:300],
+        "message": (message % as_raised if params else message)[:300],
         "message_template": message if len(message) <= 300 else "",
         "message_params": params,
     }

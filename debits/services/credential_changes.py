@@ -150,7 +150,9 @@ def postpone_redispatch(*, outbox_event_id: int, seconds: float) -> None:
 
 
 @transaction.atomic
-def give_up_credential_change(*, outbox_event_id: int, reason: str) -> list[Mandate]:
+def give_up_credential_change(
+    *, outbox_event_id: int, reason: str, attempts: int | None = None
+) -> list[Mandate]:
     """Retries ran out: flag every mandate still behind for operations, close the event.
 
     The event is closed rather than left for the sweeper: from here on the
@@ -163,11 +165,12 @@ def give_up_credential_change(*, outbox_event_id: int, reason: str) -> list[Mand
     card_id = int(event.payload["card_id"])
     version = int(event.payload["credential_version"])
     flagged = [
-        mark_mandate_sync_failed(mandate=mandate, reason=reason)
+        mark_mandate_sync_failed(mandate=mandate, reason=reason, attempts=attempts)
         for mandate in _mandates_behind(card_id=card_id, version=version)
     ]
     event.processed_at = timezone.now()
-    event.last_error = f"gave up: {reason}"[:1000]
+    tries = f" after {attempts} attempts" if attempts is not None else ""
+    event.last_error = f"gave up: {reason}{tries}"[:1000]
     event.save(update_fields=["processed_at", "last_error"])
     record_audit_event(
         actor=None,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.models import StaffUser
+from debits.labels import coded
 from debits.models import Alert, MandateSync
 from debits.operations_selectors import out_of_sync_mandates
 from debits.services.alerts import raise_alert, resolve_cleared_alerts
@@ -330,7 +331,7 @@ def reconcile_failure_rates(
                         "against %(baseline)s over the last %(days)s days (p = %(p)s)."
                     ),
                     params={
-                        "code": code,
+                        "code": coded("failure_code", code),
                         "failures": verdict.failures,
                         "debits": verdict.debits,
                         "rate": f"{verdict.rate:.1%}",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from accounts.audit import AuditAction, record_audit_event
+from debits.labels import coded
 from debits.models import Alert, DebitAttempt, Instalment, Mandate
 from debits.notices import FailedDebit, tell_failed_debits
 from debits.outcomes import OUTCOMES, SUCCEEDED, GatewayAnswer, MandateEffect
@@ -264,7 +265,7 @@ def _fail_mandate(mandate_id: int, *, code: str, raw: str, key: str) -> None:
             "Mandate %(mandate)s failed: the debit answered %(code)s. "
             "No further debits will be presented under it."
         ),
-        params={"mandate": mandate.reference, "code": code},
+        params={"mandate": mandate.reference, "code": coded("failure_code", code)},
     )
 
 

@@ -10,6 +10,7 @@ from accounts.audit import AuditAction, record_audit_event
 from accounts.models import Card, StaffUser
 from accounts.pii import card_network_reference
 from debits.gateways import GatewayError, get_gateway
+from debits.labels import coded
 from debits.models import Alert, Mandate, MandateSync
 from debits.services.alerts import raise_alert, resolve_cleared_alerts
 
@@ -249,9 +250,13 @@ def resync_alert_key(mandate_id: int) -> str:
 
 
 @transaction.atomic
-def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
+def mark_mandate_sync_failed(
+    *, mandate: Mandate, reason: str, attempts: int | None = None
+) -> Mandate:
     """Re-sync retries ran out: flag the mandate and tell operations.
 
+    ``reason`` is the last error's code (``SYNC_ERROR_LABELS``, so every page names
+    it in the reader's language), or a few words; ``attempts`` how many tries it had.
     Only flags a mandate that is still behind its card; if a later re-sync
     caught up meanwhile there is nothing to raise.
     """
@@ -269,18 +274,31 @@ def mark_mandate_sync_failed(*, mandate: Mandate, reason: str) -> Mandate:
         actor=None,
         action=AuditAction.MANDATE_SYNC_FAILED,
         target=mandate,
-        summary={"credential_version": card_version, "reason": reason[:200]},
+        summary={"credential_version": card_version, "reason": reason[:200], "attempts": attempts},
     )
+    params = {
+        "mandate": mandate.reference,
+        "version": card_version,
+        "reason": coded("sync_error", reason[:200]),
+    }
+    if attempts is None:
+        message = gettext_noop(
+            "Mandate %(mandate)s could not be re-synced to credential version %(version)s: "
+            "%(reason)s"
+        )
+    else:
+        params["attempts"] = attempts
+        message = gettext_noop(
+            "Mandate %(mandate)s could not be re-synced to credential version %(version)s "
+            "after %(attempts)s attempt(s): %(reason)s"
+        )
     raise_alert(
         kind=Alert.Kind.RESYNC_FAILED,
         dedup_key=resync_alert_key(mandate.pk),
         severity=Alert.Severity.CRITICAL,
         mandate=mandate,
-        message=gettext_noop(
-            "Mandate %(mandate)s could not be re-synced to credential version %(version)s: "
-            "%(reason)s"
-        ),
-        params={"mandate": mandate.reference, "version": card_version, "reason": reason[:200]},
+        message=message,
+        params=params,
     )
     return mandate
 

@@ -48,7 +48,8 @@ def consume_credential_change_task(
         if outcome.behind_mandate_ids:
             give_up_credential_change(
                 outbox_event_id=outbox_event_id,
-                reason=f"re-sync failed after {self.request.retries + 1} attempts",
+                reason="retries_exhausted",
+                attempts=self.request.retries + 1,
             )
         # Only the notice failed (re-sync is off): the event stays open, and the
         # sweeper sends it again once re-sync is switched back on.
@@ -78,8 +79,7 @@ def resync_mandate_task(
         return  # bound, or closed meanwhile: nothing left to retry
     if self.request.retries >= settings.RESYNC_MAX_RETRIES:
         mark_mandate_sync_failed(
-            mandate=mandate,
-            reason=f"{sync.error_code} after {self.request.retries + 1} attempts",
+            mandate=mandate, reason=sync.error_code, attempts=self.request.retries + 1
         )
         return
     raise self.retry(

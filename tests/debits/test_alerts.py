@@ -10,11 +10,12 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.audit_actions import AuditAction
-from accounts.models import AuditEvent, PasswordChange
+from accounts.models import AuditEvent, Card, PasswordChange
 from debits.models import Alert
 from debits.services import (
     AlertError,
     acknowledge_alert,
+    mark_mandate_sync_failed,
     raise_alert,
     reconcile_repeated_credential_changes,
     resolve_alert,
@@ -209,3 +210,21 @@ def test_an_alert_whose_wording_does_not_fit_shows_the_english_it_was_raised_wit
     with translation.override("zh-hans"):
         assert before_templates.translated_message == "Out of sync for 2 hours"
         assert broken.translated_message == "Out of sync for 2 hours"
+
+
+def test_a_code_in_an_alert_reads_as_its_label_and_stays_a_code_in_the_english_record():
+    mandate = MandateFactory()
+    Card.objects.filter(pk=mandate.card_id).update(credential_version=2)
+    mark_mandate_sync_failed(mandate=mandate, reason="gateway_unavailable", attempts=2)
+    alert = Alert.objects.get(kind=Alert.Kind.RESYNC_FAILED)
+
+    assert alert.message == (
+        f"Mandate {mandate.reference} could not be re-synced to credential version 2 "
+        "after 2 attempt(s): gateway_unavailable"
+    )
+    with translation.override("zh-hans"):
+        assert alert.translated_message == (
+            f"代扣协议 {mandate.reference} 经 2 次尝试仍无法重新同步至凭证版本 2：支付网关不可用"
+        )
+    with translation.override("en"):
+        assert alert.translated_message.endswith("after 2 attempt(s): Gateway unavailable")
