@@ -82,9 +82,9 @@ def raise_alert(
     """Open an alert, or count one more occurrence of the same open condition.
 
     ``message`` is English, marked for translation (``gettext_noop``), with
-    ``%(name)s`` placeholders filled from ``params`` (a code as ``coded(...)``, so a
-    reader sees its label): the alert keeps both, so the dashboard shows it in each
-    reader's language.
+    ``%(name)s`` placeholders filled from ``params`` (JSON values; a code as
+    ``coded(...)``, so a reader sees its label): the alert keeps both, so the
+    dashboard shows it in each reader's language.
 
     The partial unique index on open ``dedup_key`` decides a race between two
     raisers: the loser bumps the winner's alert instead of adding a second.
