@@ -286,19 +286,23 @@ def skip_reason(
     now: dt.datetime,
     honour_retry_schedule: bool,
 ) -> tuple[str, str] | None:
-    """Why this instalment must not be collected now, or None if it may be."""
+    """Why this instalment must not be collected now, or None if it may be.
+
+    The detail is a value (a date, amounts, the terms or failure code at fault) or
+    text staff wrote (a pause's reason), never an English sentence: the reason's
+    label says the rest in the reader's language."""
     mandate = ctx.mandates.get(row["loan_id"])
     if mandate is None:
-        return SkipReason.NO_MANDATE, "The loan has no mandate"
+        return SkipReason.NO_MANDATE, ""
     if mandate.state != Mandate.State.ACTIVE:
         return _mandate_state_reason(mandate.state), mandate.state_reason[:200]
     if on_date < mandate.valid_from:
-        return SkipReason.MANDATE_NOT_YET_VALID, f"Valid from {mandate.valid_from}"
+        return SkipReason.MANDATE_NOT_YET_VALID, mandate.valid_from.isoformat()
     if on_date > mandate.valid_until:
-        return SkipReason.MANDATE_EXPIRED, f"Valid until {mandate.valid_until}"
+        return SkipReason.MANDATE_EXPIRED, mandate.valid_until.isoformat()
     amount = row["amount_due"] - row["amount_paid"]
     if amount > mandate.per_debit_cap:
-        return SkipReason.OVER_PER_DEBIT_CAP, f"{amount} above cap {mandate.per_debit_cap}"
+        return SkipReason.OVER_PER_DEBIT_CAP, f"{amount} > {mandate.per_debit_cap}"
     if ctx.book_pause is not None:
         return SkipReason.PAUSED_BOOK, ctx.book_pause.reason[:200]
     if mandate.card_id in ctx.card_pauses:
@@ -313,23 +317,23 @@ def skip_reason(
         on_date=on_date,
     )
     if broken:
-        return SkipReason.TERMS_MISMATCH, "Breaks the authorisation's " + ", ".join(broken)
+        return SkipReason.TERMS_MISMATCH, ", ".join(broken)
     history = ctx.history.get(row["id"])
     if history is None:
         return None
     if history.in_flight:
-        return SkipReason.ATTEMPT_IN_FLIGHT, "An earlier attempt is not settled yet"
+        return SkipReason.ATTEMPT_IN_FLIGHT, ""
     if history.last_state != DebitAttempt.State.FAILED or not honour_retry_schedule:
         return None
     outcome = OUTCOMES.get(history.last_code, OUTCOMES[UNCLASSIFIED])
     if outcome.retry == RetryPolicy.NONE or history.last_next_retry_on is None:
-        return SkipReason.NO_AUTOMATIC_RETRY, f"Last attempt failed: {history.last_code}"
+        return SkipReason.NO_AUTOMATIC_RETRY, history.last_code
     if history.last_next_retry_on > on_date:
-        return SkipReason.RETRY_NOT_DUE, f"Next try on {history.last_next_retry_on}"
+        return SkipReason.RETRY_NOT_DUE, history.last_next_retry_on.isoformat()
     if outcome.retry == RetryPolicy.BACKOFF and history.last_finished_at:
         ready_at = history.last_finished_at + _outage_backoff(history.outage_failures)
         if now < ready_at:
-            return SkipReason.RETRY_NOT_DUE, f"Gateway outage: next try after {ready_at:%H:%M}"
+            return SkipReason.RETRY_NOT_DUE, f"{timezone.localtime(ready_at):%Y-%m-%d %H:%M}"
     return None
 
 

@@ -1,6 +1,7 @@
 """Staff's "retry selected": when an attempt is not retried, the page says why, per attempt."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from debits.models import DebitAttempt, DebitRun
+from debits.models import DebitAttempt, DebitRun, Mandate
 from debits.selectors import attempts_not_retried
 from debits.services import pause_collection, retry_debit_attempts, run_debit_job
 from simulator.faults import script_fault
@@ -96,3 +97,20 @@ def test_a_retry_of_only_unsettled_attempts_says_they_settle_first():
     assert any(
         "only a failed attempt can be retried" in t.lower() and f"#{unknown.pk}" in t for t in texts
     )
+
+
+def test_in_chinese_a_retry_held_back_by_the_mandate_says_why_in_chinese(
+    django_capture_on_commit_callbacks,
+):
+    attempt = _failed_attempt(django_capture_on_commit_callbacks, due_date=timezone.localdate())
+    starts = timezone.localdate() + dt.timedelta(days=10)
+    Mandate.objects.filter(pk=attempt.mandate_id).update(valid_from=starts)
+    operations = StaffUserFactory(role=Role.OPERATIONS.value, language="zh-hans")
+    client = sign_in_verified(Client(), operations)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("collection:retry_attempts"), {"attempt": [attempt.pk]})
+
+    [line] = [str(m) for m in get_messages(response.wsgi_request) if "未重试" in str(m)]
+    assert starts.isoformat() in line and f"#{attempt.pk}" in line
+    assert not re.search(r"[A-Za-z]", line), line
