@@ -200,9 +200,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions end after 30 minutes idle (cookie age renewed on every request)...
+# Sessions end after 30 minutes idle: the session's stored expiry and its last-seen
+# time move when StaffSessionMiddleware writes that time, at most once a minute, not on
+# every request (which saved the session on every page)...
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 # ...and after 12 hours in all, however active (enforced by middleware).
 SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -1,7 +1,8 @@
 """Session limits and the second-factor gate, for every URL.
 
-- A session ends after ``SESSION_COOKIE_AGE`` seconds without a request (idle)
-  and ``SESSION_ABSOLUTE_SECONDS`` after sign-in however active (absolute).
+- A session ends after ``SESSION_COOKIE_AGE`` seconds without a request (idle,
+  counted from the last-seen time, written at most once a minute) and
+  ``SESSION_ABSOLUTE_SECONDS`` after sign-in however active (absolute).
   Both times live in the session itself, so a replayed cookie is refused by the
   server and not only forgotten by the browser.
 - A signed-in but unverified session (password step done, code not yet) reaches
@@ -25,6 +26,11 @@ from backoffice.ui.redirects import safe_next_path
 
 SESSION_STARTED_KEY = "staff_session_started_at"
 SESSION_LAST_SEEN_KEY = "staff_session_last_seen_at"
+# The last-seen time is written at most this often: written on every request, it
+# saved the session (an UPDATE and its savepoint) on every page anyone opened. The
+# idle limit is then up to this much shorter than SESSION_COOKIE_AGE, never longer,
+# and the session's stored expiry moves with each write.
+SESSION_LAST_SEEN_RESOLUTION_SECONDS = 60
 # Set when a form was sent from a session that had ended: after signing in
 # again, the page it came from says the form was not submitted.
 UNSENT_FORM_KEY = "staff_unsent_form_page"
@@ -139,7 +145,10 @@ class StaffSessionMiddleware:
                 target = reverse(second_factor_step(user))
                 return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
             else:
-                request.session[SESSION_LAST_SEEN_KEY] = int(time.time())
+                now = int(time.time())
+                last_seen = request.session.get(SESSION_LAST_SEEN_KEY, 0)
+                if now - last_seen >= SESSION_LAST_SEEN_RESOLUTION_SECONDS:
+                    request.session[SESSION_LAST_SEEN_KEY] = now
         return self.get_response(request)
 
     @staticmethod

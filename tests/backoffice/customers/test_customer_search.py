@@ -105,9 +105,9 @@ def test_a_search_takes_a_fixed_number_of_queries(agent, customers, django_asser
         LoanFactory(card=CardFactory(customer=card.customer))
     url = reverse("customers:customer_search")
     agent.get(url, {"q": "赵敏"})
-    # The workspace's eight (session, staff member, second factor, permissions, the
-    # session's idle clock in a savepoint), then the customers, their cards, their loans.
-    with django_assert_num_queries(11):
+    # The workspace's five (session, staff member, second factor, permissions), then
+    # the customers, their cards, their loans.
+    with django_assert_num_queries(8):
         page = agent.get(url, {"q": "赵敏"})
     assert len(_names(page)) == min(customers, 25)
 

@@ -81,7 +81,7 @@ def test_the_dashboard_costs_the_same_queries_however_large_the_book(
     assert response.status_code == 200
 
 
-QUERIES_ON_THE_DASHBOARD = 22
+QUERIES_ON_THE_DASHBOARD = 19
 
 
 def test_each_chart_is_an_svg_with_a_table_of_the_same_figures(staff_client):

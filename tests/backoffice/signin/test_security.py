@@ -4,7 +4,9 @@ import time
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
@@ -21,6 +23,7 @@ from backoffice.signin.session import (
     SECOND_FACTOR_EXEMPT_PATH_PREFIXES,
     SECOND_FACTOR_EXEMPT_URL_NAMES,
     SESSION_LAST_SEEN_KEY,
+    SESSION_LAST_SEEN_RESOLUTION_SECONDS,
     SESSION_STARTED_KEY,
 )
 from tests.backoffice.test_access_matrix import all_url_patterns, row_for, world  # noqa: F401
@@ -251,9 +254,26 @@ def test_a_session_ends_after_twelve_hours_however_active(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_the_idle_limit_is_thirty_minutes_renewed_on_every_request():
+def _session_writes(client) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/").status_code == 200
+    return sum('UPDATE "django_session"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_the_idle_clock_is_written_once_a_minute_not_on_every_request(client):
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST
+    sign_in_verified(client, StaffUserFactory())
+    _age_session(client, started_ago=600, idle_for=5)
+    before = client.session[SESSION_LAST_SEEN_KEY]
+
+    assert _session_writes(client) == 0, "a request within the minute writes nothing"
+    assert client.session[SESSION_LAST_SEEN_KEY] == before
+
+    _age_session(client, started_ago=600, idle_for=SESSION_LAST_SEEN_RESOLUTION_SECONDS + 1)
+    assert _session_writes(client) == 1
+    assert time.time() - client.session[SESSION_LAST_SEEN_KEY] < 5
+    expiry = client.session.get_expiry_date()
+    assert expiry.timestamp() - time.time() > settings.SESSION_COOKIE_AGE - 5
 
 
 @pytest.mark.parametrize("change", ["password", "second_factor_reset", "disabled"])
