@@ -105,17 +105,21 @@ def coded(labels: str, code: str) -> dict:
     return {"code": code, "labels": labels}
 
 
+def _is_coded(value) -> bool:
+    return isinstance(value, dict) and "code" in value
+
+
 def value_in_words(value):
     """A message value as a reader sees it: a ``coded`` one by its label."""
-    if isinstance(value, dict) and "code" in value:
-        label = CODE_LABELS.get(value.get("labels"), {}).get(value["code"])
-        return value["code"] if label is None else str(label)
-    return value
+    if not _is_coded(value):
+        return value
+    label = CODE_LABELS.get(value.get("labels"), {}).get(value["code"])
+    return value["code"] if label is None else str(label)
 
 
 def value_as_raised(value):
     """A message value as the English message keeps it: a ``coded`` one as its code."""
-    return value["code"] if isinstance(value, dict) and "code" in value else value
+    return value["code"] if _is_coded(value) else value
 
 
 # Messages the debit services raise for staff, marked here so the pages can show

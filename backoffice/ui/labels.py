@@ -15,10 +15,9 @@ from accounts.audit_labels import ACTOR_LABELS, OBJECT_TYPE_LABELS
 from accounts.models import Channel
 from accounts.roles import ROLE_LABELS
 from debits.labels import (
-    FAILURE_CODE_LABELS,
+    CODE_LABELS,
     FEE_CAUSE_LABELS,
     SKIP_REASON_LABELS,
-    SYNC_ERROR_LABELS,
 )
 from debits.models import Alert, DebitAttempt
 
@@ -40,10 +39,10 @@ TIMELINE_KIND_LABELS = {
 
 # Label kinds a template may ask for: code -> label.
 LABELS = {
-    "failure_code": FAILURE_CODE_LABELS,
+    # The tables an alert's coded values are named from, under the same names.
+    **CODE_LABELS,
     "skip_reason": SKIP_REASON_LABELS,
     "fee_cause": FEE_CAUSE_LABELS,
-    "sync_error": SYNC_ERROR_LABELS,
     "audit_action": dict(AuditAction.choices),
     "object_type": OBJECT_TYPE_LABELS,
     "actor": ACTOR_LABELS,

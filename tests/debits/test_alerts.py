@@ -7,10 +7,10 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 
 from accounts.audit_actions import AuditAction
-from accounts.models import AuditEvent, Card, PasswordChange
+from accounts.models import AuditEvent, Card
 from debits.models import Alert
 from debits.services import (
     AlertError,
@@ -23,6 +23,7 @@ from debits.services import (
     resolve_cleared_alerts_of_kind,
 )
 from tests.conftest import sign_in_verified
+from tests.debits.test_reconciliation import changes
 from tests.factories import CardCredentialFactory, MandateFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,14 +143,7 @@ def test_a_warning_is_not_mailed(mailoutbox, django_capture_on_commit_callbacks)
 def _fraud_alert() -> Alert:
     """Raised by its detector: three credential changes on one card within hours."""
     card = CardCredentialFactory().card
-    for i in range(3):
-        PasswordChange.objects.create(
-            card=card,
-            kind="transaction",
-            channel="mobile_app",
-            credential_version=i + 2,
-            changed_at=timezone.now() - dt.timedelta(hours=i),
-        )
+    changes(card, 3, within=dt.timedelta(hours=3))
     reconcile_repeated_credential_changes()
     return Alert.objects.get(kind=Alert.Kind.REPEATED_PASSWORD_CHANGES)
 
