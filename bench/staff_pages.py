@@ -389,6 +389,14 @@ def _samples(count: int, rng: random.Random) -> dict:
         ],
         "customer 360 (1 or 2 cards)": [("get", f"/customers/{pk}/", {}) for pk, _n, _p in people],
         f"customer 360 ({PROBE_CARDS} cards)": [("get", f"/customers/{probe.pk}/", {})] * count,
+        # The page fetches its timeline apart once it has loaded.
+        "customer 360 timeline (1 or 2 cards)": [
+            ("get", f"/customers/{pk}/", {"fragment": "timeline"}) for pk, _n, _p in people
+        ],
+        f"customer 360 timeline ({PROBE_CARDS} cards)": [
+            ("get", f"/customers/{probe.pk}/", {"fragment": "timeline"})
+        ]
+        * count,
         "debit run page": [("get", f"/debits/runs/{run.pk}/", {})] * count,
         "complaint queue": [("get", "/complaints/", {})] * count,
         "operations dashboard": [("get", "/operations/", {})] * count,

@@ -19,7 +19,7 @@ from backoffice.complaints.models import (
     Team,
 )
 from backoffice.complaints.services import complaint_diagnosis
-from backoffice.complaints.timeline import card_timeline
+from backoffice.complaints.timeline import card_timeline, cards_timeline
 from debits.models import LateFee
 
 # A page of the queue: what an officer takes in at once. Each row costs the page its
@@ -193,16 +193,17 @@ def approvals_waiting() -> dict:
 CUSTOMER_TIMELINE_SHOWN = 15
 
 
-def customer_complaints_and_timeline(customer, cards: list) -> dict:
-    """The customer's open complaints and the newest entries of their cards' timeline."""
-    from backoffice.complaints.timeline import cards_timeline
+def customer_open_complaints(customer) -> list:
+    """The customer's open complaints, the one due first first."""
+    return list(
+        Complaint.objects.filter(customer=customer, state__in=Complaint.OPEN_STATES)
+        .select_related("card", "assignee")
+        .order_by("due_on", "pk")
+    )
 
+
+def customer_timeline_entries(customer) -> list:
+    """The newest entries of the timeline of all the customer's cards, newest first."""
+    cards = list(customer.cards.order_by("pk"))
     entries = cards_timeline(cards).entries if cards else []
-    return {
-        "open_complaints": list(
-            Complaint.objects.filter(customer=customer, state__in=Complaint.OPEN_STATES)
-            .select_related("card", "assignee")
-            .order_by("due_on", "pk")
-        ),
-        "timeline_entries": entries[::-1][:CUSTOMER_TIMELINE_SHOWN],
-    }
+    return entries[::-1][:CUSTOMER_TIMELINE_SHOWN]

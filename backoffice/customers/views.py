@@ -32,7 +32,7 @@ from accounts.services.card_credentials import reset_token_fingerprint
 from accounts.services.link_delivery import link_not_sent_message
 from accounts.services.staff_security import StaffSecurityError
 from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
-from backoffice.customers.customer_360 import customer_360
+from backoffice.customers.customer_360 import customer_360, customer_timeline
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
 from backoffice.ui.identifiers import page_number
@@ -142,8 +142,13 @@ def customer_detail(request, pk: int):
     """The customer 360° page: what went wrong first, then cards, mandates, loans,
     debit attempts, fees, complaints, alerts and the timeline, with the actions the
     viewer's role allows. ``?fragment=mandates`` is the mandates section alone, which
-    the page polls while a re-sync is pending."""
+    the page polls while a re-sync is pending; ``?fragment=timeline`` is the timeline,
+    which the page fetches once loaded."""
     customer = get_object_or_404(Customer, pk=pk)
+    if request.GET.get("fragment") == "timeline":
+        return render(
+            request, "backoffice/customers/_customer_timeline.html", customer_timeline(customer)
+        )
     context = customer_360(request, customer)
     if request.GET.get("fragment") == "mandates":
         return render(request, "backoffice/customers/_customer_mandates.html", context)

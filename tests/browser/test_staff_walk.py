@@ -258,6 +258,10 @@ def walk(browser, live_server, language: str, story, sent_messages, worker_mode:
     assert page.evaluate("document.activeElement.classList.contains('skip-link')")
     screenshot(page, f"{language}-01-dashboard")
     search_customer(page, live_server, checks, customer)
+    # The timeline at the foot of the page is fetched apart once the page has loaded.
+    page.locator("#timeline table").wait_for(timeout=10_000)
+    assert page.locator("#timeline tbody tr").count() >= 1
+    assert page.locator("#timeline[aria-busy]").count() == 0
     checks.check(page, "customer")
     # The README shows the customer page in Chinese and the operations dashboard in English.
     screenshot(

@@ -228,3 +228,52 @@ def test_a_pending_resync_refreshes_its_section_by_itself():
     card.mandates.update(synced_credential_version=2)
     again = _page(client, customer, fragment="mandates").content.decode()
     assert "data-refresh-url=" not in again
+
+
+def test_the_timeline_is_served_apart_and_the_page_fetches_it():
+    customer = _book_of(CustomerFactory(), cards=2)
+    failed = DebitAttempt.objects.filter(state=DebitAttempt.State.FAILED).first()
+    client = _client()
+
+    html = _page(client, customer).content.decode()
+    timeline = html.split('id="timeline"')[1].split("</section>")[0]
+    fragment = _page(client, customer, fragment="timeline").content.decode()
+
+    assert "?fragment=timeline" in timeline and "Loading the timeline" in timeline
+    assert "<tr" not in timeline  # no entry is read for the page itself
+    assert "customer_360.js" in html
+    assert 'id="timeline"' in fragment and "<html" not in fragment
+    assert "data-fragment-url" not in fragment
+    # Both cards' entries, the failed debits among them, in one list.
+    assert fragment.count('class="table-warning"') >= 2
+    assert f"¥{failed.amount:,.2f}" in fragment
+
+
+def test_the_timeline_takes_the_same_number_of_queries_for_one_card_and_for_five():
+    client = _client()
+    one = _book_of(CustomerFactory(), cards=1)
+    five = _book_of(CustomerFactory(), cards=5)
+    _page(client, one, fragment="timeline")
+
+    counts = []
+    for customer in (one, five):
+        with CaptureQueriesContext(connection) as captured:
+            _page(client, customer, fragment="timeline")
+        counts.append(len(captured))
+
+    assert counts[0] == counts[1]
+
+
+def test_a_customer_without_cards_has_an_empty_timeline():
+    fragment = _page(_client(), CustomerFactory(), fragment="timeline").content.decode()
+
+    assert "Nothing in the last 90 days." in fragment
+
+
+def test_the_timeline_is_only_for_staff_who_may_see_the_customer():
+    customer = _book_of(CustomerFactory(), cards=1)
+    url = reverse("customers:customer_detail", args=[customer.pk])
+
+    response = Client().get(url, {"fragment": "timeline"})
+
+    assert response.status_code == 302 and "¥" not in response.content.decode()
