@@ -211,6 +211,11 @@ def card_credential_overview(card: Card) -> dict:
 # --- The customer 360° page ------------------------------------------------------------
 
 
+def customer_cards(customer: Customer) -> QuerySet[Card]:
+    """The customer's cards, newest first: the order of the customer page."""
+    return Card.objects.filter(customer=customer).order_by("-created_at", "-id")
+
+
 def customer_cards_overview(customer: Customer) -> list[dict]:
     """Each card of the customer with its credential kinds, version and last change.
 
@@ -225,9 +230,7 @@ def customer_cards_overview(customer: Customer) -> list[dict]:
         "-changed_at", "-id"
     )
     cards = list(
-        Card.objects.filter(customer=customer)
-        .annotate(last_change_id=Subquery(newest_change.values("id")[:1]))
-        .order_by("-created_at", "-id")
+        customer_cards(customer).annotate(last_change_id=Subquery(newest_change.values("id")[:1]))
     )
     for card in cards:
         card.customer = customer  # the customer is loaded already: no query per card

@@ -372,6 +372,33 @@ NEXT_INSTALMENTS_SHOWN = 3
 UNRESOLVED_ATTEMPT_STATES = ("failed", "unknown")
 
 
+def customer_mandate_rows(cards: list) -> list[dict]:
+    """Each mandate of these cards (one customer's) with its sync state, as
+    ``card_mandates_overview`` derives it. Two queries however many cards."""
+    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
+    from debits.models import Mandate
+
+    by_id = {card.pk: card for card in cards}
+    changes: dict[int, list] = {}
+    for card_id, version, at in (
+        PasswordChange.objects.filter(
+            card_id__in=list(by_id), kind__in=MANDATE_BINDING_CREDENTIAL_KINDS
+        )
+        .order_by("credential_version", "changed_at")
+        .values_list("card_id", "credential_version", "changed_at")
+    ):
+        changes.setdefault(card_id, []).append((version, at))
+    rows = []
+    for mandate in (
+        Mandate.objects.filter(card_id__in=list(by_id))
+        .select_related("loan")
+        .order_by("state", "reference")
+    ):
+        mandate.card = by_id[mandate.card_id]
+        rows.append(_mandate_sync_row(mandate, mandate.card, changes.get(mandate.card_id, [])))
+    return rows
+
+
 def customer_collection_overview(
     cards: list, *, attempt_state: str = "", attempt_page: int = 1
 ) -> dict:
@@ -383,36 +410,11 @@ def customer_collection_overview(
     """
     from django.db.models import Prefetch, Q
 
-    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
-    from debits.models import (
-        Alert,
-        CollectionPause,
-        DebitAttempt,
-        Instalment,
-        LateFee,
-        Loan,
-        Mandate,
-    )
+    from debits.models import Alert, CollectionPause, DebitAttempt, Instalment, LateFee, Loan
 
     by_id = {card.pk: card for card in cards}
     ids = list(by_id)
-    changes: dict[int, list] = {}
-    for card_id, version, at in (
-        PasswordChange.objects.filter(card_id__in=ids, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
-        .order_by("credential_version", "changed_at")
-        .values_list("card_id", "credential_version", "changed_at")
-    ):
-        changes.setdefault(card_id, []).append((version, at))
-    mandate_rows = []
-    for mandate in (
-        Mandate.objects.filter(card_id__in=ids)
-        .select_related("loan")
-        .order_by("state", "reference")
-    ):
-        mandate.card = by_id[mandate.card_id]
-        mandate_rows.append(
-            _mandate_sync_row(mandate, mandate.card, changes.get(mandate.card_id, []))
-        )
+    mandate_rows = customer_mandate_rows(cards)
     pauses = list(
         CollectionPause.objects.filter(resumed_at__isnull=True)
         .filter(

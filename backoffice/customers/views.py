@@ -32,7 +32,7 @@ from accounts.services.card_credentials import reset_token_fingerprint
 from accounts.services.link_delivery import link_not_sent_message
 from accounts.services.staff_security import StaffSecurityError
 from backoffice.collection.pause_targets import card_target, mandate_target, pause_target_of
-from backoffice.customers.customer_360 import customer_360, customer_timeline
+from backoffice.customers.customer_360 import customer_360, customer_mandates, customer_timeline
 from backoffice.customers.forms import CustomerNewPasswordForm, RevealPhoneForm
 from backoffice.permissions import staff_login_required, staff_permission_required
 from backoffice.ui.identifiers import page_number
@@ -149,10 +149,15 @@ def customer_detail(request, pk: int):
         return render(
             request, "backoffice/customers/_customer_timeline.html", customer_timeline(customer)
         )
-    context = customer_360(request, customer)
     if request.GET.get("fragment") == "mandates":
-        return render(request, "backoffice/customers/_customer_mandates.html", context)
-    return render(request, "backoffice/customers/customer_detail.html", context)
+        return render(
+            request,
+            "backoffice/customers/_customer_mandates.html",
+            customer_mandates(request, customer),
+        )
+    return render(
+        request, "backoffice/customers/customer_detail.html", customer_360(request, customer)
+    )
 
 
 @require_POST

@@ -47,9 +47,9 @@ def _page(client, customer, **params):
     return client.get(reverse("customers:customer_detail", args=[customer.pk]), params)
 
 
-def _queries(client, customer) -> int:
+def _queries(client, customer, **params) -> int:
     with CaptureQueriesContext(connection) as captured:
-        assert _page(client, customer).status_code == 200
+        assert _page(client, customer, **params).status_code == 200
     return len(captured)
 
 
@@ -228,6 +228,24 @@ def test_a_pending_resync_refreshes_its_section_by_itself():
     card.mandates.update(synced_credential_version=2)
     again = _page(client, customer, fragment="mandates").content.decode()
     assert "data-refresh-url=" not in again
+
+
+def test_the_pending_resync_refresh_reads_the_mandates_alone():
+    client = _client("operations")
+    one = _book_of(CustomerFactory(), cards=1)
+    five = _book_of(CustomerFactory(), cards=5)
+    five.cards.update(credential_version=2)
+    _page(client, one, fragment="mandates")
+
+    refresh = _queries(client, five, fragment="mandates")
+
+    assert refresh == _queries(client, one, fragment="mandates")
+    # The session, the viewer and three reads (cards, their changes, the mandates):
+    # polled every few seconds, it does not build the page.
+    assert refresh <= _queries(client, five) - 10
+    fragment = _page(client, five, fragment="mandates").content.decode()
+    assert fragment.count("Pending re-sync") == 5 and fragment.count("Re-sync now") == 5
+    assert fragment.count("Pause this mandate") == 5
 
 
 def test_the_timeline_is_served_apart_and_the_page_fetches_it():
