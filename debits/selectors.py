@@ -379,18 +379,17 @@ def customer_mandate_rows(cards: list) -> list[dict]:
     from debits.models import Mandate
 
     by_id = {card.pk: card for card in cards}
+    ids = list(by_id)
     changes: dict[int, list] = {}
     for card_id, version, at in (
-        PasswordChange.objects.filter(
-            card_id__in=list(by_id), kind__in=MANDATE_BINDING_CREDENTIAL_KINDS
-        )
+        PasswordChange.objects.filter(card_id__in=ids, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
         .order_by("credential_version", "changed_at")
         .values_list("card_id", "credential_version", "changed_at")
     ):
         changes.setdefault(card_id, []).append((version, at))
     rows = []
     for mandate in (
-        Mandate.objects.filter(card_id__in=list(by_id))
+        Mandate.objects.filter(card_id__in=ids)
         .select_related("loan")
         .order_by("state", "reference")
     ):

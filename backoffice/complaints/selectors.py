@@ -194,7 +194,7 @@ CUSTOMER_TIMELINE_SHOWN = 15
 
 
 def customer_open_complaints(customer) -> list:
-    """The customer's open complaints, the one due first first."""
+    """The customer's open complaints, the soonest due first."""
     return list(
         Complaint.objects.filter(customer=customer, state__in=Complaint.OPEN_STATES)
         .select_related("card", "assignee")
