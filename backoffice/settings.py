@@ -402,6 +402,12 @@ PAYMENT_GATEWAY_TIMEOUT_SECONDS = env.float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", d
 PAYMENT_GATEWAY_API_KEY = env.str("PAYMENT_GATEWAY_API_KEY", default="")
 # Simulated latency and faults; the demo and tests turn these up on purpose.
 GATEWAY_SIMULATOR_LATENCY_MS = env.int("GATEWAY_SIMULATOR_LATENCY_MS", default=0)
+# Added to a batch collect's latency per instruction it carries, as a network that
+# debits each account in turn takes longer over a larger batch; the fault-injection
+# run sets it so that its collection lasts as long as its faults on any machine.
+GATEWAY_SIMULATOR_BATCH_ITEM_LATENCY_MS = env.float(
+    "GATEWAY_SIMULATOR_BATCH_ITEM_LATENCY_MS", default=0.0
+)
 GATEWAY_SIMULATOR_SEED = env.int("GATEWAY_SIMULATOR_SEED", default=0)
 # Share of simulated calls that fail on purpose (0 to 1), each decided from
 # hash(seed, request key, presentation) so every process agrees on it.

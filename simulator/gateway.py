@@ -88,10 +88,11 @@ class SimulatorGateway:
             unavailable=settings.GATEWAY_SIMULATOR_UNAVAILABLE_RATE,
         )
 
-    def _wait(self) -> None:
+    def _wait(self, *, batch_items: int = 0) -> None:
         latency = (
             settings.GATEWAY_SIMULATOR_LATENCY_MS if self._latency_ms is None else self._latency_ms
         )
+        latency += batch_items * settings.GATEWAY_SIMULATOR_BATCH_ITEM_LATENCY_MS
         if latency > 0:
             time.sleep(latency / 1000)
 
@@ -167,7 +168,8 @@ class SimulatorGateway:
         return _result(row)
 
     def collect_batch(self, items: list[CollectionRequest]) -> list[CollectionResult]:
-        """Many collects in one call, answered per item, with the latency once.
+        """Many collects in one call, answered per item, with the latency once (and
+        ``GATEWAY_SIMULATOR_BATCH_ITEM_LATENCY_MS`` per item).
 
         Set-based on the network's books: one read of every item's ledger row,
         presentations, agreement and card version; one INSERT ... ON CONFLICT DO
@@ -178,7 +180,7 @@ class SimulatorGateway:
         check_batch(items)
         for item in items:
             check_amount_minor(item.amount_minor)
-        self._wait()
+        self._wait(batch_items=len(items))
         seen = ledger.read_presentations(
             [(item.idempotency_key, item.mandate_reference) for item in items]
         )

@@ -151,6 +151,20 @@ def test_the_latency_applies_once_per_batch():
     assert time.perf_counter() - started < 0.9
 
 
+def test_a_batch_takes_its_latency_per_instruction_when_set(settings):
+    settings.GATEWAY_SIMULATOR_BATCH_ITEM_LATENCY_MS = 40.0
+    gateway = SimulatorGateway(latency_ms=0)
+    token = bind(SimulatorGateway()).agreement_token
+    started = time.perf_counter()
+    results = gateway.collect_batch(items(token, [f"k{n}" for n in range(20)]))
+    assert all(r.succeeded for r in results)
+    # Twenty instructions at 40 ms each: the fault-injection run paces its batches so.
+    assert time.perf_counter() - started >= 0.8
+    started = time.perf_counter()
+    assert all(r.found for r in gateway.get_status_batch([f"k{n}" for n in range(20)]))
+    assert time.perf_counter() - started < 0.4  # a status query is not paced
+
+
 def test_a_batch_repeating_a_key_or_too_large_is_refused_before_anything_is_sent():
     gateway = SimulatorGateway()
     token = bind(gateway).agreement_token
