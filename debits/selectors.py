@@ -23,24 +23,41 @@ def card_mandates_overview(card) -> dict:
     biometric, bound device) the mandate has not caught up with. A fixed number
     of queries however many mandates.
     """
-    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
-    from debits.models import Mandate, MandateSync
+    from debits.models import MandateSync
 
-    mandates = list(
-        Mandate.objects.filter(card=card).select_related("loan").order_by("state", "reference")
-    )
-    changes = list(
-        PasswordChange.objects.filter(card=card, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
-        .order_by("credential_version", "changed_at")
-        .values_list("credential_version", "changed_at")
-    )
-    rows = [_mandate_sync_row(mandate, card, changes) for mandate in mandates]
+    rows = mandate_sync_rows([card])
     history = list(
         MandateSync.objects.filter(mandate__card=card)
         .select_related("mandate", "requested_by")
         .order_by("-requested_at", "-id")[:30]
     )
     return {"mandate_rows": rows, "sync_history": history}
+
+
+def mandate_sync_rows(cards: list) -> list[dict]:
+    """Each mandate of these cards (one customer's) with its sync state against its
+    card: the card page's and the customer page's. Two queries however many cards."""
+    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
+    from debits.models import Mandate
+
+    by_id = {card.pk: card for card in cards}
+    ids = list(by_id)
+    changes: dict[int, list] = {}
+    for card_id, version, at in (
+        PasswordChange.objects.filter(card_id__in=ids, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
+        .order_by("credential_version", "changed_at")
+        .values_list("card_id", "credential_version", "changed_at")
+    ):
+        changes.setdefault(card_id, []).append((version, at))
+    rows = []
+    for mandate in (
+        Mandate.objects.filter(card_id__in=ids)
+        .select_related("loan")
+        .order_by("state", "reference")
+    ):
+        mandate.card = by_id[mandate.card_id]
+        rows.append(_mandate_sync_row(mandate, mandate.card, changes.get(mandate.card_id, [])))
+    return rows
 
 
 def _mandate_sync_row(mandate, card, changes: list[tuple[int, object]]) -> dict:
@@ -372,32 +389,6 @@ NEXT_INSTALMENTS_SHOWN = 3
 UNRESOLVED_ATTEMPT_STATES = ("failed", "unknown")
 
 
-def customer_mandate_rows(cards: list) -> list[dict]:
-    """Each mandate of these cards (one customer's) with its sync state, as
-    ``card_mandates_overview`` derives it. Two queries however many cards."""
-    from accounts.models import MANDATE_BINDING_CREDENTIAL_KINDS, PasswordChange
-    from debits.models import Mandate
-
-    by_id = {card.pk: card for card in cards}
-    ids = list(by_id)
-    changes: dict[int, list] = {}
-    for card_id, version, at in (
-        PasswordChange.objects.filter(card_id__in=ids, kind__in=MANDATE_BINDING_CREDENTIAL_KINDS)
-        .order_by("credential_version", "changed_at")
-        .values_list("card_id", "credential_version", "changed_at")
-    ):
-        changes.setdefault(card_id, []).append((version, at))
-    rows = []
-    for mandate in (
-        Mandate.objects.filter(card_id__in=ids)
-        .select_related("loan")
-        .order_by("state", "reference")
-    ):
-        mandate.card = by_id[mandate.card_id]
-        rows.append(_mandate_sync_row(mandate, mandate.card, changes.get(mandate.card_id, [])))
-    return rows
-
-
 def customer_collection_overview(
     cards: list, *, attempt_state: str = "", attempt_page: int = 1
 ) -> dict:
@@ -413,7 +404,7 @@ def customer_collection_overview(
 
     by_id = {card.pk: card for card in cards}
     ids = list(by_id)
-    mandate_rows = customer_mandate_rows(cards)
+    mandate_rows = mandate_sync_rows(cards)
     pauses = list(
         CollectionPause.objects.filter(resumed_at__isnull=True)
         .filter(

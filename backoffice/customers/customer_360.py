@@ -21,7 +21,7 @@ from backoffice.ui.identifiers import page_number
 from debits.models import DebitAttempt, Instalment, LateFee
 from debits.selectors import (
     customer_collection_overview,
-    customer_mandate_rows,
+    mandate_sync_rows,
     pauses_stopping_card,
 )
 
@@ -84,7 +84,7 @@ def customer_360(request, customer) -> dict:
 
 def customer_mandates(request, customer) -> dict:
     """The mandates section alone, for the page's refresh while a re-sync is pending."""
-    rows = customer_mandate_rows(list(customer_cards(customer)))
+    rows = mandate_sync_rows(list(customer_cards(customer)))
     return {"customer": customer, **_mandates_section(request.user, rows)}
 
 

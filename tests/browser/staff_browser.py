@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests.conftest import PROJECT_DIR, service_unavailable
 
@@ -33,6 +36,36 @@ DOCS_SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
 # Violations that block the walk; moderate and minor ones are reported by axe only.
 BLOCKING_IMPACTS = {"serious", "critical"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@contextmanager
+def launched_chromium(chromium_path: str) -> Iterator:
+    """Debian's Chromium under Playwright's sync API (never Playwright's own browser
+    download), closed afterwards with the database connections opened meanwhile.
+
+    That API keeps an event loop in this thread, where the test also reads the
+    database; nothing runs concurrently with the loop, so Django's async guard is
+    lifted for the block. Inside it a test's queries run on a connection of their
+    own (another context): left open, it would keep the test database in use.
+    """
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
+    guard = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+                connections.close_all()
+    finally:
+        if guard is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = guard
 
 
 def require_axe() -> Path:

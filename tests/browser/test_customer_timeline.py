@@ -2,16 +2,13 @@
 it arrives in place, and when it cannot be fetched the section says so instead of
 loading for ever."""
 
-import os
-
 import pytest
 from django.conf import settings
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from debits.models import DebitAttempt
-from tests.browser.staff_browser import CHROMIUM_ARGS
+from tests.browser.staff_browser import launched_chromium
 from tests.conftest import sign_in_verified
 from tests.factories import (
     CardFactory,
@@ -26,11 +23,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def customer_page(live_server, chromium_path, monkeypatch):
+def customer_page(live_server, chromium_path):
     """Opens the page of a customer with a failed debit, signed in as an agent, in
     Chromium; ``blocked`` makes every fetch of the timeline fail."""
-    from playwright.sync_api import sync_playwright
-
     customer = CustomerFactory()
     mandate = MandateFactory(loan=LoanFactory(card=CardFactory(customer=customer)))
     DebitAttemptFactory(
@@ -38,11 +33,7 @@ def customer_page(live_server, chromium_path, monkeypatch):
     )
     session = sign_in_verified(Client(), StaffUserFactory(role="agent")).cookies
     url = live_server.url + reverse("customers:customer_detail", args=[customer.pk])
-    # Playwright's sync API keeps an event loop in this thread; the factories are done.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    with launched_chromium(chromium_path) as browser:
 
         def open_page(*, blocked: bool = False):
             context = browser.new_context()
@@ -54,11 +45,7 @@ def customer_page(live_server, chromium_path, monkeypatch):
             page.goto(url)
             return page
 
-        try:
-            yield open_page
-        finally:
-            browser.close()
-            connections.close_all()
+        yield open_page
 
 
 def test_the_timeline_arrives_in_place(customer_page):

@@ -15,21 +15,20 @@ var/screenshots/; with UPDATE_SCREENSHOTS=1 the README's two are replaced:
     UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/browser
 """
 
-import os
 import re
 import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
 from accounts import notifications
 from tests.browser.staff_browser import (
-    CHROMIUM_ARGS,
     PageChecks,
+    launched_chromium,
     require_axe,
     screenshot,
     sign_in,
@@ -338,25 +337,11 @@ def walk(browser, live_server, language: str, story, sent_messages, worker_mode:
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_staff_walk_from_a_failed_resync_to_an_approved_compensation(
-    language, live_server, chromium_path, story, sent_messages, resync_worker, monkeypatch
+    language, live_server, chromium_path, story, sent_messages, resync_worker
 ):
-    from playwright.sync_api import sync_playwright
-
     require_axe()
-    # Playwright's sync API keeps an event loop in this thread, where the walk also
-    # reads the database; nothing here runs concurrently with that loop.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # Playwright's own browser downloads are not used: Debian's Chromium only.
-    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            checks = walk(browser, live_server, language, story, sent_messages, resync_worker)
-        finally:
-            browser.close()
-            # Inside Playwright's sync API the walk's queries ran on a connection of
-            # their own (another context): close it, or the test database stays in use.
-            connections.close_all()
+    with launched_chromium(chromium_path) as browser:
+        checks = walk(browser, live_server, language, story, sent_messages, resync_worker)
     assert len(checks.pages) >= 15
     print(f"{language}: {len(checks.pages)} pages checked by axe-core in {checks.seconds:.1f} s")
     assert not checks.violations, "\n".join(checks.violations)

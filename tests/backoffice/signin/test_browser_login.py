@@ -14,7 +14,7 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
-from tests.browser.staff_browser import CHROMIUM_ARGS
+from tests.browser.staff_browser import launched_chromium
 from tests.conftest import PROJECT_DIR, sign_in_verified  # noqa: F401
 from tests.factories import STAFF_PASSWORD, InstalmentFactory, MandateFactory, StaffUserFactory
 
@@ -59,7 +59,6 @@ def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(
     live_server, chromium_path, tmp_path
 ):
     from django_otp.oath import totp
-    from playwright.sync_api import sync_playwright
 
     from accounts.models import AuthenticatorDevice
 
@@ -69,38 +68,32 @@ def test_staff_sign_in_with_password_and_code_and_see_the_dashboard(
     user = StaffUserFactory(username="li.na", first_name="Na", last_name="Li", role="supervisor")
     device = AuthenticatorDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
 
-    # Playwright's own browser downloads are not used: Debian's Chromium only.
-    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 420})
-            csp_violations = []
-            page.on(
-                "console",
-                lambda message: (
-                    csp_violations.append(message.text)
-                    if "Content Security Policy" in message.text
-                    else None
-                ),
-            )
-            page.goto(f"{live_server.url}/")
-            assert "/login/" in page.url
-            page.fill("input[name=username]", user.username)
-            page.fill("input[name=password]", STAFF_PASSWORD)
-            page.click("form.stacked button[type=submit]")
-            page.wait_for_url("**/login/verify/**")
+    with launched_chromium(chromium_path) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 420})
+        csp_violations = []
+        page.on(
+            "console",
+            lambda message: (
+                csp_violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        page.goto(f"{live_server.url}/")
+        assert "/login/" in page.url
+        page.fill("input[name=username]", user.username)
+        page.fill("input[name=password]", STAFF_PASSWORD)
+        page.click("form.stacked button[type=submit]")
+        page.wait_for_url("**/login/verify/**")
 
-            code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
-            page.fill("input[name=otp_token]", f"{code:0{device.digits}d}")
-            page.click("form.stacked button[type=submit]")
-            page.wait_for_url(f"{live_server.url}/")
+        code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        page.fill("input[name=otp_token]", f"{code:0{device.digits}d}")
+        page.click("form.stacked button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
 
-            assert page.locator("h1").inner_text() == "Dashboard"
-            assert page.locator(".kpi .value").first.inner_text() == "14"
-            assert not csp_violations, csp_violations
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+        assert page.locator("h1").inner_text() == "Dashboard"
+        assert page.locator(".kpi .value").first.inner_text() == "14"
+        assert not csp_violations, csp_violations
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
